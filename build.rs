@@ -1,0 +1,49 @@
+//! Embeds the tapset library (`tapsets/`) into the `stap` binary.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("stp") | Some("stpm")
+        ) {
+            out.push(p);
+        }
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let tapsets = root.join("tapsets");
+    println!("cargo:rerun-if-changed=tapsets");
+    let mut files = Vec::new();
+    walk(&tapsets, &mut files);
+    let mut src = String::from("/// The embedded tapset library: (path under tapsets/, text).\npub static EMBEDDED: &[(&str, &str)] = &[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let rel = f
+            .strip_prefix(&tapsets)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            src,
+            "    ({:?}, include_str!({:?})),",
+            rel,
+            f.display().to_string()
+        )
+        .unwrap();
+    }
+    src.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("tapsets.rs");
+    std::fs::write(out, src).unwrap();
+}

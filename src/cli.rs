@@ -1,0 +1,257 @@
+//! The command line: SystemTap's option letters and meanings (`man stap`).
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+/// Which backend runs the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Runtime {
+    /// A kernel module (the default).
+    Kernel,
+    /// A native user-space executable (begin/end/error/never and timer probes).
+    User,
+}
+
+/// How diagnostics are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiagFormat {
+    /// SystemTap's text, with the source line and a caret.
+    Text,
+    /// One JSON object per diagnostic per line.
+    Json,
+}
+
+/// When function probes skip the prologue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrologueSearching {
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+    /// When the code was compiled with optimization.
+    Auto,
+}
+
+/// `stap [OPTIONS] FILE [ARGS]`, `stap [OPTIONS] - [ARGS]`, `stap [OPTIONS] -e SCRIPT [ARGS]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "stap",
+    about = "SystemTap translator/driver (stap-rs)",
+    override_usage = "stap [OPTIONS] FILE [ARGUMENTS]\n       stap [OPTIONS] - [ARGUMENTS]\n       stap [OPTIONS] -e SCRIPT [ARGUMENTS]\n       stap [OPTIONS] -l PROBE [ARGUMENTS]\n       stap [OPTIONS] -L PROBE [ARGUMENTS]",
+    disable_version_flag = true,
+    after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build the module, 5 run it.\n\
+                  Implemented so far: pass 1 (-p1).  Passes 2-5 are being built; asking for them\n\
+                  says so and exits with status 1."
+)]
+pub struct Cli {
+    /// Print version information and exit.
+    #[arg(short = 'V', long = "version", action = ArgAction::SetTrue)]
+    pub version: bool,
+
+    /// Stop after pass NUM (1-5).
+    #[arg(short = 'p', value_name = "NUM", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub pass: Option<u8>,
+
+    /// Add verbosity to all passes (repeatable).
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Add per-pass verbosity, e.g. --vp 00102 (one digit per pass).
+    #[arg(long = "vp", value_name = "DIGITS")]
+    pub vp: Option<String>,
+
+    /// Keep the temporary directory.
+    #[arg(short = 'k')]
+    pub keep: bool,
+
+    /// Unoptimized translation (no elision of unused code).
+    #[arg(short = 'u')]
+    pub unoptimized: bool,
+
+    /// Suppress warnings.
+    #[arg(short = 'w')]
+    pub no_warnings: bool,
+
+    /// Turn warnings into errors.
+    #[arg(short = 'W')]
+    pub warnings_are_errors: bool,
+
+    /// Guru mode: allow embedded C and writes to kernel memory.
+    #[arg(short = 'g')]
+    pub guru: bool,
+
+    /// Prologue-searching for function probes.
+    #[arg(short = 'P')]
+    pub prologue: bool,
+
+    /// Bulk (per-CPU file) output mode.
+    #[arg(short = 'b')]
+    pub bulk: bool,
+
+    /// Quiet: less output from stpd.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
+    /// Collect probe timing information.
+    #[arg(short = 't')]
+    pub timing: bool,
+
+    /// Flight-recorder mode.
+    #[arg(short = 'F')]
+    pub flight_recorder: bool,
+
+    /// Buffer size in megabytes.
+    #[arg(short = 's', value_name = "NUM")]
+    pub buffer_mb: Option<u32>,
+
+    /// Look in DIR for additional tapset scripts (repeatable).
+    #[arg(short = 'I', value_name = "DIR", action = ArgAction::Append)]
+    pub include: Vec<String>,
+
+    /// Define a C macro NAME[=VALUE] in the generated code (repeatable).
+    #[arg(short = 'D', value_name = "NAME[=VALUE]", action = ArgAction::Append)]
+    pub defines: Vec<String>,
+
+    /// Pass NAME=VALUE to kbuild make (repeatable).
+    #[arg(short = 'B', value_name = "NAME=VALUE", action = ArgAction::Append)]
+    pub make_vars: Vec<String>,
+
+    /// Set a global variable: VAR=VALUE (repeatable).
+    #[arg(short = 'G', value_name = "VAR=VALUE", action = ArgAction::Append)]
+    pub set_globals: Vec<String>,
+
+    /// Look in DIR for the runtime.
+    #[arg(short = 'R', value_name = "DIR")]
+    pub runtime_dir: Option<String>,
+
+    /// Target kernel: a release (KVER) or a build tree directory.
+    #[arg(short = 'r', value_name = "KVER|DIR")]
+    pub release: Option<String>,
+
+    /// Target architecture.
+    #[arg(short = 'a', value_name = "ARCH")]
+    pub arch: Option<String>,
+
+    /// Name of the probe module.
+    #[arg(short = 'm', value_name = "MODULE")]
+    pub module: Option<String>,
+
+    /// Send the script's output to FILE.
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+
+    /// Start the probes, run CMD, and exit when it finishes.
+    #[arg(short = 'c', value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// Set target() to PID.
+    #[arg(short = 'x', value_name = "PID")]
+    pub target_pid: Option<i64>,
+
+    /// Run the given script instead of a file.
+    #[arg(short = 'e', value_name = "SCRIPT")]
+    pub script: Option<String>,
+
+    /// Run the given script in addition to the main one (repeatable).
+    #[arg(short = 'E', value_name = "SCRIPT", action = ArgAction::Append)]
+    pub extra_scripts: Vec<String>,
+
+    /// Add symbol and unwind data for OBJECT (repeatable).
+    #[arg(short = 'd', value_name = "OBJECT", action = ArgAction::Append)]
+    pub debug_objects: Vec<String>,
+
+    /// Terminate the script after TIME seconds.
+    #[arg(short = 'T', value_name = "TIME")]
+    pub timeout: Option<f64>,
+
+    /// Flight-recorder file size in megabytes, and number of files: SIZE[,N].
+    #[arg(short = 'S', value_name = "SIZE[,N]")]
+    pub file_size: Option<String>,
+
+    /// List the probe points matching PROBE.
+    #[arg(short = 'l', value_name = "PROBE")]
+    pub list: Option<String>,
+
+    /// List the probe points matching PROBE, with their variables.
+    #[arg(short = 'L', value_name = "PROBE")]
+    pub list_vars: Option<String>,
+
+    /// Language version to follow (scripts written for an older SystemTap).
+    #[arg(long = "compatible", value_name = "VERSION")]
+    pub compatible: Option<String>,
+
+    /// Function-probe prologue searching.
+    #[arg(long = "prologue-searching", value_name = "WHEN", num_args = 0..=1,
+          require_equals = true, default_missing_value = "auto")]
+    pub prologue_searching: Option<PrologueSearching>,
+
+    /// Backend: a kernel module, or a user-space executable.
+    #[arg(long = "runtime", value_name = "MODE", default_value = "kernel")]
+    pub runtime: Runtime,
+
+    /// How diagnostics are printed.
+    #[arg(long = "diagnostics", value_name = "FORMAT", default_value = "text")]
+    pub diagnostics: DiagFormat,
+
+    /// Privilege level: stapdev, stapsys or stapusr.
+    #[arg(long = "privilege", value_name = "LEVEL")]
+    pub privilege: Option<String>,
+
+    /// Same as --privilege=stapusr.
+    #[arg(long = "unprivileged")]
+    pub unprivileged: bool,
+
+    /// Run pass 5 in a disposable QEMU guest of the target kernel.
+    #[arg(long = "vm")]
+    pub vm: bool,
+
+    /// List the probe-point families the translator knows.
+    #[arg(long = "dump-probe-types")]
+    pub dump_probe_types: bool,
+
+    /// List the probe aliases the tapsets define.
+    #[arg(long = "dump-probe-aliases")]
+    pub dump_probe_aliases: bool,
+
+    /// List the functions the tapsets define.
+    #[arg(long = "dump-functions")]
+    pub dump_functions: bool,
+
+    /// Ignore errors in probe handlers.
+    #[arg(long = "suppress-handler-errors")]
+    pub suppress_handler_errors: bool,
+
+    /// Replace unresolvable target variables with 0.
+    #[arg(long = "skip-badvars")]
+    pub skip_badvars: bool,
+
+    /// Colour diagnostics (accepted; output is plain).
+    #[arg(long = "color", alias = "colour", value_name = "WHEN", num_args = 0..=1,
+          require_equals = true, default_missing_value = "auto")]
+    pub color: Option<String>,
+
+    /// Directory for temporary files.
+    #[arg(long = "tmpdir", value_name = "DIR")]
+    pub tmpdir: Option<String>,
+
+    /// Do not use the module cache.
+    #[arg(long = "disable-cache")]
+    pub disable_cache: bool,
+
+    /// The script (FILE or `-` for stdin), then its arguments; with -e, -l or -L only arguments.
+    #[arg(value_name = "FILE|ARGUMENTS", allow_hyphen_values = false)]
+    pub positional: Vec<String>,
+}
+
+/// The version banner (`stap -V`).
+pub fn version_text() -> String {
+    format!(
+        "Systemtap translator/driver (version {}/stap-rs {})\n\
+         Copyright (C) 2026 stap-rs contributors\n\
+         This is free software; see the source for copying conditions.\n\
+         tested kernel versions: 6.1 (Debian bookworm)\n\
+         enabled features: PASS1 LANGUAGE({})\n",
+        crate::session::LANGUAGE_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        crate::session::LANGUAGE_VERSION,
+    )
+}

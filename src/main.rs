@@ -1,0 +1,174 @@
+//! `stap`: the SystemTap translator and driver.
+
+mod cli;
+mod pass1;
+mod report;
+mod session;
+mod tapsets;
+
+use clap::Parser as _;
+use cli::Cli;
+use report::{PassTimer, Reporter};
+use std::io::{Read, Write};
+
+/// The translator runs on a thread with a large stack: deep (but bounded) nesting in a
+/// script must be an error message, never a stack overflow.
+const STACK_SIZE: usize = 256 << 20;
+
+fn main() {
+    let code = std::thread::Builder::new()
+        .name("stap".into())
+        .stack_size(STACK_SIZE)
+        .spawn(run)
+        .map(|h| h.join().unwrap_or(70))
+        .unwrap_or(70);
+    std::process::exit(code);
+}
+
+fn pass_name(n: u8) -> &'static str {
+    match n {
+        1 => "parse",
+        2 => "elaboration",
+        3 => "translation to C",
+        4 => "module build",
+        _ => "run",
+    }
+}
+
+fn run() -> i32 {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            let code = match e.kind() {
+                DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if cli.version {
+        print!("{}", cli::version_text());
+        return 0;
+    }
+    let mut rep = Reporter::new(cli.diagnostics);
+
+    // The script and its arguments.
+    let mut positional = cli.positional.clone();
+    let mut scripts = Vec::new();
+    let needs_pass2 = cli.list.is_some()
+        || cli.list_vars.is_some()
+        || cli.dump_functions
+        || cli.dump_probe_aliases
+        || cli.dump_probe_types;
+    if let Some(s) = &cli.script {
+        scripts.push(pass1::UserScript {
+            name: "<input>".into(),
+            text: s.clone(),
+        });
+    } else if let Some(p) = cli.list.as_ref().or(cli.list_vars.as_ref()) {
+        scripts.push(pass1::UserScript {
+            name: "<input>".into(),
+            text: format!("probe {} {{}}", p),
+        });
+    } else if needs_pass2 {
+        // --dump-* need no script.
+    } else if positional.is_empty() {
+        eprintln!("A script must be specified.\nTry 'stap --help' for more information.");
+        return 1;
+    } else {
+        let file = positional.remove(0);
+        let (name, text) = if file == "-" {
+            let mut buf = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+                eprintln!("stap: cannot read the script from standard input: {}", e);
+                return 1;
+            }
+            ("<input>".to_string(), buf)
+        } else {
+            match std::fs::read(&file) {
+                Ok(b) => (file.clone(), b),
+                Err(e) => {
+                    eprintln!("stap: cannot open script file '{}': {}", file, e);
+                    return 1;
+                }
+            }
+        };
+        scripts.push(pass1::UserScript {
+            name,
+            text: String::from_utf8_lossy(&text).into_owned(),
+        });
+    }
+    for s in &cli.extra_scripts {
+        scripts.push(pass1::UserScript {
+            name: "<input>".into(),
+            text: s.clone(),
+        });
+    }
+
+    let kernel = session::Kernel::locate(cli.release.as_deref());
+    let env = session::pp_env(&cli, &kernel, positional);
+    if cli.verbose >= 2 {
+        eprintln!(
+            "Target kernel: {} ({}), configuration: {}",
+            kernel.release,
+            env.arch,
+            kernel
+                .config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "not found (CONFIG_* tests see empty values)".into())
+        );
+    }
+
+    // Pass 1.
+    let timer = PassTimer::start();
+    let tapset_files = tapsets::collect(&cli.include);
+    let parsed = pass1::run(
+        &env,
+        scripts,
+        tapset_files,
+        cli.warnings_are_errors,
+        cli.no_warnings,
+        &mut rep,
+    );
+    if cli.verbose >= 1 {
+        eprintln!(
+            "Pass 1: parsed user script and {} library scripts {}",
+            parsed.library.len(),
+            timer.finish()
+        );
+    }
+    if parsed.failed {
+        rep.summary();
+        if cli.diagnostics == cli::DiagFormat::Text {
+            eprintln!("Pass 1: parse failed.");
+        }
+        return 1;
+    }
+    let last_pass = if needs_pass2 {
+        2
+    } else {
+        cli.pass.unwrap_or(5)
+    };
+    if last_pass == 1 {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "# parse tree dump");
+        for f in &parsed.user {
+            let _ = write!(out, "{}", stap_syntax::printer::print_file(f));
+        }
+        return 0;
+    }
+    eprintln!(
+        "stap: pass 2 ({}) is not implemented yet in stap-rs (requested: pass {}, {}); \
+         only -p1 works so far",
+        pass_name(2),
+        last_pass,
+        pass_name(last_pass)
+    );
+    1
+}

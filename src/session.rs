@@ -1,0 +1,171 @@
+//! The session: what one `stap` run knows about its target kernel and options.
+//!
+//! The target kernel comes from `-r KVER|DIR` (default: the running kernel); its release
+//! string, architecture and configuration feed the preprocessor's `kernel_v`,
+//! `kernel_vr`, `arch` and `CONFIG_*` conditions.
+
+use crate::cli::{Cli, Runtime};
+use stap_syntax::preprocess::PpEnv;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The SystemTap language version this translator implements (`systemtap_v`).
+pub const LANGUAGE_VERSION: &str = "5.3";
+
+/// The target kernel.
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// Release string (`6.1.0-28-amd64`).
+    pub release: String,
+    /// Its build tree, if one was found.
+    pub build_dir: Option<PathBuf>,
+    /// Where the configuration came from, if found.
+    pub config_path: Option<PathBuf>,
+    /// `CONFIG_*` values.
+    pub config: HashMap<String, String>,
+}
+
+fn running_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Reads a kernel `.config` file into a map (`CONFIG_X` -> value, quotes removed).
+pub fn read_kconfig(path: &Path) -> Option<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            if k.starts_with("CONFIG_") {
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v);
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    Some(map)
+}
+
+impl Kernel {
+    /// Finds the kernel `-r` names (or the running one).
+    pub fn locate(release: Option<&str>) -> Kernel {
+        let (release, build_dir) = match release {
+            Some(r) if r.contains('/') => {
+                let dir = PathBuf::from(r);
+                let rel = std::fs::read_to_string(dir.join("include/config/kernel.release"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| {
+                        dir.file_name()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    });
+                (rel, Some(dir))
+            }
+            Some(r) => (r.to_string(), None),
+            None => (running_release(), None),
+        };
+        let build_dir = build_dir.or_else(|| {
+            let d = PathBuf::from(format!("/lib/modules/{}/build", release));
+            d.is_dir().then_some(d)
+        });
+        let candidates = [
+            build_dir.as_ref().map(|d| d.join(".config")),
+            Some(PathBuf::from(format!("/boot/config-{}", release))),
+        ];
+        let mut config_path = None;
+        let mut config = HashMap::new();
+        for c in candidates.into_iter().flatten() {
+            if let Some(map) = read_kconfig(&c) {
+                config = map;
+                config_path = Some(c);
+                break;
+            }
+        }
+        Kernel {
+            release,
+            build_dir,
+            config_path,
+            config,
+        }
+    }
+
+    /// `kernel_v`: the leading `N.N.N` of the release.
+    pub fn version(&self) -> String {
+        let end = self
+            .release
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(self.release.len());
+        self.release[..end].trim_end_matches('.').to_string()
+    }
+}
+
+/// SystemTap's name for an architecture (`uname -m` or Rust's name).
+pub fn stap_arch(machine: &str) -> String {
+    match machine {
+        "x86_64" | "amd64" => "x86_64",
+        "i386" | "i486" | "i586" | "i686" | "x86" => "i386",
+        "aarch64" | "arm64" => "arm64",
+        m if m.starts_with("arm") => "arm",
+        "powerpc64" | "powerpc64le" | "ppc64" | "ppc64le" | "powerpc" => "powerpc",
+        "s390x" | "s390" => "s390",
+        "riscv64" => "riscv",
+        m => m,
+    }
+    .to_string()
+}
+
+/// Builds the preprocessor's view of the session.
+pub fn pp_env(cli: &Cli, kernel: &Kernel, args: Vec<String>) -> PpEnv {
+    let privilege = if cli.unprivileged {
+        "stapusr".to_string()
+    } else {
+        cli.privilege
+            .clone()
+            .unwrap_or_else(|| "stapdev".to_string())
+    };
+    PpEnv {
+        args,
+        kernel_v: kernel.version(),
+        kernel_vr: kernel.release.clone(),
+        arch: stap_arch(cli.arch.as_deref().unwrap_or(std::env::consts::ARCH)),
+        runtime: match cli.runtime {
+            Runtime::Kernel => "kernel",
+            Runtime::User => "user",
+        }
+        .to_string(),
+        guru: cli.guru,
+        privilege,
+        compatible: cli
+            .compatible
+            .clone()
+            .unwrap_or_else(|| LANGUAGE_VERSION.to_string()),
+        kconfig: kernel.config.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_version_strips_local_suffix() {
+        let k = Kernel {
+            release: "6.1.0-28-amd64".into(),
+            build_dir: None,
+            config_path: None,
+            config: HashMap::new(),
+        };
+        assert_eq!(k.version(), "6.1.0");
+    }
+
+    #[test]
+    fn arch_names_follow_systemtap() {
+        assert_eq!(stap_arch("aarch64"), "arm64");
+        assert_eq!(stap_arch("i686"), "i386");
+        assert_eq!(stap_arch("x86_64"), "x86_64");
+    }
+}

@@ -1,0 +1,72 @@
+//! The tapset library: the embedded `tapsets/`, every `-I DIR`, and `SYSTEMTAP_TAPSET`.
+
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/tapsets.rs"));
+
+/// One tapset file: its name (for diagnostics) and text.
+#[derive(Debug, Clone)]
+pub struct TapsetFile {
+    /// `tapsets/foo.stp` for embedded files, the path for files on disk.
+    pub name: String,
+    /// The text.
+    pub text: String,
+}
+
+impl TapsetFile {
+    /// True for macro libraries (`.stpm`).
+    pub fn is_macro_file(&self) -> bool {
+        self.name.ends_with(".stpm")
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("stp") | Some("stpm")
+        ) {
+            out.push(p);
+        }
+    }
+}
+
+/// The tapset directories to search, in order: `-I` dirs, then `SYSTEMTAP_TAPSET`.
+pub fn search_dirs(include: &[String]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = include.iter().map(PathBuf::from).collect();
+    if let Ok(env) = std::env::var("SYSTEMTAP_TAPSET") {
+        dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+    }
+    dirs
+}
+
+/// Every tapset file of the session: the embedded library, then each search dir's files.
+pub fn collect(include: &[String]) -> Vec<TapsetFile> {
+    let mut files: Vec<TapsetFile> = EMBEDDED
+        .iter()
+        .map(|(name, text)| TapsetFile {
+            name: format!("tapsets/{}", name),
+            text: text.to_string(),
+        })
+        .collect();
+    for dir in search_dirs(include) {
+        let mut paths = Vec::new();
+        walk(&dir, &mut paths);
+        for p in paths {
+            if let Ok(bytes) = std::fs::read(&p) {
+                files.push(TapsetFile {
+                    name: p.display().to_string(),
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                });
+            }
+        }
+    }
+    files
+}
