@@ -242,6 +242,74 @@ pub struct Cli {
     pub positional: Vec<String>,
 }
 
+impl Cli {
+    /// Checks what clap cannot: value ranges and option combinations, as SystemTap does.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(s) = self.buffer_mb {
+            if !(1..=4095).contains(&s) {
+                return Err(format!("Invalid buffer size '{}' (should be 1-4095).", s));
+            }
+        }
+        if let Some(m) = &self.module {
+            if m.is_empty() {
+                return Err("Module name cannot be empty.".into());
+            }
+            if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "Invalid module name '{}': use only the characters [_a-zA-Z0-9].",
+                    m
+                ));
+            }
+            if m.len() > 55 {
+                return Err(format!(
+                    "Module name '{}' is too long (at most 55 characters).",
+                    m
+                ));
+            }
+        }
+        if self.command.is_some() && self.target_pid.is_some() {
+            return Err("You can't specify -c and -x options together.".into());
+        }
+        if let Some(t) = self.timeout {
+            if !(t > 0.0) {
+                return Err(format!("Invalid timeout '{}': it must be positive.", t));
+            }
+        }
+        if let Some(p) = &self.privilege {
+            if !matches!(p.as_str(), "stapdev" | "stapsys" | "stapusr") {
+                return Err(format!(
+                    "Invalid privilege level '{}': use stapdev, stapsys or stapusr.",
+                    p
+                ));
+            }
+        }
+        // The build runs make in a temporary directory: it must exist and be safe for make.
+        let tmp = self
+            .tmpdir
+            .clone()
+            .or_else(|| std::env::var("TMPDIR").ok())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = tmp {
+            let ok_chars = t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-+,@%".contains(c));
+            if !ok_chars {
+                return Err(format!(
+                    "Temporary directory '{}' contains characters that the kernel build cannot handle.",
+                    t
+                ));
+            }
+            if !std::path::Path::new(&t).is_dir() {
+                return Err(format!(
+                    "Temporary directory '{}' does not exist or is not a directory.",
+                    t
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The version banner (`stap -V`).
 pub fn version_text() -> String {
     format!(

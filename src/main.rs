@@ -55,6 +55,10 @@ fn run() -> i32 {
         print!("{}", cli::version_text());
         return 0;
     }
+    if let Err(msg) = cli.validate() {
+        eprintln!("{}", msg);
+        return 1;
+    }
     let mut rep = Reporter::new(cli.diagnostics);
 
     // The script and its arguments.

@@ -3,6 +3,7 @@
 use crate::report::Reporter;
 use crate::tapsets::TapsetFile;
 use stap_syntax::ast;
+use stap_syntax::diag::{Diagnostic, Pass};
 use stap_syntax::preprocess::{Expansions, PpEnv};
 use stap_syntax::source::{FileKind, SourceMap};
 use stap_syntax::{load_library_macros, parse_source, MacroTable};
@@ -77,6 +78,20 @@ pub fn run(
             failed = true;
         }
         if let Some(f) = file {
+            let empty = f.probes.is_empty()
+                && f.functions.is_empty()
+                && f.globals.is_empty()
+                && f.aliases.is_empty()
+                && f.embeds.is_empty();
+            if empty && errors.is_empty() {
+                let d = Diagnostic::plain(
+                    Pass::Parse,
+                    "parse.empty-input",
+                    format!("input file '{}' is empty or has no declarations", f.name),
+                );
+                rep.emit(&sm, &d);
+                failed = true;
+            }
             user.push(f);
         }
     }

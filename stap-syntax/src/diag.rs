@@ -168,7 +168,10 @@ impl Diagnostic {
             .with_message(&self.message)
             .with_labels(labels)
             .with_notes(self.notes.clone());
-        let config = term::Config::default();
+        let config = term::Config {
+            chars: term::Chars::ascii(),
+            ..term::Config::default()
+        };
         let Ok(text) = term::emit_into_string(&config, sm, &d) else {
             out.push_str(&format!("{}: {}\n", self.header(), self.message));
             return out;

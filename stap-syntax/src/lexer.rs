@@ -22,7 +22,7 @@ pub enum Tok {
     #[regex(r"[A-Za-z_$@][A-Za-z0-9_$]*")]
     Ident,
     /// `$N` or `@N`: a command-line argument reference.
-    #[regex(r"[$@][0-9]+", priority = 10)]
+    #[regex(r"[$@][0-9][A-Za-z0-9_$]*", priority = 10)]
     ArgRef,
     /// `$#` or `@#`: the number of command-line arguments.
     #[token("$#")]

@@ -45,7 +45,12 @@ pub fn parse_source(
         }
     };
     let name = sm.file(file).name.clone();
-    let (f, errs) = parser::parse_file(sm, expansions, &name, &toks);
+    let opts = parser::ParseOptions {
+        embedded_c: env.guru || sm.file(file).kind == source::FileKind::Tapset,
+        autocast: preprocess::version_cmp(&env.compatible, "2.6").is_ge(),
+        glue_across_comments: preprocess::version_cmp(&env.compatible, "2.0").is_ge(),
+    };
+    let (f, errs) = parser::parse_file(sm, expansions, &name, &toks, opts);
     (Some(f), errs)
 }
 

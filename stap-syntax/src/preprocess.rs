@@ -215,7 +215,17 @@ impl<'a> Preprocessor<'a> {
                     }
                 }
                 Tok::PpThen if depth == 1 && then.is_none() => then = Some(j),
+                Tok::PpThen if depth == 1 => {
+                    return Err(self.err(
+                        "parse.pp-marker",
+                        "unexpected second '%?' in conditional",
+                        t,
+                    ))
+                }
                 Tok::PpElse if depth == 1 && els.is_none() && then.is_some() => els = Some(j),
+                Tok::PpElse if depth == 1 => {
+                    return Err(self.err("parse.pp-marker", "unexpected '%:' in conditional", t))
+                }
                 _ => {}
             }
         }
@@ -279,6 +289,13 @@ impl<'a> Preprocessor<'a> {
             return Err(self.err(
                 "parse.macro-name",
                 "expected a plain identifier as macro name",
+                &name_tok,
+            ));
+        }
+        if name == "define" {
+            return Err(self.err(
+                "parse.macro-name",
+                "attempt to redefine '@define'",
                 &name_tok,
             ));
         }
@@ -479,7 +496,13 @@ impl<'a> Preprocessor<'a> {
         let value = if t.kind == Tok::ArgCount {
             self.env.args.len().to_string()
         } else {
-            let n: usize = text[1..].parse().unwrap_or(0);
+            let Ok(n) = text[1..].parse::<usize>() else {
+                return Err(self.err(
+                    "parse.arg-number",
+                    format!("bad command line argument number in '{}'", text),
+                    t,
+                ));
+            };
             if n == 0 || n > self.env.args.len() {
                 let range = if self.env.args.is_empty() {
                     "no arguments were given".to_string()
@@ -524,6 +547,8 @@ struct CondParser<'p, 'a> {
 enum Val {
     Num(i64),
     Str(String),
+    /// The value of another CONFIG_ option.
+    Cfg(String),
 }
 
 impl CondParser<'_, '_> {
@@ -585,6 +610,14 @@ impl CondParser<'_, '_> {
     }
 
     fn literal(&mut self) -> Result<(Val, Token), Diagnostic> {
+        if let Some(t) = self.toks.get(self.pos).copied() {
+            let text = self.pp.text(&t);
+            if t.kind == Tok::Ident && text.starts_with("CONFIG_") {
+                self.pos += 1;
+                let v = self.pp.env.kconfig.get(text).cloned().unwrap_or_default();
+                return Ok((Val::Cfg(v), t));
+            }
+        }
         let mut t = self.next_tok("a number or string")?;
         let neg = t.kind == Tok::Minus;
         if neg {
@@ -654,7 +687,7 @@ impl CondParser<'_, '_> {
         match lhs {
             Lhs::Name(name) => match name.as_str() {
                 "kernel_v" | "kernel_vr" | "systemtap_v" => {
-                    let Val::Str(r) = rhs else { return Err(mismatch(self.pp, "a version string")) };
+                    let (Val::Str(r) | Val::Cfg(r)) = rhs else { return Err(mismatch(self.pp, "a version string")) };
                     let l = match name.as_str() {
                         "kernel_v" => &env.kernel_v,
                         "kernel_vr" => &env.kernel_vr,
@@ -667,7 +700,7 @@ impl CondParser<'_, '_> {
                     }
                 }
                 "arch" | "runtime" | "systemtap_privilege" => {
-                    let Val::Str(r) = rhs else { return Err(mismatch(self.pp, "a string")) };
+                    let (Val::Str(r) | Val::Cfg(r)) = rhs else { return Err(mismatch(self.pp, "a string")) };
                     let l = match name.as_str() {
                         "arch" => &env.arch,
                         "runtime" => &env.runtime,
@@ -676,26 +709,47 @@ impl CondParser<'_, '_> {
                     match op {
                         Cmp::Eq => Ok(glob_match(&r, l)),
                         Cmp::Ne => Ok(!glob_match(&r, l)),
-                        _ => Ok(op.test(l.as_str().cmp(r.as_str()))),
+                        _ => Err(self.pp.err(
+                            "parse.pp-condition",
+                            format!("'{}' can only be compared with '==' or '!='", name),
+                            &op_tok,
+                        )),
                     }
                 }
                 "guru_mode" => {
                     let Val::Num(r) = rhs else { return Err(mismatch(self.pp, "a number")) };
-                    Ok(op.test((env.guru as i64).cmp(&r)))
+                    if r != 0 && r != 1 {
+                        return Err(mismatch(self.pp, "0 or 1"));
+                    }
+                    match op {
+                        Cmp::Eq => Ok(env.guru == (r == 1)),
+                        Cmp::Ne => Ok(env.guru != (r == 1)),
+                        _ => Err(self.pp.err(
+                            "parse.pp-condition",
+                            "'guru_mode' can only be compared with '==' or '!='",
+                            &op_tok,
+                        )),
+                    }
                 }
                 n if n.starts_with("CONFIG_") => {
+                    // Unset options are "" and compare equal to 0.
                     let l = env.kconfig.get(n).cloned().unwrap_or_default();
+                    let num = |s: &str| if s.is_empty() { Some(0) } else { parse_number(s) };
                     match rhs {
                         Val::Str(r) => match op {
                             Cmp::Eq => Ok(glob_match(&r, &l)),
                             Cmp::Ne => Ok(!glob_match(&r, &l)),
                             _ => Ok(op.test(l.as_str().cmp(r.as_str()))),
                         },
+                        Val::Cfg(r) => match (parse_number(&l), parse_number(&r)) {
+                            (Some(a), Some(b)) => Ok(op.test(a.cmp(&b))),
+                            _ => Ok(op.test(l.as_str().cmp(r.as_str()))),
+                        },
                         Val::Num(r) => {
-                            let Some(lv) = parse_number(&l) else {
+                            let Some(lv) = num(&l) else {
                                 return Err(self.pp.err(
                                     "parse.pp-condition",
-                                    format!("{} is not a number in the kernel configuration", n),
+                                    format!("{} is '{}' in the kernel configuration, not a number", n, l),
                                     &t,
                                 ));
                             };
@@ -711,10 +765,10 @@ impl CondParser<'_, '_> {
             },
             Lhs::Val(Val::Num(l)) => match rhs {
                 Val::Num(r) => Ok(op.test(l.cmp(&r))),
-                Val::Str(_) => Err(mismatch(self.pp, "a number, as on the left,")),
+                _ => Err(mismatch(self.pp, "a number, as on the left,")),
             },
-            Lhs::Val(Val::Str(l)) => match rhs {
-                Val::Str(r) => Ok(op.test(l.cmp(&r))),
+            Lhs::Val(Val::Str(l) | Val::Cfg(l)) => match rhs {
+                Val::Str(r) | Val::Cfg(r) => Ok(op.test(l.cmp(&r))),
                 Val::Num(_) => Err(mismatch(self.pp, "a string, as on the left,")),
             },
         }

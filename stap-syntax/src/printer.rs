@@ -62,7 +62,6 @@ fn level(e: &Expr) -> u8 {
         ExprKind::Binary { op, .. } => binop_level(*op),
         ExprKind::In { .. } => 7,
         ExprKind::Unary { .. } | ExprKind::PreIncDec { .. } => 13,
-        ExprKind::Literal(Literal::Number(n)) if *n < 0 => 13,
         ExprKind::PostIncDec { .. } => 14,
         _ => 15,
     }
@@ -99,6 +98,7 @@ impl Printer {
         }
     }
 
+    /// A literal in declarations (globals, probe-point parameters): `-5` reads back.
     fn literal(&mut self, l: &Literal) {
         match l {
             Literal::Number(n) => {
@@ -380,6 +380,11 @@ impl Printer {
             return;
         }
         match &e.kind {
+            // In expressions `-5` is unary minus applied to 5, so a literal that wrapped
+            // negative (written as 9223372036854775808 or more) prints unsigned, as written.
+            ExprKind::Literal(Literal::Number(n)) if *n < 0 => {
+                let _ = write!(self.out, "{}", *n as u64);
+            }
             ExprKind::Literal(l) => self.literal(l),
             ExprKind::Symbol(s) => self.out.push_str(s),
             ExprKind::Index { base, indexes } => {

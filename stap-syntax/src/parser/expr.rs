@@ -220,14 +220,6 @@ impl Parser<'_> {
     fn unary(&mut self) -> PResult<Expr> {
         let t = self.tok();
         let op = match t.kind {
-            Tok::Minus if self.peek_at(1) == Tok::Number => {
-                self.next();
-                let n = self.number(true)?;
-                return Ok(Expr::new(
-                    ExprKind::Literal(Literal::Number(n)),
-                    t.span.to(self.prev_span()),
-                ));
-            }
             Tok::Minus => UnOp::Neg,
             Tok::Plus => UnOp::Plus,
             Tok::Bang => UnOp::Not,
@@ -317,6 +309,12 @@ impl Parser<'_> {
         };
         let (base, pretty, start) = match base {
             Some(b) => b,
+            None if !self.opts.autocast => {
+                if amp.is_some() {
+                    return Err(self.error("expected @cast, @var or $var"));
+                }
+                return self.value();
+            }
             None => {
                 let v = self.value()?;
                 if amp.is_none() && !self.peek_target_components() {
@@ -485,6 +483,7 @@ impl Parser<'_> {
             }
             Tok::Embedded => {
                 self.next();
+                self.check_embedded(t)?;
                 let code = self.embed(t).code;
                 Ok(Expr::new(ExprKind::Embedded(code), t.span))
             }
@@ -531,7 +530,15 @@ impl Parser<'_> {
                         "perf" => {
                             self.next();
                             self.paren_open(text)?;
-                            let (s, _) = self.string_lit()?;
+                            let (s, sspan) = self.string_lit()?;
+                            if s.is_empty() {
+                                return Err(self
+                                    .error_at(
+                                        self.toks[self.pos - 1],
+                                        "expected a perf counter name",
+                                    )
+                                    .with_label(sspan, "empty name"));
+                            }
                             self.expect(Tok::RParen, "')'")?;
                             Ok(Expr::new(ExprKind::Perf(s), at(self)))
                         }
@@ -561,6 +568,7 @@ impl Parser<'_> {
                                 }
                                 self.leave();
                             }
+                            self.check_print_args(&name, &args, t)?;
                             Ok(Expr::new(ExprKind::Call { name, args }, at(self)))
                         }
                         Tok::LBracket => {
@@ -582,6 +590,42 @@ impl Parser<'_> {
                 }
             }
             _ => Err(self.error("expected an expression")),
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// The printing functions take their format or delimiter as a literal string.
+    fn check_print_args(&self, name: &Ident, args: &[Expr], t: crate::lexer::Token) -> PResult<()> {
+        let literal_first = matches!(
+            args.first().map(|a| &a.kind),
+            Some(ExprKind::Literal(Literal::String(_)))
+        );
+        match name.name.as_str() {
+            "printf" | "sprintf" if !literal_first => Err(self.error_at(
+                t,
+                format!(
+                    "expected a literal format string as the first argument of {}",
+                    name.name
+                ),
+            )),
+            "printd" | "printdln" | "sprintd" | "sprintdln" if !literal_first => Err(self
+                .error_at(
+                    t,
+                    format!(
+                        "expected a literal delimiter string as the first argument of {}",
+                        name.name
+                    ),
+                )),
+            "printd" | "printdln" | "sprintd" | "sprintdln" if args.len() < 3 => Err(self
+                .error_at(
+                    t,
+                    format!("{} needs more than one value to join", name.name),
+                )),
+            "print" | "sprint" if args.is_empty() => {
+                Err(self.error_at(t, format!("{} needs at least one argument", name.name)))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -24,14 +24,36 @@ pub const MAX_NESTING: usize = 1000;
 /// How many probe points one brace-expanded point may produce.
 const MAX_EXPANSION: usize = 10_000;
 
+/// Language options that change what parses.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseOptions {
+    /// Embedded C (`%{ %}`) is allowed: guru mode (`-g`) or a tapset file.
+    pub embedded_c: bool,
+    /// Autocast (target suffixes and `&` on any value): language version 2.6 and later.
+    pub autocast: bool,
+    /// Adjacent string literals join across comments too: language version 2.0 and later.
+    pub glue_across_comments: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            embedded_c: true,
+            autocast: true,
+            glue_across_comments: true,
+        }
+    }
+}
+
 /// Parses one file's preprocessed tokens.  Returns the file and every error found.
 pub fn parse_file(
     sm: &SourceMap,
     expansions: &Expansions,
     name: &str,
     toks: &[Token],
+    opts: ParseOptions,
 ) -> (ast::File, Vec<Diagnostic>) {
-    let mut p = Parser::new(sm, expansions, toks);
+    let mut p = Parser::new(sm, expansions, toks, opts);
     let mut file = ast::File {
         name: name.to_string(),
         ..Default::default()
@@ -53,12 +75,20 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: usize,
     eof: Token,
+    opts: ParseOptions,
+    in_function: bool,
+    global_names: std::collections::HashSet<String>,
 }
 
 pub(crate) type PResult<T> = Result<T, Diagnostic>;
 
 impl<'a> Parser<'a> {
-    fn new(sm: &'a SourceMap, expansions: &'a Expansions, toks: &'a [Token]) -> Parser<'a> {
+    fn new(
+        sm: &'a SourceMap,
+        expansions: &'a Expansions,
+        toks: &'a [Token],
+        opts: ParseOptions,
+    ) -> Parser<'a> {
         let eof_span = toks
             .last()
             .map(|t| Span {
@@ -78,6 +108,9 @@ impl<'a> Parser<'a> {
                 span: eof_span,
                 expansion: 0,
             },
+            opts,
+            in_function: false,
+            global_names: Default::default(),
         }
     }
 
@@ -194,6 +227,19 @@ impl<'a> Parser<'a> {
         let mut s = self.decode(first)?;
         let mut span = first.span;
         while self.peek() == Tok::Str {
+            let next = self.tok();
+            if !self.opts.glue_across_comments {
+                let gap = span.file == next.span.file
+                    && self
+                        .sm
+                        .file(span.file)
+                        .text
+                        .get(span.end as usize..next.span.start as usize)
+                        .is_some_and(|g| g.chars().all(char::is_whitespace));
+                if !gap {
+                    break;
+                }
+            }
             let t = self.next();
             s.push_str(&self.decode(t)?);
             span = span.to(t.span);
@@ -217,16 +263,9 @@ impl<'a> Parser<'a> {
                 t.expansion,
             )
         };
+        // Like SystemTap, any value up to 2^64-1 is accepted and wraps to 64-bit signed.
         let v = parse_number(text).ok_or_else(err)?;
-        if negative {
-            // -9223372036854775808 is the lowest value; "-18446744073709551615" is not.
-            if (v as u64) > 9_223_372_036_854_775_808 {
-                return Err(err());
-            }
-            Ok(v.wrapping_neg())
-        } else {
-            Ok(v)
-        }
+        Ok(if negative { v.wrapping_neg() } else { v })
     }
 
     /// A number (optionally negative) or string literal.
@@ -270,6 +309,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Embedded if !private => {
                 let t = self.next();
+                self.check_embedded(t)?;
                 file.embeds.push(self.embed(t));
                 Ok(())
             }
@@ -281,6 +321,15 @@ impl<'a> Parser<'a> {
                 Err(self.error("expected 'global', 'function' or 'probe' after 'private'"))
             }
             _ => Err(self.error("expected 'probe', 'global', 'function', or '%{'")),
+        }
+    }
+
+    /// Embedded C needs guru mode outside tapsets.
+    pub(crate) fn check_embedded(&self, t: Token) -> PResult<()> {
+        if self.opts.embedded_c {
+            Ok(())
+        } else {
+            Err(self.error_at(t, "embedded code in unprivileged script; need stap -g"))
         }
     }
 
@@ -298,6 +347,9 @@ impl<'a> Parser<'a> {
         loop {
             let name = self.ident("identifier after 'global'")?;
             let start = name.span;
+            if !self.global_names.insert(name.name.clone()) {
+                return Err(self.error_at(self.toks[self.pos - 1], "duplicate global name"));
+            }
             let wrap = self.eat(Tok::Percent);
             let mut size = None;
             if self.eat(Tok::LBracket) {
@@ -312,6 +364,12 @@ impl<'a> Parser<'a> {
             }
             let mut init = None;
             if self.eat(Tok::Assign) {
+                if size.is_some() || wrap {
+                    return Err(self.error_at(
+                        self.toks[self.pos - 1],
+                        "array cannot be initialized with a scalar",
+                    ));
+                }
                 init = Some(self.literal()?);
             }
             file.globals.push(Global {
@@ -357,6 +415,9 @@ impl<'a> Parser<'a> {
         if !self.eat(Tok::RParen) {
             loop {
                 let pname = self.ident("identifier")?;
+                if params.iter().any(|p: &Param| p.name.name == pname.name) {
+                    return Err(self.error_at(self.toks[self.pos - 1], "duplicate parameter name"));
+                }
                 let ty = if self.eat(Tok::Colon) {
                     Some(self.type_name()?)
                 } else {
@@ -385,9 +446,15 @@ impl<'a> Parser<'a> {
         let body = match self.peek() {
             Tok::Embedded => {
                 let t = self.next();
+                self.check_embedded(t)?;
                 FunctionBody::Embedded(self.embed(t))
             }
-            Tok::LBrace => FunctionBody::Block(self.block()?),
+            Tok::LBrace => {
+                self.in_function = true;
+                let b = self.block();
+                self.in_function = false;
+                FunctionBody::Block(b?)
+            }
             _ => return Err(self.error("expected '{' or '%{'")),
         };
         Ok(Function {

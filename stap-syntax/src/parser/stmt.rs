@@ -70,6 +70,9 @@ impl Parser<'_> {
             Tok::KwFor => self.for_stmt()?,
             Tok::KwForeach => self.foreach()?,
             Tok::KwReturn => {
+                if !self.in_function {
+                    return Err(self.error("found 'return' not in function context"));
+                }
                 self.next();
                 let value = if matches!(self.peek(), Tok::Semi | Tok::RBrace) {
                     None
