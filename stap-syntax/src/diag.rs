@@ -151,6 +151,13 @@ impl Diagnostic {
 
     /// Renders the diagnostic as text: SystemTap's header, then codespan's snippet.
     pub fn render_text(&self, sm: &SourceMap) -> String {
+        if let Some(p) = &self.primary {
+            let f = sm.file(p.span.file);
+            let line = f.line_index(p.span.start as usize);
+            if f.line_range(line).is_some_and(|r| r.len() > LONG_LINE) {
+                return self.render_long_line(sm);
+            }
+        }
         let mut out = String::new();
         let severity = match self.severity {
             Severity::Error => cs::Severity::Error,
@@ -184,6 +191,40 @@ impl Diagnostic {
         out.push_str(&self.header());
         out.push_str(": ");
         out.push_str(&rest);
+        out
+    }
+
+    /// A snippet for a line too long to show whole: a window around the caret.
+    fn render_long_line(&self, sm: &SourceMap) -> String {
+        let mut out = format!("{}: {}\n", self.header(), self.message);
+        if let Some(p) = &self.primary {
+            let f = sm.file(p.span.file);
+            let pos = p.span.start as usize;
+            let (line, col) = f.line_col(pos);
+            let range = f.line_range(line - 1).unwrap_or(pos..pos);
+            let text = &f.text[range.clone()];
+            let at = pos - range.start;
+            let mut lo = at.saturating_sub(WINDOW);
+            while !text.is_char_boundary(lo) {
+                lo -= 1;
+            }
+            let mut hi = (at + WINDOW).min(text.len());
+            while !text.is_char_boundary(hi) {
+                hi += 1;
+            }
+            let pre = if lo > 0 { "..." } else { "" };
+            let post = if hi < text.len() { "..." } else { "" };
+            let caret_col = pre.len() + text[lo..at].chars().count();
+            out.push_str(&format!("  --> {}:{}:{}\n", f.name, line, col));
+            out.push_str(&format!("   | {}{}{}\n", pre, &text[lo..hi], post));
+            out.push_str(&format!("   | {}^ {}\n", " ".repeat(caret_col), p.message));
+        }
+        for l in &self.labels {
+            out.push_str(&format!("  = {}: {}\n", sm.location(l.span), l.message));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("  = note: {}\n", n));
+        }
         out
     }
 
@@ -242,6 +283,11 @@ impl Diagnostic {
         serde_json::to_string(&j).unwrap_or_default()
     }
 }
+
+/// Lines longer than this are shown as a window around the caret.
+const LONG_LINE: usize = 200;
+/// Characters shown on each side of the caret in a long line.
+const WINDOW: usize = 60;
 
 /// A list of diagnostics, in the order they were found.
 pub type Diagnostics = Vec<Diagnostic>;

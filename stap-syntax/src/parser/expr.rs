@@ -135,7 +135,7 @@ impl Parser<'_> {
             };
             // A long operator chain nests the tree as deeply as parentheses would.
             chain += 1;
-            if self.depth + chain > super::MAX_NESTING {
+            if chain > super::MAX_CHAIN {
                 return Err(self.error("expression too long (operator chain nests too deeply)"));
             }
             let span = lhs.span.to(rhs.span);

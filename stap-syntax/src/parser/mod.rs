@@ -21,6 +21,8 @@ use crate::source::{SourceMap, Span};
 
 /// How deeply statements and expressions may nest.
 pub const MAX_NESTING: usize = 1000;
+/// How long one chain of binary operators may be (`a || b || ...`).
+pub const MAX_CHAIN: usize = 10_000;
 /// How many probe points one brace-expanded point may produce.
 const MAX_EXPANSION: usize = 10_000;
 
