@@ -118,9 +118,14 @@ fn run() -> i32 {
     let env = session::pp_env(&cli, &kernel, positional);
     if cli.verbose >= 2 {
         eprintln!(
-            "Target kernel: {} ({}), configuration: {}",
+            "Target kernel: {} ({}), build tree: {}, configuration: {}",
             kernel.release,
             env.arch,
+            kernel
+                .build_dir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "not found".into()),
             kernel
                 .config_path
                 .as_ref()

@@ -18,10 +18,6 @@ pub struct UserScript {
 
 /// What pass 1 produced.
 pub struct Parsed {
-    /// All source text.
-    pub sm: SourceMap,
-    /// Macro expansions, for diagnostics.
-    pub expansions: Expansions,
     /// The user's files (main script first, then each -E script).
     pub user: Vec<ast::File>,
     /// The tapset files that parsed.
@@ -108,8 +104,6 @@ pub fn run(
         }
     }
     Parsed {
-        sm,
-        expansions,
         user,
         library,
         failed,
