@@ -2,6 +2,7 @@
 
 mod cli;
 mod pass1;
+mod pass2;
 mod report;
 mod session;
 mod tapsets;
@@ -172,10 +173,41 @@ fn run() -> i32 {
         }
         return 0;
     }
+    if cli.dump_probe_types || cli.dump_functions || cli.dump_probe_aliases {
+        print!("{}", pass2::dumps(&cli, &parsed));
+        return 0;
+    }
+
+    // Pass 2.
+    let timer = PassTimer::start();
+    let Some(program) = pass2::run(&cli, &parsed, &mut rep) else {
+        if cli.diagnostics == cli::DiagFormat::Text {
+            eprintln!("Pass 2: analysis failed.");
+        }
+        return 1;
+    };
+    if cli.verbose >= 1 {
+        eprintln!(
+            "Pass 2: analyzed script: {} probes, {} functions, {} embeds, {} globals {}",
+            program.probes.len(),
+            program.functions.len(),
+            program.embeds.len(),
+            program.globals.len(),
+            timer.finish()
+        );
+    }
+    if let Some(listing) = pass2::listing(&cli, &program) {
+        print!("{}", listing);
+        return 0;
+    }
+    if last_pass == 2 {
+        print!("{}", stap_sema::print::print_program(&program));
+        return 0;
+    }
     eprintln!(
-        "stap: pass 2 ({}) is not implemented yet in stap-rs (requested: pass {}, {}); \
-         only -p1 works so far",
-        pass_name(2),
+        "stap: pass 3 ({}) is not implemented yet in stap-rs (requested: pass {}, {}); \
+         -p1 and -p2 work so far",
+        pass_name(3),
         last_pass,
         pass_name(last_pass)
     );

@@ -18,6 +18,8 @@ pub struct UserScript {
 
 /// What pass 1 produced.
 pub struct Parsed {
+    /// All source text (diagnostics of later passes point into it).
+    pub sm: SourceMap,
     /// The user's files (main script first, then each -E script).
     pub user: Vec<ast::File>,
     /// The tapset files that parsed.
@@ -104,6 +106,7 @@ pub fn run(
         }
     }
     Parsed {
+        sm,
         user,
         library,
         failed,

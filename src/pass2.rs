@@ -1,0 +1,122 @@
+//! Pass 2: elaborate the parsed script, report, and the listings built on it.
+
+use crate::cli::{Cli, Runtime};
+use crate::pass1::Parsed;
+use crate::report::Reporter;
+use stap_sema::ir::Program;
+use stap_sema::{elaborate, NoKernelData, Options};
+use stap_syntax::diag::Severity;
+use stap_syntax::source::FileKind;
+
+fn options(cli: &Cli, listing: bool) -> Options {
+    Options {
+        unoptimized: cli.unoptimized || listing,
+        runtime_user: cli.runtime == Runtime::User,
+        guru: cli.guru,
+    }
+}
+
+/// Runs pass 2 and prints its diagnostics.  Warnings about tapset code are not shown
+/// (as in SystemTap); `-w` hides all warnings and `-W` makes them errors.
+pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter) -> Option<Program> {
+    let listing = cli.list.is_some() || cli.list_vars.is_some();
+    let result = elaborate(
+        &parsed.user,
+        &parsed.library,
+        &options(cli, listing),
+        &NoKernelData,
+    );
+    let mut failed = false;
+    for d in &result.diagnostics {
+        let in_tapset = d
+            .primary
+            .as_ref()
+            .is_some_and(|p| parsed.sm.file(p.span.file).kind == FileKind::Tapset);
+        match d.severity {
+            Severity::Error => {
+                failed = true;
+                rep.emit(&parsed.sm, d);
+            }
+            Severity::Warning if cli.warnings_are_errors && !in_tapset => {
+                failed = true;
+                let mut e = d.clone();
+                e.severity = Severity::Error;
+                rep.emit(&parsed.sm, &e);
+            }
+            Severity::Warning if cli.no_warnings || in_tapset || listing => {}
+            _ => rep.emit(&parsed.sm, d),
+        }
+    }
+    if failed {
+        None
+    } else {
+        result.program
+    }
+}
+
+/// `-l`/`-L`: the probe points the pattern resolved to (and, for -L, their variables).
+pub fn listing(cli: &Cli, program: &Program) -> Option<String> {
+    if cli.list.is_none() && cli.list_vars.is_none() {
+        return None;
+    }
+    let mut lines: Vec<String> = program
+        .probes
+        .iter()
+        .map(|p| {
+            let mut line = p.point.to_string();
+            if cli.list_vars.is_some() {
+                for l in &p.locals {
+                    line.push_str(&format!(" {}:{}", l.name, l.ty));
+                }
+            }
+            line
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    Some(lines.iter().map(|l| format!("{}\n", l)).collect())
+}
+
+/// `--dump-probe-types`, `--dump-probe-aliases`, `--dump-functions`.
+pub fn dumps(cli: &Cli, parsed: &Parsed) -> String {
+    let mut out = Vec::new();
+    if cli.dump_probe_types {
+        for p in stap_sema::registry::Registry::new().patterns {
+            out.push(p.describe());
+        }
+    }
+    if cli.dump_probe_aliases {
+        for f in &parsed.library {
+            for a in f.aliases.iter().filter(|a| !a.private) {
+                for n in &a.names {
+                    out.push(stap_syntax::printer::print_probe_point(n));
+                }
+            }
+        }
+    }
+    if cli.dump_functions {
+        for f in &parsed.library {
+            for func in f.functions.iter().filter(|f| !f.private) {
+                let ty = |t: Option<stap_syntax::ast::TypeName>| match t {
+                    Some(stap_syntax::ast::TypeName::Long) => "long",
+                    Some(stap_syntax::ast::TypeName::String) => "string",
+                    None => "unknown",
+                };
+                let params: Vec<String> = func
+                    .params
+                    .iter()
+                    .map(|p| format!("{}:{}", p.name.name, ty(p.ty)))
+                    .collect();
+                out.push(format!(
+                    "{}:{} ({})",
+                    func.name.name,
+                    ty(func.ret),
+                    params.join(", ")
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.iter().map(|l| format!("{}\n", l)).collect()
+}

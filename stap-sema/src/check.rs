@@ -1,0 +1,403 @@
+//! The semantic checks SystemTap makes after types are known: lvalues, formatted-print
+//! arguments, where statistics and histograms may appear, unresolved types.
+
+use crate::elaborate::sem_error;
+use crate::ir::*;
+use stap_syntax::ast::{AssignOp, Literal};
+use stap_syntax::diag::Diagnostic;
+use stap_syntax::lexer::decode_string;
+
+/// One conversion of a printf format: the argument types it consumes.
+fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < fmt.len() {
+        if fmt[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        if fmt.get(i) == Some(&b'%') {
+            i += 1;
+            continue;
+        }
+        while i < fmt.len() && b"-+ #0".contains(&fmt[i]) {
+            i += 1;
+        }
+        if fmt.get(i) == Some(&b'*') {
+            out.push(Type::Long);
+            i += 1;
+        } else {
+            while i < fmt.len() && fmt[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        if fmt.get(i) == Some(&b'.') {
+            i += 1;
+            if fmt.get(i) == Some(&b'*') {
+                out.push(Type::Long);
+                i += 1;
+            } else {
+                while i < fmt.len() && fmt[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+        }
+        // Length modifiers are accepted and ignored, as in SystemTap.
+        while i < fmt.len() && b"hlLqjzt".contains(&fmt[i]) {
+            i += 1;
+        }
+        match fmt.get(i) {
+            Some(b'd' | b'i' | b'u' | b'o' | b'x' | b'X' | b'p' | b'c' | b'b') => {
+                out.push(Type::Long)
+            }
+            Some(b's' | b'm' | b'M') => out.push(Type::String),
+            _ => return Err("invalid or missing conversion specifier in format string".into()),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+struct Checker<'p> {
+    prog: &'p Program,
+    diags: &'p mut Vec<Diagnostic>,
+    locals: &'p [Local],
+}
+
+/// Runs the checks over the whole program.
+pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    for f in &prog.functions {
+        if let Body::Script(b) = &f.body {
+            let mut c = Checker {
+                prog,
+                diags,
+                locals: &f.locals,
+            };
+            c.block(b);
+        }
+    }
+    for p in &prog.probes {
+        let mut c = Checker {
+            prog,
+            diags,
+            locals: &p.locals,
+        };
+        c.block(&p.body);
+        if let Some(x) = &p.condition {
+            c.expr(x, false);
+        }
+    }
+    for g in &prog.globals {
+        if g.ty == Type::Unknown && !g.is_array {
+            diags.push(sem_error(
+                "sema.unresolved-type",
+                format!("unresolved type for global '{}'", g.name),
+                g.span,
+            ));
+        }
+    }
+}
+
+impl Checker<'_> {
+    fn err(&mut self, code: &'static str, msg: impl Into<String>, x: &Expr) {
+        self.diags.push(sem_error(code, msg, x.span));
+    }
+
+    fn block(&mut self, b: &Block) {
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::Null | StmtKind::Break | StmtKind::Continue | StmtKind::Next => {}
+            StmtKind::Block(b) => self.block(b),
+            StmtKind::Expr(x) => self.expr(x, true),
+            StmtKind::If(c, t, o) => {
+                self.expr(c, false);
+                self.stmt(t);
+                if let Some(o) = o {
+                    self.stmt(o);
+                }
+            }
+            StmtKind::While(c, b) => {
+                self.expr(c, false);
+                self.stmt(b);
+            }
+            StmtKind::For(i, c, n, b) => {
+                for x in [i, c, n].into_iter().flatten() {
+                    self.expr(x, true);
+                }
+                self.stmt(b);
+            }
+            StmtKind::Foreach(f) => {
+                match &f.source.kind {
+                    ExprKind::Array(_) | ExprKind::Hist(..) => {}
+                    _ => self.err(
+                        "sema.foreach",
+                        "foreach needs an array or a histogram",
+                        &f.source,
+                    ),
+                }
+                if let ExprKind::Array(Var::Global(g)) = &f.source.kind {
+                    let gl = &self.prog.globals[*g];
+                    if gl.ty == Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_none()) {
+                        self.err(
+                            "sema.foreach-sort",
+                            format!("sorting statistics array '{}' by value needs an aggregate, e.g. {}@count+", gl.name, gl.name),
+                            &f.source,
+                        );
+                    }
+                }
+                if let Some(l) = &f.limit {
+                    self.expr(l, false);
+                }
+                self.stmt(&f.body);
+            }
+            StmtKind::Return(v) => {
+                if let Some(v) = v {
+                    self.expr(v, false);
+                }
+            }
+            StmtKind::Delete(x) => match &x.kind {
+                ExprKind::Index(_, keys) => {
+                    for k in keys.iter().flatten() {
+                        self.expr(k, false);
+                    }
+                }
+                ExprKind::Var(_) | ExprKind::Array(_) => {}
+                _ => self.err(
+                    "sema.delete",
+                    "'delete' needs a variable or an array element",
+                    x,
+                ),
+            },
+            StmtKind::Try(b, _, h) => {
+                self.block(b);
+                self.block(h);
+            }
+        }
+    }
+
+    fn lvalue(&mut self, x: &Expr, what: &str) {
+        match &x.kind {
+            ExprKind::Var(_) => {}
+            ExprKind::Index(b, keys) if matches!(b.kind, ExprKind::Array(_)) => {
+                if keys.iter().any(|k| k.is_none()) {
+                    self.err("sema.lvalue", "cannot assign to an array slice", x);
+                }
+            }
+            ExprKind::Target(_) => {}
+            _ => self.err("sema.lvalue", format!("Expecting lvalue for {}", what), x),
+        }
+    }
+
+    fn var_name(&self, v: Var) -> &str {
+        match v {
+            Var::Global(g) => &self.prog.globals[g].name,
+            Var::Local(i) => &self.locals[i].name,
+        }
+    }
+
+    /// `stmt`: the expression is a whole statement (its value is unused).
+    fn expr(&mut self, x: &Expr, stmt: bool) {
+        match &x.kind {
+            ExprKind::Literal(_)
+            | ExprKind::Defined(_)
+            | ExprKind::Perf(_)
+            | ExprKind::Embedded(_) => {}
+            ExprKind::Var(v) => {
+                if x.ty == Type::Unknown {
+                    let name = self.var_name(*v).to_string();
+                    self.err(
+                        "sema.unresolved-type",
+                        format!("unresolved type for '{}'", name),
+                        x,
+                    );
+                }
+            }
+            ExprKind::Array(Var::Global(g)) => {
+                let name = self.prog.globals[*g].name.clone();
+                self.err(
+                    "sema.array-value",
+                    format!("array '{}' used as a value (index it)", name),
+                    x,
+                );
+            }
+            ExprKind::Array(_) => {}
+            ExprKind::Index(b, keys) => {
+                if let ExprKind::Hist(..) = b.kind {
+                    self.expr_hist_ok(b);
+                }
+                for k in keys {
+                    match k {
+                        Some(k) => self.expr(k, false),
+                        None => self.err(
+                            "sema.slice",
+                            "'*' is only allowed in delete, foreach and 'in'",
+                            x,
+                        ),
+                    }
+                }
+            }
+            ExprKind::In(keys, _) => {
+                for k in keys.iter().flatten() {
+                    self.expr(k, false);
+                }
+            }
+            ExprKind::Call(f, args) => {
+                for a in args {
+                    self.expr(a, false);
+                }
+                let func = &self.prog.functions[*f];
+                if !stmt && func.ret == Type::Unknown {
+                    self.err(
+                        "sema.void-value",
+                        format!(
+                            "function '{}' returns no value, but its value is used",
+                            func.name
+                        ),
+                        x,
+                    );
+                }
+            }
+            ExprKind::Print(kind, args) => self.print(*kind, args, x),
+            ExprKind::Binary(_, l, r) => {
+                self.expr(l, false);
+                self.expr(r, false);
+            }
+            ExprKind::Unary(_, o) => self.expr(o, false),
+            ExprKind::IncDec { operand, .. } => {
+                self.lvalue(operand, "increment/decrement");
+                self.expr(operand, false);
+            }
+            ExprKind::Assign(op, l, r) => {
+                self.lvalue(l, "assignment");
+                if *op != AssignOp::Aggregate
+                    || !matches!(l.kind, ExprKind::Var(_) | ExprKind::Index(..))
+                {
+                    self.expr(l, false);
+                } else if let ExprKind::Index(_, keys) = &l.kind {
+                    for k in keys.iter().flatten() {
+                        self.expr(k, false);
+                    }
+                }
+                self.expr(r, false);
+            }
+            ExprKind::Ternary(c, t, o) => {
+                self.expr(c, false);
+                self.expr(t, stmt);
+                self.expr(o, stmt);
+            }
+            ExprKind::Stat(_, o) => self.stat_operand(o),
+            ExprKind::Hist(_, o) => {
+                self.err(
+                    "sema.hist-use",
+                    "a histogram can only be printed, indexed or iterated with foreach",
+                    x,
+                );
+                self.stat_operand(o);
+            }
+            ExprKind::Target(t) => {
+                if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
+                    self.expr(expr, false);
+                }
+                for c in &t.components {
+                    if let TargetComponent::Index(i) = c {
+                        self.expr(i, false);
+                    }
+                }
+            }
+            ExprKind::Entry(o) => self.expr(o, false),
+        }
+    }
+
+    fn stat_operand(&mut self, o: &Expr) {
+        if let ExprKind::Index(_, keys) = &o.kind {
+            for k in keys.iter().flatten() {
+                self.expr(k, false);
+            }
+        }
+    }
+
+    fn expr_hist_ok(&mut self, h: &Expr) {
+        if let ExprKind::Hist(_, o) = &h.kind {
+            self.stat_operand(o);
+        }
+    }
+
+    fn print(&mut self, kind: PrintKind, args: &[Expr], x: &Expr) {
+        let values: &[Expr] = match kind {
+            PrintKind::Format { .. } => {
+                let Some(ExprKind::Literal(Literal::String(fmt))) = args.first().map(|a| &a.kind)
+                else {
+                    return self.err("sema.format", "the format must be a literal string", x);
+                };
+                let bytes = decode_string(&format!("\"{}\"", fmt)).unwrap_or_default();
+                match format_args(&bytes) {
+                    Err(m) => self.err("sema.format", m, &args[0]),
+                    Ok(types) => {
+                        if types.len() != args.len() - 1 {
+                            self.err(
+                                "sema.format-args",
+                                format!(
+                                    "Wrong number of args to formatted print operator: the format takes {}, {} given",
+                                    types.len(),
+                                    args.len() - 1
+                                ),
+                                x,
+                            );
+                        } else {
+                            for (t, a) in types.iter().zip(&args[1..]) {
+                                if a.ty != Type::Unknown && a.ty != *t {
+                                    self.diags.push(sem_error(
+                                        "sema.type-mismatch",
+                                        format!("type mismatch: expected {} but found {}", t, a.ty),
+                                        a.span,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                &args[1..]
+            }
+            PrintKind::Delimited { .. } => &args[1..],
+            PrintKind::Print { .. } => args,
+        };
+        for a in values {
+            match &a.kind {
+                // Printing a histogram draws it.
+                ExprKind::Hist(_, o) => self.stat_operand(o),
+                _ => {
+                    if a.ty == Type::Stats {
+                        self.err("sema.stats-value", "statistics can only be printed through @count, @sum ... or a histogram", a);
+                    }
+                    self.expr(a, false);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_conversions() {
+        assert_eq!(
+            format_args(b"%d %s %%\n").unwrap(),
+            vec![Type::Long, Type::String]
+        );
+        assert_eq!(
+            format_args(b"%*.*s").unwrap(),
+            vec![Type::Long, Type::Long, Type::String]
+        );
+        assert_eq!(format_args(b"%-10lx%#o%+5i").unwrap(), vec![Type::Long; 3]);
+        assert!(format_args(b"%q").is_err());
+        assert!(format_args(b"%").is_err());
+    }
+}

@@ -1,0 +1,484 @@
+//! Elaboration: which files take part, which probes exist, which names mean what.
+//!
+//! The user's files are always in.  A tapset file joins (whole, like SystemTap) the first
+//! time something it defines is needed: a function, a global, or a probe alias; its own
+//! probes then join the session too.  Probe points resolve against probe aliases (with
+//! wildcards, `**`, and alias suffixes) and the built-in families of the [`Registry`];
+//! kernel families go through a [`KernelResolver`].
+
+use crate::ir::*;
+use crate::registry::{Registry, WrittenComponent};
+use crate::{KernelResolver, Options};
+use stap_syntax::ast;
+use stap_syntax::diag::{Diagnostic, Pass};
+use stap_syntax::preprocess::glob_match;
+use stap_syntax::source::Span;
+use std::collections::HashMap;
+
+/// Limit on alias-of-alias expansion (catches recursive aliases).
+const MAX_ALIAS_DEPTH: usize = 32;
+
+pub(crate) fn sem_error(code: &'static str, msg: impl Into<String>, span: Span) -> Diagnostic {
+    Diagnostic::error(Pass::Semantic, code, msg, span)
+}
+
+/// A probe point on the way to being concrete: components plus what aliases added.
+#[derive(Clone)]
+pub(crate) struct Derived<'a> {
+    pub point: ProbePoint,
+    pub family: Family,
+    /// Alias prologues (outermost last) and epilogues, with their files.
+    pub prologues: Vec<(usize, &'a ast::Block)>,
+    pub epilogues: Vec<(usize, &'a ast::Block)>,
+}
+
+/// The elaborator's state.
+pub(crate) struct Elab<'a> {
+    pub files: Vec<&'a ast::File>,
+    pub n_user: usize,
+    pub included: Vec<bool>,
+    pub opts: &'a Options,
+    pub registry: &'a Registry,
+    pub resolver: &'a dyn KernelResolver,
+    pub prog: Program,
+    /// (file for privates, name) -> global.
+    pub globals_by_name: HashMap<(Option<usize>, String), GlobalId>,
+    /// (file for privates, name) -> overloads.
+    pub funcs_by_name: HashMap<(Option<usize>, String), Vec<FuncId>>,
+    /// Source of each function, for lowering.
+    pub func_src: Vec<(usize, &'a ast::Function)>,
+    pub func_lowered: Vec<bool>,
+    /// Library indexes: name -> files defining it.
+    pub lib_funcs: HashMap<&'a str, Vec<usize>>,
+    pub lib_globals: HashMap<&'a str, Vec<usize>>,
+    /// Files whose probes still need deriving.
+    pub pending_probe_files: Vec<usize>,
+    /// Arity of each array global and where it was first seen.
+    pub arity: HashMap<GlobalId, (usize, Span)>,
+    pub diags: Vec<Diagnostic>,
+    pub user_probe_count: usize,
+}
+
+impl<'a> Elab<'a> {
+    pub fn new(
+        user: &'a [ast::File],
+        library: &'a [ast::File],
+        opts: &'a Options,
+        registry: &'a Registry,
+        resolver: &'a dyn KernelResolver,
+    ) -> Elab<'a> {
+        let files: Vec<&ast::File> = user.iter().chain(library.iter()).collect();
+        let n_user = user.len();
+        let mut lib_funcs: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut lib_globals: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, f) in files.iter().enumerate().skip(n_user) {
+            for func in &f.functions {
+                if !func.private {
+                    lib_funcs.entry(&func.name.name).or_default().push(i);
+                }
+            }
+            for g in &f.globals {
+                if !g.private {
+                    lib_globals.entry(&g.name.name).or_default().push(i);
+                }
+            }
+        }
+        Elab {
+            included: vec![false; files.len()],
+            files,
+            n_user,
+            opts,
+            registry,
+            resolver,
+            prog: Program::default(),
+            globals_by_name: HashMap::new(),
+            funcs_by_name: HashMap::new(),
+            func_src: Vec::new(),
+            func_lowered: Vec::new(),
+            lib_funcs,
+            lib_globals,
+            pending_probe_files: Vec::new(),
+            arity: HashMap::new(),
+            diags: Vec::new(),
+            user_probe_count: 0,
+        }
+    }
+
+    pub fn is_tapset(&self, file: usize) -> bool {
+        file >= self.n_user
+    }
+
+    /// Brings a file into the session: its globals, functions and embedded code are
+    /// declared; its probes are derived later.
+    pub fn include(&mut self, file: usize) {
+        if self.included[file] {
+            return;
+        }
+        self.included[file] = true;
+        let f = self.files[file];
+        let tapset = self.is_tapset(file);
+        for e in &f.embeds {
+            self.prog.embeds.push(Embed {
+                code: e.code.clone(),
+                span: e.span,
+            });
+        }
+        for g in &f.globals {
+            let key = (g.private.then_some(file), g.name.name.clone());
+            if self.globals_by_name.contains_key(&key) {
+                if !tapset {
+                    self.diags.push(sem_error(
+                        "sema.duplicate-global",
+                        format!("duplicate global variable '{}'", g.name.name),
+                        g.name.span,
+                    ));
+                }
+                continue;
+            }
+            let id = self.prog.globals.len();
+            self.prog.globals.push(Global {
+                name: g.name.name.clone(),
+                ty: match &g.init {
+                    Some(ast::Literal::Number(_)) => Type::Long,
+                    Some(ast::Literal::String(_)) => Type::String,
+                    None => Type::Unknown,
+                },
+                keys: Vec::new(),
+                is_array: g.size.is_some() || g.wrap,
+                size: g.size,
+                wrap: g.wrap,
+                init: g.init.clone(),
+                private: g.private,
+                from_tapset: tapset,
+                span: g.name.span,
+            });
+            self.globals_by_name.insert(key, id);
+        }
+        for func in &f.functions {
+            let id = self.prog.functions.len();
+            let params: Vec<Local> = func
+                .params
+                .iter()
+                .map(|p| Local {
+                    name: p.name.name.clone(),
+                    ty: match p.ty {
+                        Some(ast::TypeName::Long) => Type::Long,
+                        Some(ast::TypeName::String) => Type::String,
+                        None => Type::Unknown,
+                    },
+                    span: p.name.span,
+                    param: true,
+                    declared: true,
+                })
+                .collect();
+            let key = (func.private.then_some(file), func.name.name.clone());
+            let overloads = self.funcs_by_name.entry(key).or_default();
+            let clash = overloads.iter().any(|&o| {
+                let other: &Function = &self.prog.functions[o];
+                other.arity == params.len() && other.priority == func.priority.unwrap_or(1)
+            });
+            if clash {
+                if !tapset {
+                    self.diags.push(sem_error(
+                        "sema.duplicate-function",
+                        format!("duplicate function definition '{}'", func.name.name),
+                        func.name.span,
+                    ));
+                }
+                continue;
+            }
+            overloads.push(id);
+            self.prog.functions.push(Function {
+                name: func.name.name.clone(),
+                arity: params.len(),
+                locals: params,
+                ret: match func.ret {
+                    Some(ast::TypeName::Long) => Type::Long,
+                    Some(ast::TypeName::String) => Type::String,
+                    None => Type::Unknown,
+                },
+                priority: func.priority.unwrap_or(1),
+                body: Body::Script(Block::default()),
+                private: func.private,
+                from_tapset: tapset,
+                span: func.name.span,
+            });
+            self.func_src.push((file, func));
+            self.func_lowered.push(false);
+        }
+        if tapset {
+            self.pending_probe_files.push(file);
+        }
+    }
+
+    // ------------------------------------------------------------------ probe points
+
+    fn written(pp: &ast::ProbePoint) -> Vec<WrittenComponent> {
+        pp.components
+            .iter()
+            .map(|c| WrittenComponent {
+                name: c.name.clone(),
+                arg: c.arg.as_ref().map(|a| match a {
+                    ast::Literal::Number(n) => PointArg::Number(*n),
+                    ast::Literal::String(s) => PointArg::String(s.clone()),
+                }),
+            })
+            .collect()
+    }
+
+    /// Matches written components against an alias name; returns how many written
+    /// components the name consumed (the rest are a suffix).
+    fn match_alias_name(w: &[WrittenComponent], name: &[WrittenComponent]) -> Option<usize> {
+        fn go(w: &[WrittenComponent], n: &[WrittenComponent]) -> Option<usize> {
+            if n.is_empty() {
+                return Some(0);
+            }
+            let first = w.first()?;
+            if first.name == "**" {
+                // `**` eats one or more name components.
+                for k in 1..=n.len() {
+                    if let Some(r) = go(&w[1..], &n[k..]) {
+                        return Some(r + 1);
+                    }
+                }
+                return None;
+            }
+            if first.arg != n[0].arg || !glob_match(&first.name, &n[0].name) {
+                return None;
+            }
+            go(&w[1..], &n[1..]).map(|r| r + 1)
+        }
+        go(w, name)
+    }
+
+    /// Resolves one written point (as components) into concrete derived points.
+    pub fn resolve_point(
+        &mut self,
+        w: &[WrittenComponent],
+        span: Span,
+        depth: usize,
+    ) -> Result<Vec<Derived<'a>>, Diagnostic> {
+        if depth > MAX_ALIAS_DEPTH {
+            return Err(sem_error(
+                "sema.alias-recursion",
+                "probe alias expansion too deep (recursive alias?)",
+                span,
+            ));
+        }
+        let mut out = Vec::new();
+        // Aliases, in every file (tapset files join when one of theirs matches).
+        let mut alias_hits = Vec::new();
+        for (fi, f) in self.files.iter().enumerate() {
+            for (ai, a) in f.aliases.iter().enumerate() {
+                for n in &a.names {
+                    let nw = Self::written(n);
+                    if let Some(used) = Self::match_alias_name(w, &nw) {
+                        // A pure `**`/`*` match of only part of the name is not a suffix.
+                        alias_hits.push((fi, ai, used));
+                    }
+                }
+            }
+        }
+        for (fi, ai, used) in alias_hits {
+            let f = self.files[fi];
+            if a_private_elsewhere(f.aliases[ai].private, fi, self.n_user) {
+                continue;
+            }
+            self.include(fi);
+            let alias = &f.aliases[ai];
+            let suffix = &w[used..];
+            for target in &alias.points {
+                let mut tw = Self::written(target);
+                tw.extend(suffix.iter().cloned());
+                let subs = match self.resolve_point(&tw, target.span, depth + 1) {
+                    Ok(s) => s,
+                    Err(_) if target.optional => continue,
+                    Err(e) => return Err(e),
+                };
+                for mut d in subs {
+                    if alias.epilogue {
+                        d.epilogues.push((fi, &alias.body));
+                    } else {
+                        d.prologues.push((fi, &alias.body));
+                    }
+                    out.push(d);
+                }
+                if target.sufficient && !out.is_empty() {
+                    break;
+                }
+            }
+        }
+        // Built-in families.
+        for (pp, family) in self.registry.matches(w) {
+            let concrete = match family {
+                Family::KernelDwarf
+                | Family::Kprobe
+                | Family::Tracepoint
+                | Family::Process
+                | Family::Perf
+                | Family::Netfilter => match self.resolver.resolve(&pp, family) {
+                    Ok(v) => v,
+                    Err(msg) => {
+                        if out.is_empty() {
+                            return Err(sem_error("sema.probe-resolve", msg, span));
+                        }
+                        continue;
+                    }
+                },
+                _ => vec![pp],
+            };
+            for point in concrete {
+                check_point(&point, family, span)?;
+                out.push(Derived {
+                    point,
+                    family,
+                    prologues: Vec::new(),
+                    epilogues: Vec::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Derives the probes of one `probe` declaration.
+    pub fn derive_probe(&mut self, file: usize, probe: &'a ast::Probe) {
+        let origin = self.user_probe_count;
+        self.user_probe_count += 1;
+        let written_text = probe
+            .points
+            .iter()
+            .map(stap_syntax::printer::print_probe_point)
+            .collect::<Vec<_>>()
+            .join(",");
+        for pp in &probe.points {
+            let w = Self::written(pp);
+            let derived = match self.resolve_point(&w, pp.span, 0) {
+                Ok(d) => d,
+                Err(e) => {
+                    if !pp.optional {
+                        self.diags.push(e);
+                    }
+                    continue;
+                }
+            };
+            if derived.is_empty() {
+                if !pp.optional {
+                    let similar = self.similar_points(&w);
+                    let mut msg = "probe point mismatch".to_string();
+                    if !similar.is_empty() {
+                        msg.push_str(&format!(" (similar: {})", similar.join(", ")));
+                    }
+                    self.diags.push(
+                        sem_error("sema.probe-mismatch", msg, pp.span).with_primary_message(
+                            format!(
+                                "while resolving probe point '{}'",
+                                stap_syntax::printer::print_probe_point(pp)
+                            ),
+                        ),
+                    );
+                }
+                continue;
+            }
+            for d in derived {
+                if self.opts.runtime_user && !d.family.user_runtime_ok() {
+                    self.diags.push(sem_error(
+                        "sema.runtime-user",
+                        format!(
+                            "probe point '{}' needs the kernel runtime; --runtime=user supports begin, end, error, never and timer probes",
+                            d.point
+                        ),
+                        pp.span,
+                    ));
+                    continue;
+                }
+                self.lower_probe(file, probe, pp, d, origin, &written_text);
+            }
+            if pp.sufficient {
+                break;
+            }
+        }
+    }
+
+    fn similar_points(&self, w: &[WrittenComponent]) -> Vec<String> {
+        let first = w.first().map(|c| c.name.as_str()).unwrap_or("");
+        let mut names: Vec<String> = self
+            .registry
+            .first_components()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for f in &self.files {
+            for a in &f.aliases {
+                for n in &a.names {
+                    if let Some(c) = n.components.first() {
+                        names.push(c.name.clone());
+                    }
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        crate::similar(first, names.iter().map(|s| s.as_str()))
+    }
+}
+
+fn a_private_elsewhere(private: bool, _file: usize, _n_user: usize) -> bool {
+    // Private aliases are usable only inside their own file; user scripts never see a
+    // tapset's private alias.
+    private
+}
+
+/// Checks the parameters SystemTap checks while resolving a point.
+fn check_point(p: &ProbePoint, family: Family, span: Span) -> Result<(), Diagnostic> {
+    let num = |name: &str| {
+        p.components
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| match c.arg {
+                Some(PointArg::Number(n)) => Some(n),
+                _ => None,
+            })
+    };
+    if family == Family::Timer {
+        let unit = &p.components[1];
+        let Some(PointArg::Number(n)) = unit.arg else {
+            return Ok(());
+        };
+        if n <= 0 {
+            return Err(sem_error(
+                "sema.timer-value",
+                format!("invalid timer interval {} (must be positive)", n),
+                span,
+            ));
+        }
+        if unit.name == "hz" && n > 1_000_000_000 {
+            return Err(sem_error(
+                "sema.timer-value",
+                "timer.hz frequency too high",
+                span,
+            ));
+        }
+        if let Some(r) = num("randomize") {
+            if r < 0 || r >= n {
+                return Err(sem_error(
+                    "sema.timer-randomize",
+                    format!(
+                        "invalid randomize value {} (must be 0 <= randomize < {})",
+                        r, n
+                    ),
+                    span,
+                ));
+            }
+        }
+    }
+    if let Some(m) = num("maxactive") {
+        if m < 0 {
+            return Err(sem_error(
+                "sema.maxactive",
+                "maxactive must not be negative",
+                span,
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! The elaborated program: what pass 2 hands to the code generator.
+//!
+//! Unlike the AST, every name is resolved (a variable is a [`Var`] slot, a call names a
+//! [`FuncId`]), every probe is a derived probe on one concrete probe point with its alias
+//! prologues and epilogues folded in, and every variable and function has a [`Type`].
+
+use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, SortDir, StatOp, UnOp};
+use stap_syntax::source::Span;
+use std::fmt;
+
+/// A value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Type {
+    /// Not known (yet).
+    Unknown,
+    /// 64-bit signed integer.
+    Long,
+    /// String.
+    String,
+    /// Statistics aggregate (`<<<`).
+    Stats,
+}
+
+impl Type {
+    /// SystemTap's name for the type, as `-p2` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Unknown => "unknown",
+            Type::Long => "long",
+            Type::String => "string",
+            Type::Stats => "stats",
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Index of a global in [`Program::globals`].
+pub type GlobalId = usize;
+/// Index of a function in [`Program::functions`].
+pub type FuncId = usize;
+
+/// A variable reference: a global, or a local slot of the enclosing function or probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Var {
+    /// A global variable.
+    Global(GlobalId),
+    /// A local (parameters come first in a function's locals).
+    Local(usize),
+}
+
+/// A global variable.
+#[derive(Clone, Debug)]
+pub struct Global {
+    /// Its name as written.
+    pub name: String,
+    /// The value type (for arrays, the element type).
+    pub ty: Type,
+    /// Key types when it is an array (empty for scalars).
+    pub keys: Vec<Type>,
+    /// True once it is known to be an array (even if key types are not).
+    pub is_array: bool,
+    /// `global a[N]`.
+    pub size: Option<i64>,
+    /// `global a%`.
+    pub wrap: bool,
+    /// The initial value.
+    pub init: Option<Literal>,
+    /// Declared `private` (its name is scoped to its file).
+    pub private: bool,
+    /// Declared in a tapset.
+    pub from_tapset: bool,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// A local variable (or parameter) of a function or probe.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Where it first appears.
+    pub span: Span,
+    /// True for function parameters.
+    pub param: bool,
+    /// True for the variable receiving a `catch` message or `foreach` key/value.
+    pub declared: bool,
+}
+
+/// A function's body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Script statements.
+    Script(Block),
+    /// Embedded C (`%{ ... %}`), with its pragmas (`/* pure */`, `/* unprivileged */`...).
+    Embedded {
+        /// The code, verbatim.
+        code: String,
+        /// The `/* word */` pragmas found in the code.
+        pragmas: Vec<String>,
+    },
+}
+
+/// A function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Its name as written.
+    pub name: String,
+    /// Number of parameters (the first locals).
+    pub arity: usize,
+    /// Parameters then locals.
+    pub locals: Vec<Local>,
+    /// Return type ([`Type::Unknown`] for functions that return nothing).
+    pub ret: Type,
+    /// Overload priority (`:N`, default 1).
+    pub priority: i64,
+    /// The body.
+    pub body: Body,
+    /// Declared `private`.
+    pub private: bool,
+    /// Defined in a tapset.
+    pub from_tapset: bool,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// A probe point parameter after resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PointArg {
+    /// A number.
+    Number(i64),
+    /// A string.
+    String(String),
+}
+
+/// One component of a resolved probe point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointComponent {
+    /// The component's name.
+    pub name: String,
+    /// Its parameter.
+    pub arg: Option<PointArg>,
+}
+
+/// A concrete probe point a derived probe is attached to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbePoint {
+    /// The components (`timer`, `ms(100)`).
+    pub components: Vec<PointComponent>,
+}
+
+impl fmt::Display for ProbePoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.components.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(&c.name)?;
+            match &c.arg {
+                Some(PointArg::Number(n)) => write!(f, "({})", n)?,
+                Some(PointArg::String(s)) => write!(f, "(\"{}\")", s)?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What kind of probe a derived probe is; decides which context it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `begin`
+    Begin,
+    /// `end`
+    End,
+    /// `error`
+    Error,
+    /// `never`
+    Never,
+    /// `timer.*` (not profile)
+    Timer,
+    /// `timer.profile`
+    TimerProfile,
+    /// `kernel.function`, `module().function`, `kernel.statement`
+    KernelDwarf,
+    /// `kprobe.*`
+    Kprobe,
+    /// `kernel.trace` / `kernel.mark`
+    Tracepoint,
+    /// `process.*` (user space)
+    Process,
+    /// `perf.*`
+    Perf,
+    /// `procfs.*`
+    Procfs,
+    /// `netfilter.*`
+    Netfilter,
+}
+
+impl Family {
+    /// True for probes that run in no interesting context ($vars are unavailable).
+    pub fn has_target_vars(self) -> bool {
+        matches!(
+            self,
+            Family::KernelDwarf
+                | Family::Kprobe
+                | Family::Tracepoint
+                | Family::Process
+                | Family::Procfs
+                | Family::Netfilter
+        )
+    }
+
+    /// True for probes the user-space backend can run.
+    pub fn user_runtime_ok(self) -> bool {
+        matches!(
+            self,
+            Family::Begin | Family::End | Family::Error | Family::Never | Family::Timer
+        )
+    }
+}
+
+/// A probe on one concrete point, with alias bodies folded into its body.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The concrete point.
+    pub point: ProbePoint,
+    /// Its family.
+    pub family: Family,
+    /// The points as the user wrote them (for `pp()` and the `-p2` listing).
+    pub written: String,
+    /// `if (cond)` of the user's point, if any.
+    pub condition: Option<Expr>,
+    /// Locals of the handler.
+    pub locals: Vec<Local>,
+    /// The handler: alias prologues, the user's body, alias epilogues.
+    pub body: Block,
+    /// Index of the user probe it derives from (probes of one `probe` share it).
+    pub origin: usize,
+    /// Where the user's probe is.
+    pub span: Span,
+}
+
+/// An embedded-C block at file level.
+#[derive(Clone, Debug)]
+pub struct Embed {
+    /// The code.
+    pub code: String,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The whole elaborated program.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// Global variables.
+    pub globals: Vec<Global>,
+    /// Functions.
+    pub functions: Vec<Function>,
+    /// Derived probes.
+    pub probes: Vec<Probe>,
+    /// File-level embedded C of every included file.
+    pub embeds: Vec<Embed>,
+}
+
+/// `{ statements }`
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    /// The statements.
+    pub stmts: Vec<Stmt>,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A statement.
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    /// What it is.
+    pub kind: StmtKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A `foreach` loop over an array or histogram.
+#[derive(Clone, Debug)]
+pub struct Foreach {
+    /// What is iterated: an array global or local, or a histogram expression.
+    pub source: Expr,
+    /// Key variables with optional sort directions.
+    pub keys: Vec<(Var, Option<SortDir>)>,
+    /// The variable receiving each value.
+    pub value: Option<Var>,
+    /// Sort by value (and with which statistic for stats arrays).
+    pub value_sort: Option<(SortDir, Option<StatOp>)>,
+    /// Key filters (None is `*`).
+    pub slice: Option<Vec<Option<Expr>>>,
+    /// `limit N`.
+    pub limit: Option<Expr>,
+    /// The body.
+    pub body: Box<Stmt>,
+}
+
+/// What a statement is.
+#[derive(Clone, Debug)]
+pub enum StmtKind {
+    /// `;`
+    Null,
+    /// `{ ... }`
+    Block(Block),
+    /// An expression for its effect.
+    Expr(Expr),
+    /// `if`
+    If(Expr, Box<Stmt>, Option<Box<Stmt>>),
+    /// `while`
+    While(Expr, Box<Stmt>),
+    /// `for`
+    For(Option<Expr>, Option<Expr>, Option<Expr>, Box<Stmt>),
+    /// `foreach`
+    Foreach(Foreach),
+    /// `return`
+    Return(Option<Expr>),
+    /// `delete`
+    Delete(Expr),
+    /// `break`
+    Break,
+    /// `continue`
+    Continue,
+    /// `next`
+    Next,
+    /// `try { } catch (v) { }`
+    Try(Block, Option<Var>, Block),
+}
+
+/// An expression with its type.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Its type (filled in by inference).
+    pub ty: Type,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A built-in printing function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintKind {
+    /// `print`, `println`, `sprint`, `sprintln`
+    Print {
+        /// Ends with a newline.
+        newline: bool,
+        /// Returns the string instead of printing.
+        to_string: bool,
+    },
+    /// `printf`, `sprintf`
+    Format {
+        /// Returns the string instead of printing.
+        to_string: bool,
+    },
+    /// `printd`, `printdln`, `sprintd`, `sprintdln`
+    Delimited {
+        /// Ends with a newline.
+        newline: bool,
+        /// Returns the string instead of printing.
+        to_string: bool,
+    },
+}
+
+/// What an expression is.
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    /// A literal.
+    Literal(Literal),
+    /// A scalar variable.
+    Var(Var),
+    /// An array element (`a[k]`) or histogram bucket.
+    Index(Box<Expr>, Vec<Option<Expr>>),
+    /// A whole array used as a value (only as `foreach`/`delete`/`in` operand).
+    Array(Var),
+    /// `[k] in a`
+    In(Vec<Option<Expr>>, Box<Expr>),
+    /// A call of a script or tapset function.
+    Call(FuncId, Vec<Expr>),
+    /// A printing function.
+    Print(PrintKind, Vec<Expr>),
+    /// `l op r`
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `op e`
+    Unary(UnOp, Box<Expr>),
+    /// `++e`/`--e` (pre) and `e++`/`e--` (post)
+    IncDec {
+        /// Which.
+        op: IncDec,
+        /// True for the postfix form.
+        post: bool,
+        /// The variable or element.
+        operand: Box<Expr>,
+    },
+    /// Assignment.
+    Assign(AssignOp, Box<Expr>, Box<Expr>),
+    /// `c ? a : b`
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `@count(s)` ...
+    Stat(StatOp, Box<Expr>),
+    /// `@hist_*(s)`
+    Hist(HistKind, Box<Expr>),
+    /// A target variable, cast or autocast.
+    Target(Box<TargetExpr>),
+    /// `@defined(e)` already decided.
+    Defined(bool),
+    /// `@entry(e)`
+    Entry(Box<Expr>),
+    /// `@perf("name")`
+    Perf(String),
+    /// `%{ code %}` as a value.
+    Embedded(String),
+}
+
+/// Which histogram, with its (literal) bucket parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistKind {
+    /// `@hist_linear(s, lo, hi, step)`
+    Linear {
+        /// Lowest bucket.
+        lo: i64,
+        /// Highest bucket.
+        hi: i64,
+        /// Bucket width.
+        step: i64,
+    },
+    /// `@hist_log(s)`
+    Log,
+}
+
+/// A target-variable access, resolved by the kernel resolver in later passes.
+#[derive(Clone, Debug)]
+pub struct TargetExpr {
+    /// What is accessed.
+    pub base: TargetBase,
+    /// `->member` and `[index]` steps.
+    pub components: Vec<TargetComponent>,
+    /// `&`
+    pub addressof: bool,
+    /// `$`/`$$` pretty printing (0, 1 or 2).
+    pub pretty: u8,
+}
+
+/// The base of a [`TargetExpr`].
+#[derive(Clone, Debug)]
+pub enum TargetBase {
+    /// `$name`, `$$vars` ...
+    Var(String),
+    /// `@cast(expr, "type", "module")`
+    Cast {
+        /// The pointer.
+        expr: Box<Expr>,
+        /// The type.
+        ty: String,
+        /// The module.
+        module: Option<String>,
+    },
+    /// `@var("name", "module")`
+    AtVar {
+        /// The variable.
+        name: String,
+        /// The module.
+        module: Option<String>,
+    },
+    /// An autocast value.
+    Auto(Box<Expr>),
+}
+
+/// One step of a [`TargetExpr`].
+#[derive(Clone, Debug)]
+pub enum TargetComponent {
+    /// `->name`
+    Member(String),
+    /// `[expr]`
+    Index(Expr),
+}

@@ -1,0 +1,193 @@
+//! Pass 2 of stap-rs: elaboration.
+//!
+//! [`elaborate`] takes the parsed user files and tapset library and produces the
+//! [`ir::Program`]: derived probes on concrete probe points (aliases expanded, wildcards
+//! matched), every name resolved (pulling in the tapset files that define what the
+//! script uses), every type inferred, SystemTap's semantic checks made, and unused code
+//! elided with SystemTap's warnings.
+
+#![warn(missing_docs)]
+
+mod check;
+mod elaborate;
+mod infer;
+pub mod ir;
+mod lower;
+mod optimize;
+pub mod print;
+pub mod registry;
+mod visit;
+
+use ir::{Family, PointArg, ProbePoint};
+use stap_syntax::ast;
+use stap_syntax::diag::{Diagnostic, Pass, Severity};
+
+/// Session options pass 2 follows.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-u`: no elision of unused code.
+    pub unoptimized: bool,
+    /// `--runtime=user`: kernel-only probe families are errors.
+    pub runtime_user: bool,
+    /// `-g`.
+    pub guru: bool,
+}
+
+/// Resolves kernel probe points and target variables against the target kernel's data.
+///
+/// The kernel-probe work implements this against symbol tables, BTF and DWARF; until then
+/// [`NoKernelData`] accepts what SystemTap accepts without kernel data.
+pub trait KernelResolver {
+    /// Expands a point of a kernel family into concrete points, or says why it cannot.
+    fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String>;
+    /// Whether a target variable (`$name`) exists at the probe point.
+    fn target_defined(&self, name: &str) -> bool;
+}
+
+/// A resolver with no kernel data: it accepts the points that need none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoKernelData;
+
+impl KernelResolver for NoKernelData {
+    fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String> {
+        let wild = point.components.iter().any(|c| {
+            c.name.contains(['*', '?'])
+                || matches!(&c.arg, Some(PointArg::String(s)) if s.contains(['*', '?', '[']))
+        });
+        let first = point.components[0].name.as_str();
+        let needs_data = match family {
+            Family::Kprobe => wild,
+            Family::Process => point.components.iter().any(|c| {
+                matches!(
+                    c.name.as_str(),
+                    "function" | "statement" | "mark" | "provider" | "library" | "plt"
+                )
+            }),
+            Family::Perf | Family::Netfilter | Family::Procfs => false,
+            _ => true,
+        };
+        if needs_data {
+            Err(format!(
+                "cannot resolve '{}' yet: {} probe points need the target kernel's symbol and debug data, which stap-rs does not read yet",
+                point, first
+            ))
+        } else {
+            Ok(vec![point.clone()])
+        }
+    }
+
+    fn target_defined(&self, _name: &str) -> bool {
+        false
+    }
+}
+
+/// Up to five names "similar" to `name` (edit distance), for did-you-mean notes.
+pub fn similar<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    fn dist(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let sub = prev[j] + usize::from(ca != *cb);
+                cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let limit = (name.chars().count() / 2).max(2);
+    let mut scored: Vec<(usize, &str)> = candidates
+        .filter(|c| *c != name)
+        .map(|c| (dist(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup();
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// The result of pass 2.
+pub struct Elaborated {
+    /// The program (None when elaboration failed).
+    pub program: Option<ir::Program>,
+    /// Errors and warnings, in order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many tapset files were pulled in.
+    pub tapsets_used: usize,
+}
+
+/// Runs pass 2 on the user files and the tapset library.
+pub fn elaborate(
+    user: &[ast::File],
+    library: &[ast::File],
+    opts: &Options,
+    resolver: &dyn KernelResolver,
+) -> Elaborated {
+    let registry = registry::Registry::new();
+    let mut el = elaborate::Elab::new(user, library, opts, &registry, resolver);
+    for i in 0..user.len() {
+        el.include(i);
+    }
+    for (i, f) in user.iter().enumerate() {
+        for p in &f.probes {
+            el.derive_probe(i, p);
+        }
+    }
+    // Tapset files pulled in bring their probes; lowering may pull in more files.
+    loop {
+        let mut progress = false;
+        while let Some(file) = el.pending_probe_files.pop() {
+            let f = el.files[file];
+            for p in &f.probes {
+                el.derive_probe(file, p);
+            }
+            progress = true;
+        }
+        progress |= el.lower_pending_functions();
+        if !progress {
+            break;
+        }
+    }
+    let tapsets_used = el.included.iter().skip(el.n_user).filter(|&&b| b).count();
+    let mut diags = std::mem::take(&mut el.diags);
+    let failed = |d: &[Diagnostic]| d.iter().any(|d| d.severity == Severity::Error);
+    if failed(&diags) {
+        return Elaborated {
+            program: None,
+            diagnostics: diags,
+            tapsets_used,
+        };
+    }
+    let mut prog = std::mem::take(&mut el.prog);
+    if !opts.unoptimized {
+        optimize::elide(&mut prog, &mut el.arity, &mut diags);
+    }
+    if prog.probes.is_empty() {
+        diags.push(Diagnostic::plain(
+            Pass::Semantic,
+            "sema.no-probes",
+            "no probes found",
+        ));
+        return Elaborated {
+            program: None,
+            diagnostics: diags,
+            tapsets_used,
+        };
+    }
+    if let Err(e) = infer::infer(&mut prog, &el.arity) {
+        diags.push(e);
+    } else {
+        check::check(&prog, &mut diags);
+    }
+    let ok = !failed(&diags);
+    Elaborated {
+        program: ok.then_some(prog),
+        diagnostics: diags,
+        tapsets_used,
+    }
+}

@@ -1,0 +1,796 @@
+//! Lowering: AST bodies to IR, resolving every name.
+//!
+//! A name is a local of the function or probe if one exists, else a global visible from
+//! the file (its own private globals first), else a tapset global (whose file then joins),
+//! else a new local.  Arrays are always globals.  A call resolves to a function of the
+//! right arity, from the script or, failing that, from a tapset.
+
+use crate::elaborate::{sem_error, Derived, Elab};
+use crate::ir::*;
+use stap_syntax::ast;
+use stap_syntax::diag::Diagnostic;
+use stap_syntax::source::Span;
+use std::collections::HashMap;
+
+/// The names a body sees while it is lowered.
+pub(crate) struct Scope {
+    pub locals: Vec<Local>,
+    pub map: HashMap<String, usize>,
+    /// The file the code being lowered comes from (for private names).
+    pub file: usize,
+    pub family: Option<Family>,
+    pub in_function: bool,
+    pub loops: usize,
+}
+
+impl Scope {
+    fn local(&mut self, name: &str, span: Span, declared: bool) -> usize {
+        if let Some(&i) = self.map.get(name) {
+            return i;
+        }
+        self.locals.push(Local {
+            name: name.to_string(),
+            ty: Type::Unknown,
+            span,
+            param: false,
+            declared,
+        });
+        self.map.insert(name.to_string(), self.locals.len() - 1);
+        self.locals.len() - 1
+    }
+}
+
+type LResult<T> = Result<T, Diagnostic>;
+
+fn print_kind(name: &str) -> Option<PrintKind> {
+    Some(match name {
+        "print" => PrintKind::Print {
+            newline: false,
+            to_string: false,
+        },
+        "println" => PrintKind::Print {
+            newline: true,
+            to_string: false,
+        },
+        "sprint" => PrintKind::Print {
+            newline: false,
+            to_string: true,
+        },
+        "sprintln" => PrintKind::Print {
+            newline: true,
+            to_string: true,
+        },
+        "printf" => PrintKind::Format { to_string: false },
+        "sprintf" => PrintKind::Format { to_string: true },
+        "printd" => PrintKind::Delimited {
+            newline: false,
+            to_string: false,
+        },
+        "printdln" => PrintKind::Delimited {
+            newline: true,
+            to_string: false,
+        },
+        "sprintd" => PrintKind::Delimited {
+            newline: false,
+            to_string: true,
+        },
+        "sprintdln" => PrintKind::Delimited {
+            newline: true,
+            to_string: true,
+        },
+        _ => return None,
+    })
+}
+
+fn e(kind: ExprKind, ty: Type, span: Span) -> Expr {
+    Expr { kind, ty, span }
+}
+
+impl<'a> Elab<'a> {
+    /// Lowers a derived probe: alias prologues, the user's body, alias epilogues.
+    pub fn lower_probe(
+        &mut self,
+        file: usize,
+        probe: &'a ast::Probe,
+        pp: &'a ast::ProbePoint,
+        d: Derived<'a>,
+        origin: usize,
+        written: &str,
+    ) {
+        let mut scope = Scope {
+            locals: Vec::new(),
+            map: HashMap::new(),
+            file,
+            family: Some(d.family),
+            in_function: false,
+            loops: 0,
+        };
+        let mut stmts = Vec::new();
+        let mut ok = true;
+        let mut parts: Vec<(usize, &ast::Block)> = d.prologues.iter().rev().copied().collect();
+        parts.push((file, &probe.body));
+        parts.extend(d.epilogues.iter().copied());
+        for (f, b) in parts {
+            scope.file = f;
+            match self.lower_block(&mut scope, b) {
+                Ok(b) => stmts.push(Stmt {
+                    span: b.span,
+                    kind: StmtKind::Block(b),
+                }),
+                Err(err) => {
+                    self.diags.push(err);
+                    ok = false;
+                }
+            }
+        }
+        scope.file = file;
+        let condition = match &pp.condition {
+            Some(c) => match self.lower_expr(&mut scope, c) {
+                Ok(c) => Some(c),
+                Err(err) => {
+                    self.diags.push(err);
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        if !ok {
+            return;
+        }
+        self.prog.probes.push(Probe {
+            point: d.point,
+            family: d.family,
+            written: written.to_string(),
+            condition,
+            locals: scope.locals,
+            body: Block {
+                stmts,
+                span: probe.body.span,
+            },
+            origin,
+            span: probe.span,
+        });
+    }
+
+    /// Lowers every function that has not been lowered yet (new ones may appear).
+    pub fn lower_pending_functions(&mut self) -> bool {
+        let mut did = false;
+        let mut i = 0;
+        while i < self.func_src.len() {
+            if !self.func_lowered[i] {
+                self.func_lowered[i] = true;
+                did = true;
+                self.lower_function(i);
+            }
+            i += 1;
+        }
+        did
+    }
+
+    fn lower_function(&mut self, id: FuncId) {
+        let (file, func) = self.func_src[id];
+        let params = self.prog.functions[id].locals.clone();
+        let mut scope = Scope {
+            map: params
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.name.clone(), i))
+                .collect(),
+            locals: params,
+            file,
+            family: None,
+            in_function: true,
+            loops: 0,
+        };
+        let body = match &func.body {
+            ast::FunctionBody::Embedded(em) => Body::Embedded {
+                code: em.code.clone(),
+                pragmas: pragmas(&em.code),
+            },
+            ast::FunctionBody::Block(b) => match self.lower_block(&mut scope, b) {
+                Ok(b) => Body::Script(b),
+                Err(err) => {
+                    self.diags.push(err);
+                    return;
+                }
+            },
+        };
+        let f = &mut self.prog.functions[id];
+        f.locals = scope.locals;
+        f.body = body;
+    }
+
+    // ------------------------------------------------------------------ statements
+
+    fn lower_block(&mut self, s: &mut Scope, b: &ast::Block) -> LResult<Block> {
+        let mut stmts = Vec::with_capacity(b.stmts.len());
+        for st in &b.stmts {
+            stmts.push(self.lower_stmt(s, st)?);
+        }
+        Ok(Block {
+            stmts,
+            span: b.span,
+        })
+    }
+
+    fn boxed(&mut self, s: &mut Scope, st: &ast::Stmt) -> LResult<Box<Stmt>> {
+        Ok(Box::new(self.lower_stmt(s, st)?))
+    }
+
+    fn in_loop(&mut self, s: &mut Scope, st: &ast::Stmt) -> LResult<Box<Stmt>> {
+        s.loops += 1;
+        let r = self.boxed(s, st);
+        s.loops -= 1;
+        r
+    }
+
+    fn opt_expr(&mut self, s: &mut Scope, x: &Option<ast::Expr>) -> LResult<Option<Expr>> {
+        x.as_ref().map(|x| self.lower_expr(s, x)).transpose()
+    }
+
+    fn lower_stmt(&mut self, s: &mut Scope, st: &ast::Stmt) -> LResult<Stmt> {
+        use ast::StmtKind as A;
+        let kind = match &st.kind {
+            A::Null => StmtKind::Null,
+            A::Block(b) => StmtKind::Block(self.lower_block(s, b)?),
+            A::Expr(x) => StmtKind::Expr(self.lower_expr(s, x)?),
+            A::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.lower_expr(s, cond)?;
+                let t = self.boxed(s, then)?;
+                let o = match otherwise {
+                    Some(o) => Some(self.boxed(s, o)?),
+                    None => None,
+                };
+                StmtKind::If(c, t, o)
+            }
+            A::While { cond, body } => {
+                let c = self.lower_expr(s, cond)?;
+                StmtKind::While(c, self.in_loop(s, body)?)
+            }
+            A::For {
+                init,
+                cond,
+                incr,
+                body,
+            } => {
+                let i = self.opt_expr(s, init)?;
+                let c = self.opt_expr(s, cond)?;
+                let n = self.opt_expr(s, incr)?;
+                StmtKind::For(i, c, n, self.in_loop(s, body)?)
+            }
+            A::Foreach(f) => StmtKind::Foreach(self.lower_foreach(s, f)?),
+            A::Return(v) => {
+                if !s.in_function {
+                    return Err(sem_error(
+                        "sema.return",
+                        "'return' outside a function",
+                        st.span,
+                    ));
+                }
+                StmtKind::Return(self.opt_expr(s, v)?)
+            }
+            A::Delete(x) => StmtKind::Delete(self.lower_delete(s, x)?),
+            A::Break | A::Continue if s.loops == 0 => {
+                let w = if matches!(st.kind, A::Break) {
+                    "break"
+                } else {
+                    "continue"
+                };
+                return Err(sem_error(
+                    "sema.loop-control",
+                    format!("'{}' statement outside a loop", w),
+                    st.span,
+                ));
+            }
+            A::Break => StmtKind::Break,
+            A::Continue => StmtKind::Continue,
+            A::Next => {
+                if s.in_function {
+                    return Err(sem_error(
+                        "sema.next",
+                        "'next' statement in a function (it may only end a probe handler)",
+                        st.span,
+                    ));
+                }
+                StmtKind::Next
+            }
+            A::Try { body, var, handler } => {
+                let b = self.lower_block(s, body)?;
+                let v = var
+                    .as_ref()
+                    .map(|v| Var::Local(s.local(&v.name, v.span, true)));
+                StmtKind::Try(b, v, self.lower_block(s, handler)?)
+            }
+        };
+        Ok(Stmt {
+            kind,
+            span: st.span,
+        })
+    }
+
+    fn lower_foreach(&mut self, s: &mut Scope, f: &ast::Foreach) -> LResult<Foreach> {
+        let source = match &f.array.kind {
+            ast::ExprKind::Symbol(name) => {
+                let g = self.resolve_array(s, name, f.keys.len(), f.array.span)?;
+                e(ExprKind::Array(Var::Global(g)), Type::Unknown, f.array.span)
+            }
+            _ => self.lower_expr(s, &f.array)?,
+        };
+        let slice = match &f.slice {
+            Some(sl) => {
+                if sl.len() != f.keys.len() {
+                    return Err(sem_error(
+                        "sema.foreach-slice",
+                        format!(
+                            "foreach slice has {} keys, but the loop has {} key variables",
+                            sl.len(),
+                            f.keys.len()
+                        ),
+                        f.array.span,
+                    ));
+                }
+                let mut v = Vec::new();
+                for k in sl {
+                    v.push(self.opt_expr(s, k)?);
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let limit = self.opt_expr(s, &f.limit)?;
+        let keys = f
+            .keys
+            .iter()
+            .map(|(k, d)| (Var::Local(s.local(&k.name, k.span, true)), *d))
+            .collect();
+        let value = f
+            .value
+            .as_ref()
+            .map(|v| Var::Local(s.local(&v.name, v.span, true)));
+        let value_sort = f.value_sort.map(|d| (d, f.stat));
+        let body = self.in_loop(s, &f.body)?;
+        Ok(Foreach {
+            source,
+            keys,
+            value,
+            value_sort,
+            slice,
+            limit,
+            body,
+        })
+    }
+
+    fn lower_delete(&mut self, s: &mut Scope, x: &ast::Expr) -> LResult<Expr> {
+        if let ast::ExprKind::Symbol(name) = &x.kind {
+            // `delete a` of a global array, or of any scalar.
+            if let Some(g) = self.lookup_global(s.file, name) {
+                if self.prog.globals[g].is_array || self.arity.contains_key(&g) {
+                    return Ok(e(ExprKind::Array(Var::Global(g)), Type::Unknown, x.span));
+                }
+            }
+        }
+        let v = self.lower_expr(s, x)?;
+        match v.kind {
+            ExprKind::Var(_) | ExprKind::Index(..) | ExprKind::Array(_) => Ok(v),
+            _ => Err(sem_error(
+                "sema.delete",
+                "'delete' needs a variable, an array or an array element",
+                x.span,
+            )),
+        }
+    }
+
+    // ------------------------------------------------------------------ names
+
+    pub fn lookup_global(&mut self, file: usize, name: &str) -> Option<GlobalId> {
+        if let Some(&g) = self.globals_by_name.get(&(Some(file), name.to_string())) {
+            return Some(g);
+        }
+        if let Some(&g) = self.globals_by_name.get(&(None, name.to_string())) {
+            return Some(g);
+        }
+        let files = self.lib_globals.get(name).cloned()?;
+        self.include(files[0]);
+        self.globals_by_name.get(&(None, name.to_string())).copied()
+    }
+
+    fn resolve_scalar(&mut self, s: &mut Scope, name: &str, span: Span) -> Var {
+        if let Some(&i) = s.map.get(name) {
+            return Var::Local(i);
+        }
+        if let Some(g) = self.lookup_global(s.file, name) {
+            return Var::Global(g);
+        }
+        Var::Local(s.local(name, span, false))
+    }
+
+    fn resolve_array(
+        &mut self,
+        s: &Scope,
+        name: &str,
+        arity: usize,
+        span: Span,
+    ) -> LResult<GlobalId> {
+        let global = if s.map.contains_key(name) {
+            None
+        } else {
+            self.lookup_global(s.file, name)
+        };
+        let Some(g) = global else {
+            return Err(sem_error(
+                "sema.unresolved-array",
+                format!(
+                    "unresolved arity-{} global array {}, missing global declaration?",
+                    arity, name
+                ),
+                span,
+            ));
+        };
+        self.prog.globals[g].is_array = true;
+        match self.arity.get(&g) {
+            Some(&(a, first)) if a != arity => {
+                return Err(sem_error(
+                    "sema.arity",
+                    format!("inconsistent arity ({} vs {})", a, arity),
+                    span,
+                )
+                .with_label(first, format!("arity {} first inferred here", a)));
+            }
+            Some(_) => {}
+            None => {
+                self.arity.insert(g, (arity, span));
+            }
+        }
+        Ok(g)
+    }
+
+    fn resolve_function(&mut self, s: &Scope, name: &ast::Ident, nargs: usize) -> LResult<FuncId> {
+        let pick = |elab: &Elab, key: &(Option<usize>, String)| -> Option<FuncId> {
+            let ids = elab.funcs_by_name.get(key)?;
+            ids.iter()
+                .copied()
+                .filter(|&f| elab.prog.functions[f].arity == nargs)
+                .max_by_key(|&f| elab.prog.functions[f].priority)
+        };
+        let private = (Some(s.file), name.name.clone());
+        let public = (None, name.name.clone());
+        if let Some(f) = pick(self, &private).or_else(|| pick(self, &public)) {
+            return Ok(f);
+        }
+        if let Some(files) = self.lib_funcs.get(name.name.as_str()).cloned() {
+            for f in files {
+                self.include(f);
+            }
+            if let Some(f) = pick(self, &public) {
+                return Ok(f);
+            }
+        }
+        let known =
+            self.funcs_by_name.contains_key(&public) || self.funcs_by_name.contains_key(&private);
+        if known {
+            return Err(sem_error(
+                "sema.arity-call",
+                format!("function '{}' takes no {} arguments", name.name, nargs),
+                name.span,
+            ));
+        }
+        let mut names: Vec<&str> = self.lib_funcs.keys().copied().collect();
+        names.extend(self.funcs_by_name.keys().map(|k| k.1.as_str()));
+        let similar = crate::similar(&name.name, names.into_iter());
+        let mut msg = format!("unresolved function {}", name.name);
+        if !similar.is_empty() {
+            msg.push_str(&format!(" (similar: {})", similar.join(", ")));
+        }
+        Err(sem_error("sema.unresolved-function", msg, name.span))
+    }
+
+    // ------------------------------------------------------------------ expressions
+
+    pub(crate) fn lower_expr(&mut self, s: &mut Scope, x: &ast::Expr) -> LResult<Expr> {
+        use ast::ExprKind as A;
+        let span = x.span;
+        Ok(match &x.kind {
+            A::Literal(l) => {
+                let ty = match l {
+                    ast::Literal::Number(_) => Type::Long,
+                    ast::Literal::String(_) => Type::String,
+                };
+                e(ExprKind::Literal(l.clone()), ty, span)
+            }
+            A::Symbol(name) => e(
+                ExprKind::Var(self.resolve_scalar(s, name, span)),
+                Type::Unknown,
+                span,
+            ),
+            A::Index { base, indexes } => {
+                let b = match &base.kind {
+                    A::Symbol(name) => {
+                        let g = self.resolve_array(s, name, indexes.len(), base.span)?;
+                        e(ExprKind::Array(Var::Global(g)), Type::Unknown, base.span)
+                    }
+                    A::Hist { .. } => self.lower_expr(s, base)?,
+                    _ => {
+                        return Err(sem_error(
+                            "sema.index",
+                            "only arrays and histograms can be indexed",
+                            span,
+                        ))
+                    }
+                };
+                let mut keys = Vec::new();
+                for k in indexes {
+                    keys.push(self.opt_expr(s, k)?);
+                }
+                e(ExprKind::Index(Box::new(b), keys), Type::Unknown, span)
+            }
+            A::In { keys, array } => {
+                let b = match &array.kind {
+                    A::Symbol(name) => {
+                        let g = self.resolve_array(s, name, keys.len(), array.span)?;
+                        e(ExprKind::Array(Var::Global(g)), Type::Unknown, array.span)
+                    }
+                    _ => self.lower_expr(s, array)?,
+                };
+                let mut ks = Vec::new();
+                for k in keys {
+                    ks.push(self.opt_expr(s, k)?);
+                }
+                e(ExprKind::In(ks, Box::new(b)), Type::Long, span)
+            }
+            A::Call { name, args } => {
+                let mut a = Vec::new();
+                for arg in args {
+                    a.push(self.lower_expr(s, arg)?);
+                }
+                if let Some(k) = print_kind(&name.name) {
+                    let ty = match k {
+                        PrintKind::Print {
+                            to_string: true, ..
+                        }
+                        | PrintKind::Format { to_string: true }
+                        | PrintKind::Delimited {
+                            to_string: true, ..
+                        } => Type::String,
+                        _ => Type::Unknown,
+                    };
+                    e(ExprKind::Print(k, a), ty, span)
+                } else {
+                    let f = self.resolve_function(s, name, a.len())?;
+                    e(ExprKind::Call(f, a), Type::Unknown, span)
+                }
+            }
+            A::Binary { op, lhs, rhs } => {
+                let l = self.lower_expr(s, lhs)?;
+                let r = self.lower_expr(s, rhs)?;
+                let ty = if *op == ast::BinOp::Concat {
+                    Type::String
+                } else {
+                    Type::Long
+                };
+                e(ExprKind::Binary(*op, Box::new(l), Box::new(r)), ty, span)
+            }
+            A::Unary { op, operand } => {
+                let o = self.lower_expr(s, operand)?;
+                e(ExprKind::Unary(*op, Box::new(o)), Type::Long, span)
+            }
+            A::PreIncDec { op, operand } | A::PostIncDec { op, operand } => {
+                let post = matches!(x.kind, A::PostIncDec { .. });
+                let o = self.lower_expr(s, operand)?;
+                e(
+                    ExprKind::IncDec {
+                        op: *op,
+                        post,
+                        operand: Box::new(o),
+                    },
+                    Type::Long,
+                    span,
+                )
+            }
+            A::Assign { op, lhs, rhs } => {
+                let r = self.lower_expr(s, rhs)?;
+                let l = self.lower_expr(s, lhs)?;
+                e(
+                    ExprKind::Assign(*op, Box::new(l), Box::new(r)),
+                    Type::Unknown,
+                    span,
+                )
+            }
+            A::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.lower_expr(s, cond)?;
+                // `@defined` decides at this pass; only the chosen branch is elaborated.
+                if let ExprKind::Defined(b) = c.kind {
+                    return self.lower_expr(s, if b { then } else { otherwise });
+                }
+                let t = self.lower_expr(s, then)?;
+                let o = self.lower_expr(s, otherwise)?;
+                e(
+                    ExprKind::Ternary(Box::new(c), Box::new(t), Box::new(o)),
+                    Type::Unknown,
+                    span,
+                )
+            }
+            A::Stat { op, operand } => {
+                let o = self.lower_stat_operand(s, operand)?;
+                e(ExprKind::Stat(*op, Box::new(o)), Type::Long, span)
+            }
+            A::Hist { hist, operand } => {
+                let o = self.lower_stat_operand(s, operand)?;
+                let kind = match hist {
+                    ast::Hist::Log => HistKind::Log,
+                    ast::Hist::Linear { lo, hi, step } => {
+                        let lo = literal_number(lo)?;
+                        let hi = literal_number(hi)?;
+                        let step = literal_number(step)?;
+                        if step <= 0 || hi <= lo {
+                            return Err(sem_error(
+                                "sema.hist-linear",
+                                format!(
+                                    "@hist_linear needs low < high and a positive step (got {}, {}, {})",
+                                    lo, hi, step
+                                ),
+                                span,
+                            ));
+                        }
+                        if (hi - lo) / step > 1_000_000 {
+                            return Err(sem_error(
+                                "sema.hist-linear",
+                                "@hist_linear has too many buckets",
+                                span,
+                            ));
+                        }
+                        HistKind::Linear { lo, hi, step }
+                    }
+                };
+                e(ExprKind::Hist(kind, Box::new(o)), Type::Unknown, span)
+            }
+            A::Target(t) => self.lower_target(s, t, span)?,
+            A::Defined(inner) => e(
+                ExprKind::Defined(self.is_defined(s, inner)),
+                Type::Long,
+                span,
+            ),
+            A::Entry(inner) => {
+                let o = self.lower_expr(s, inner)?;
+                let ty = o.ty;
+                e(ExprKind::Entry(Box::new(o)), ty, span)
+            }
+            A::Perf(name) => e(ExprKind::Perf(name.clone()), Type::Long, span),
+            A::Embedded(code) => {
+                let ty = if pragmas(code).iter().any(|p| p == "string") {
+                    Type::String
+                } else {
+                    Type::Long
+                };
+                e(ExprKind::Embedded(code.clone()), ty, span)
+            }
+        })
+    }
+
+    /// The operand of `@count(...)`, `@hist_log(...)`: a statistics variable or element.
+    fn lower_stat_operand(&mut self, s: &mut Scope, x: &ast::Expr) -> LResult<Expr> {
+        self.lower_expr(s, x)
+    }
+
+    fn is_defined(&mut self, s: &mut Scope, x: &ast::Expr) -> bool {
+        match &x.kind {
+            ast::ExprKind::Target(t) => match &t.base {
+                ast::TargetBase::Var(name) => match s.family {
+                    Some(f) if f.has_target_vars() => self.resolver.target_defined(name),
+                    _ => false,
+                },
+                ast::TargetBase::AtVar { .. } => self.resolver.target_defined(""),
+                ast::TargetBase::Cast { .. } | ast::TargetBase::Auto(_) => true,
+            },
+            _ => {
+                // A script expression is defined when it elaborates.
+                let mut probe = Scope {
+                    locals: s.locals.clone(),
+                    map: s.map.clone(),
+                    file: s.file,
+                    family: s.family,
+                    in_function: s.in_function,
+                    loops: s.loops,
+                };
+                let n = self.diags.len();
+                let ok = self.lower_expr(&mut probe, x).is_ok();
+                self.diags.truncate(n);
+                ok
+            }
+        }
+    }
+
+    fn lower_target(&mut self, s: &mut Scope, t: &ast::Target, span: Span) -> LResult<Expr> {
+        let base = match &t.base {
+            ast::TargetBase::Var(name) => {
+                let ok = matches!(s.family, Some(f) if f.has_target_vars());
+                if !ok {
+                    return Err(sem_error(
+                        "sema.target-symbol",
+                        format!("unresolved target-symbol expression '{}'", name),
+                        span,
+                    )
+                    .with_note(match s.family {
+                        None => "target variables are only available in probe handlers".to_string(),
+                        Some(f) => {
+                            format!("a {:?} probe has no target variables", f).to_lowercase()
+                        }
+                    }));
+                }
+                TargetBase::Var(name.clone())
+            }
+            ast::TargetBase::Cast { expr, ty, module } => TargetBase::Cast {
+                expr: Box::new(self.lower_expr(s, expr)?),
+                ty: ty.clone(),
+                module: module.clone(),
+            },
+            ast::TargetBase::AtVar { name, module } => TargetBase::AtVar {
+                name: name.clone(),
+                module: module.clone(),
+            },
+            ast::TargetBase::Auto(x) => TargetBase::Auto(Box::new(self.lower_expr(s, x)?)),
+        };
+        let mut components = Vec::new();
+        for c in &t.components {
+            components.push(match c {
+                ast::TargetComponent::Member(m) => TargetComponent::Member(m.name.clone()),
+                ast::TargetComponent::Index(i) => TargetComponent::Index(self.lower_expr(s, i)?),
+            });
+        }
+        let ty =
+            if t.pretty > 0 || matches!(&t.base, ast::TargetBase::Var(n) if n.starts_with("$$")) {
+                Type::String
+            } else {
+                Type::Long
+            };
+        Ok(e(
+            ExprKind::Target(Box::new(TargetExpr {
+                base,
+                components,
+                addressof: t.addressof,
+                pretty: t.pretty,
+            })),
+            ty,
+            span,
+        ))
+    }
+}
+
+fn literal_number(x: &ast::Expr) -> LResult<i64> {
+    match &x.kind {
+        ast::ExprKind::Literal(ast::Literal::Number(n)) => Ok(*n),
+        ast::ExprKind::Unary {
+            op: ast::UnOp::Neg,
+            operand,
+        } => Ok(literal_number(operand)?.wrapping_neg()),
+        _ => Err(sem_error(
+            "sema.hist-literal",
+            "histogram parameters must be literal numbers",
+            x.span,
+        )),
+    }
+}
+
+/// The `/* word */` pragmas of embedded code.
+pub(crate) fn pragmas(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("/*") {
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("*/") else { break };
+        let word = after[..j].trim();
+        if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.push(word.to_string());
+        }
+        rest = &after[j + 2..];
+    }
+    out
+}

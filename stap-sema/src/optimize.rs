@@ -1,0 +1,426 @@
+//! SystemTap's pass-2 optimiser: elide what has no effect, with its warnings.
+//!
+//! Functions no probe reaches and globals nothing mentions are removed; in each body,
+//! assignments to locals that are never read and expression statements without side
+//! effects go; a probe left with nothing to do is elided.  `-u` turns all of this off.
+//! Warnings about tapset code are filtered out by the driver, as SystemTap does.
+
+use crate::ir::*;
+use crate::visit;
+use stap_syntax::ast::AssignOp;
+use stap_syntax::diag::{Diagnostic, Pass};
+use stap_syntax::source::Span;
+use std::collections::{HashMap, HashSet};
+
+fn warn(code: &'static str, msg: String, span: Span) -> Diagnostic {
+    Diagnostic::error(Pass::Semantic, code, msg, span).into_warning()
+}
+
+/// True when evaluating `x` may change something (or print).
+pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
+    let mut effect = false;
+    visit::expr(x, &mut |e| match &e.kind {
+        ExprKind::Assign(..) | ExprKind::IncDec { .. } => effect = true,
+        ExprKind::Print(k, _) => {
+            if !matches!(
+                k,
+                PrintKind::Print {
+                    to_string: true,
+                    ..
+                } | PrintKind::Format { to_string: true }
+                    | PrintKind::Delimited {
+                        to_string: true,
+                        ..
+                    }
+            ) {
+                effect = true
+            }
+        }
+        ExprKind::Call(f, _) => {
+            let pure = matches!(&prog.functions[*f].body, Body::Embedded { pragmas, .. } if pragmas.iter().any(|p| p == "pure"));
+            if !pure {
+                effect = true
+            }
+        }
+        ExprKind::Embedded(code) => {
+            if !code.contains("/* pure */") {
+                effect = true
+            }
+        }
+        _ => {}
+    });
+    effect
+}
+
+/// Elides unused code; warnings go to `diags`.
+pub fn elide(
+    prog: &mut Program,
+    arity: &mut HashMap<GlobalId, (usize, Span)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for p in 0..prog.probes.len() {
+        let mut body = std::mem::take(&mut prog.probes[p].body);
+        let read = locals_read(&body);
+        let locals = prog.probes[p].locals.clone();
+        elide_block(&mut body, &read, &locals, prog, diags);
+        prog.probes[p].body = body;
+    }
+    for f in 0..prog.functions.len() {
+        let mut body =
+            std::mem::replace(&mut prog.functions[f].body, Body::Script(Block::default()));
+        if let Body::Script(b) = &mut body {
+            let mut read = locals_read(b);
+            read.extend(0..prog.functions[f].arity);
+            let locals = prog.functions[f].locals.clone();
+            elide_block(b, &read, &locals, prog, diags);
+        }
+        prog.functions[f].body = body;
+    }
+    // Probes with nothing left to do.
+    let mut kept = Vec::new();
+    for p in std::mem::take(&mut prog.probes) {
+        if block_is_empty(&p.body) && p.condition.is_none() {
+            diags.push(warn(
+                "sema.elide-probe",
+                format!("Probe '{}' has been elided", p.point),
+                p.span,
+            ));
+        } else {
+            kept.push(p);
+        }
+    }
+    prog.probes = kept;
+    remove_unused_functions(prog, diags);
+    remove_unused_globals(prog, arity, diags);
+}
+
+fn block_is_empty(b: &Block) -> bool {
+    b.stmts.iter().all(|s| match &s.kind {
+        StmtKind::Null => true,
+        StmtKind::Block(b) => block_is_empty(b),
+        _ => false,
+    })
+}
+
+/// Locals read anywhere in a body (a plain assignment's target does not count).
+fn locals_read(b: &Block) -> HashSet<usize> {
+    let mut read = HashSet::new();
+    let mut written_only: HashSet<*const Expr> = HashSet::new();
+    visit::block(b, &mut |e| {
+        if let ExprKind::Assign(AssignOp::Assign, l, _) = &e.kind {
+            written_only.insert(&**l as *const Expr);
+        }
+    });
+    visit::block(b, &mut |e| {
+        if let ExprKind::Var(Var::Local(i)) = e.kind {
+            if !written_only.contains(&(e as *const Expr)) {
+                read.insert(i);
+            }
+        }
+    });
+    // Loop variables and catch variables count as read: they are declared by use.
+    collect_declared(b, &mut read);
+    read
+}
+
+fn collect_declared(b: &Block, out: &mut HashSet<usize>) {
+    for s in &b.stmts {
+        declared_stmt(s, out);
+    }
+}
+
+fn declared_stmt(s: &Stmt, out: &mut HashSet<usize>) {
+    match &s.kind {
+        StmtKind::Block(b) => collect_declared(b, out),
+        StmtKind::If(_, t, o) => {
+            declared_stmt(t, out);
+            if let Some(o) = o {
+                declared_stmt(o, out);
+            }
+        }
+        StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => declared_stmt(b, out),
+        StmtKind::Foreach(f) => declared_stmt(&f.body, out),
+        StmtKind::Try(b, _, h) => {
+            collect_declared(b, out);
+            collect_declared(h, out);
+        }
+        _ => {}
+    }
+}
+
+fn elide_block(
+    b: &mut Block,
+    read: &HashSet<usize>,
+    locals: &[Local],
+    prog: &Program,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut out = Vec::with_capacity(b.stmts.len());
+    for mut s in std::mem::take(&mut b.stmts) {
+        if elide_stmt(&mut s, read, locals, prog, diags) {
+            out.push(s);
+        }
+    }
+    b.stmts = out;
+}
+
+/// Returns false when the statement should go.
+fn elide_stmt(
+    s: &mut Stmt,
+    read: &HashSet<usize>,
+    locals: &[Local],
+    prog: &Program,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    match &mut s.kind {
+        StmtKind::Block(b) => elide_block(b, read, locals, prog, diags),
+        StmtKind::If(_, t, o) => {
+            elide_stmt(t, read, locals, prog, diags);
+            if let Some(o) = o {
+                elide_stmt(o, read, locals, prog, diags);
+            }
+        }
+        StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => {
+            elide_stmt(b, read, locals, prog, diags);
+        }
+        StmtKind::Foreach(f) => {
+            elide_stmt(&mut f.body, read, locals, prog, diags);
+        }
+        StmtKind::Try(b, _, h) => {
+            elide_block(b, read, locals, prog, diags);
+            elide_block(h, read, locals, prog, diags);
+        }
+        StmtKind::Expr(x) => {
+            // `x = e` where local x is never read: keep only e's effects.
+            if let ExprKind::Assign(AssignOp::Assign, l, r) = &x.kind {
+                if let ExprKind::Var(Var::Local(i)) = l.kind {
+                    if !read.contains(&i) {
+                        diags.push(warn(
+                            "sema.elide-assignment",
+                            format!("Eliding assignment to '{}'", locals[i].name),
+                            x.span,
+                        ));
+                        let rhs = (**r).clone();
+                        *x = rhs;
+                    }
+                }
+            }
+            if !has_side_effects(x, prog) {
+                diags.push(warn(
+                    "sema.elide-expression",
+                    "Eliding side-effect-free expression".to_string(),
+                    x.span,
+                ));
+                return false;
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
+fn remove_unused_functions(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
+    let mut used = vec![false; prog.functions.len()];
+    let mut work = Vec::new();
+    let note = |e: &Expr, work: &mut Vec<FuncId>| {
+        if let ExprKind::Call(f, _) = e.kind {
+            work.push(f);
+        }
+    };
+    for p in &prog.probes {
+        visit::block(&p.body, &mut |e| note(e, &mut work));
+        if let Some(c) = &p.condition {
+            visit::expr(c, &mut |e| note(e, &mut work));
+        }
+    }
+    while let Some(f) = work.pop() {
+        if used[f] {
+            continue;
+        }
+        used[f] = true;
+        if let Body::Script(b) = &prog.functions[f].body {
+            visit::block(b, &mut |e| note(e, &mut work));
+        }
+    }
+    let mut remap = vec![usize::MAX; used.len()];
+    let mut kept = Vec::new();
+    for (i, f) in std::mem::take(&mut prog.functions).into_iter().enumerate() {
+        if used[i] {
+            remap[i] = kept.len();
+            kept.push(f);
+        } else {
+            diags.push(warn(
+                "sema.elide-function",
+                format!("Eliding unused function '{}'", f.name),
+                f.span,
+            ));
+        }
+    }
+    prog.functions = kept;
+    let mut fix = |e: &mut Expr| {
+        if let ExprKind::Call(f, _) = &mut e.kind {
+            *f = remap[*f];
+        }
+    };
+    for p in &mut prog.probes {
+        visit::block_mut(&mut p.body, &mut fix);
+        if let Some(c) = &mut p.condition {
+            visit::expr_mut(c, &mut fix);
+        }
+    }
+    for f in &mut prog.functions {
+        if let Body::Script(b) = &mut f.body {
+            visit::block_mut(b, &mut fix);
+        }
+    }
+}
+
+fn remove_unused_globals(
+    prog: &mut Program,
+    arity: &mut HashMap<GlobalId, (usize, Span)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut seen: Vec<Var> = Vec::new();
+    let mut note = |e: &Expr| {
+        if let ExprKind::Var(v) | ExprKind::Array(v) = e.kind {
+            seen.push(v);
+        }
+    };
+    let mut bodies: Vec<&Block> = prog.probes.iter().map(|p| &p.body).collect();
+    bodies.extend(prog.functions.iter().filter_map(|f| match &f.body {
+        Body::Script(b) => Some(b),
+        _ => None,
+    }));
+    for b in &bodies {
+        visit::block(b, &mut note);
+    }
+    for p in &prog.probes {
+        if let Some(c) = &p.condition {
+            visit::expr(c, &mut note);
+        }
+    }
+    for b in &bodies {
+        for_each_foreach_var(b, &mut |v| seen.push(v));
+    }
+    let mut used = vec![false; prog.globals.len()];
+    for v in seen {
+        if let Var::Global(g) = v {
+            used[g] = true;
+        }
+    }
+    let mut remap = vec![usize::MAX; used.len()];
+    let mut kept = Vec::new();
+    for (i, g) in std::mem::take(&mut prog.globals).into_iter().enumerate() {
+        if used[i] {
+            remap[i] = kept.len();
+            kept.push(g);
+        } else {
+            diags.push(warn(
+                "sema.elide-global",
+                format!("Eliding unused variable '{}'", g.name),
+                g.span,
+            ));
+        }
+    }
+    prog.globals = kept;
+    let old = std::mem::take(arity);
+    for (g, a) in old {
+        if remap[g] != usize::MAX {
+            arity.insert(remap[g], a);
+        }
+    }
+    let fix_var = |v: &mut Var| {
+        if let Var::Global(g) = v {
+            *g = remap[*g];
+        }
+    };
+    let mut fix = |e: &mut Expr| {
+        if let ExprKind::Var(v) | ExprKind::Array(v) = &mut e.kind {
+            fix_var(v);
+        }
+    };
+    for p in &mut prog.probes {
+        visit::block_mut(&mut p.body, &mut fix);
+        if let Some(c) = &mut p.condition {
+            visit::expr_mut(c, &mut fix);
+        }
+        fix_foreach_vars(&mut p.body, &fix_var);
+    }
+    for f in &mut prog.functions {
+        if let Body::Script(b) = &mut f.body {
+            visit::block_mut(b, &mut fix);
+            fix_foreach_vars(b, &fix_var);
+        }
+    }
+}
+
+/// Foreach key/value variables and catch variables are `Var`s outside expressions.
+fn for_each_foreach_var(b: &Block, f: &mut dyn FnMut(Var)) {
+    fn st(s: &Stmt, f: &mut dyn FnMut(Var)) {
+        match &s.kind {
+            StmtKind::Block(b) => for_each_foreach_var(b, f),
+            StmtKind::If(_, t, o) => {
+                st(t, f);
+                if let Some(o) = o {
+                    st(o, f);
+                }
+            }
+            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, f),
+            StmtKind::Foreach(fe) => {
+                for (k, _) in &fe.keys {
+                    f(*k);
+                }
+                if let Some(v) = fe.value {
+                    f(v);
+                }
+                st(&fe.body, f);
+            }
+            StmtKind::Try(b, v, h) => {
+                if let Some(v) = v {
+                    f(*v);
+                }
+                for_each_foreach_var(b, f);
+                for_each_foreach_var(h, f);
+            }
+            _ => {}
+        }
+    }
+    for s in &b.stmts {
+        st(s, f);
+    }
+}
+
+fn fix_foreach_vars(b: &mut Block, fix: &dyn Fn(&mut Var)) {
+    fn st(s: &mut Stmt, fix: &dyn Fn(&mut Var)) {
+        match &mut s.kind {
+            StmtKind::Block(b) => fix_foreach_vars(b, fix),
+            StmtKind::If(_, t, o) => {
+                st(t, fix);
+                if let Some(o) = o {
+                    st(o, fix);
+                }
+            }
+            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, fix),
+            StmtKind::Foreach(fe) => {
+                for (k, _) in &mut fe.keys {
+                    fix(k);
+                }
+                if let Some(v) = &mut fe.value {
+                    fix(v);
+                }
+                st(&mut fe.body, fix);
+            }
+            StmtKind::Try(b, v, h) => {
+                if let Some(v) = v {
+                    fix(v);
+                }
+                fix_foreach_vars(b, fix);
+                fix_foreach_vars(h, fix);
+            }
+            _ => {}
+        }
+    }
+    for s in &mut b.stmts {
+        st(s, fix);
+    }
+}
