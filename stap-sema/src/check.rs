@@ -63,6 +63,10 @@ struct Checker<'p> {
     prog: &'p Program,
     diags: &'p mut Vec<Diagnostic>,
     locals: &'p [Local],
+    /// The probe's family (None in functions).
+    family: Option<Family>,
+    /// The probe's point (None in functions).
+    point: Option<&'p ProbePoint>,
 }
 
 /// Runs the checks over the whole program.
@@ -73,6 +77,8 @@ pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
                 prog,
                 diags,
                 locals: &f.locals,
+                family: None,
+                point: None,
             };
             c.block(b);
         }
@@ -82,13 +88,55 @@ pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
             prog,
             diags,
             locals: &p.locals,
+            family: Some(p.family),
+            point: Some(&p.point),
         };
         c.block(&p.body);
         if let Some(x) = &p.condition {
             c.expr(x, false);
         }
     }
+    for f in &prog.functions {
+        for l in &f.locals {
+            if l.ty == Type::Stats {
+                let what = if l.param {
+                    "parameter"
+                } else {
+                    "local variable"
+                };
+                diags.push(sem_error(
+                    "sema.local-stats",
+                    format!(
+                        "{} '{}' cannot hold statistics (only globals can)",
+                        what, l.name
+                    ),
+                    l.span,
+                ));
+            }
+        }
+    }
+    for p in &prog.probes {
+        for l in &p.locals {
+            if l.ty == Type::Stats {
+                diags.push(sem_error(
+                    "sema.local-stats",
+                    format!(
+                        "local variable '{}' cannot hold statistics (only globals can)",
+                        l.name
+                    ),
+                    l.span,
+                ));
+            }
+        }
+    }
     for g in &prog.globals {
+        if g.keys.contains(&Type::Stats) {
+            diags.push(sem_error(
+                "sema.stats-key",
+                format!("array '{}' cannot be indexed with statistics", g.name),
+                g.span,
+            ));
+        }
         if g.ty == Type::Unknown && !g.is_array {
             diags.push(sem_error(
                 "sema.unresolved-type",
@@ -143,6 +191,20 @@ impl Checker<'_> {
                 }
                 if let ExprKind::Array(Var::Global(g)) = &f.source.kind {
                     let gl = &self.prog.globals[*g];
+                    if gl.ty == Type::Stats && f.value.is_some() {
+                        self.err(
+                            "sema.foreach-value",
+                            format!("foreach cannot copy the statistics of '{}' into a variable; use @count({}[...]) etc.", gl.name, gl.name),
+                            &f.source,
+                        );
+                    }
+                    if gl.ty != Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_some()) {
+                        self.err(
+                            "sema.foreach-sort",
+                            format!("'{}' is not a statistics array: sort it by value with + or - alone", gl.name),
+                            &f.source,
+                        );
+                    }
                     if gl.ty == Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_none()) {
                         self.err(
                             "sema.foreach-sort",
@@ -182,6 +244,13 @@ impl Checker<'_> {
     }
 
     fn lvalue(&mut self, x: &Expr, what: &str) {
+        if let (ExprKind::Target(t), Some(point)) = (&x.kind, self.point) {
+            if let TargetBase::Var(name) = &t.base {
+                if let Some(msg) = context_var_error(point, name, t, true) {
+                    self.err("sema.context-var", msg, x);
+                }
+            }
+        }
         match &x.kind {
             ExprKind::Var(_) => {}
             ExprKind::Index(b, keys) if matches!(b.kind, ExprKind::Array(_)) => {
@@ -209,6 +278,16 @@ impl Checker<'_> {
             | ExprKind::Perf(_)
             | ExprKind::Embedded(_) => {}
             ExprKind::Var(v) => {
+                if let Var::Global(g) = v {
+                    if self.prog.globals[*g].is_array {
+                        let name = self.prog.globals[*g].name.clone();
+                        return self.err(
+                            "sema.array-scalar",
+                            format!("array '{}' used as a scalar (it needs an index)", name),
+                            x,
+                        );
+                    }
+                }
                 if x.ty == Type::Unknown {
                     let name = self.var_name(*v).to_string();
                     self.err(
@@ -275,7 +354,9 @@ impl Checker<'_> {
             }
             ExprKind::Assign(op, l, r) => {
                 self.lvalue(l, "assignment");
-                if *op != AssignOp::Aggregate
+                if matches!(l.kind, ExprKind::Target(_)) {
+                    // lvalue() checked the target variable as written to.
+                } else if *op != AssignOp::Aggregate
                     || !matches!(l.kind, ExprKind::Var(_) | ExprKind::Index(..))
                 {
                     self.expr(l, false);
@@ -291,7 +372,19 @@ impl Checker<'_> {
                 self.expr(t, stmt);
                 self.expr(o, stmt);
             }
-            ExprKind::Stat(_, o) => self.stat_operand(o),
+            ExprKind::Stat(_, o) => {
+                if let ExprKind::Var(Var::Global(g)) = o.kind {
+                    if self.prog.globals[g].is_array {
+                        let name = self.prog.globals[g].name.clone();
+                        return self.err(
+                            "sema.array-scalar",
+                            format!("array '{}' used as a scalar (it needs an index)", name),
+                            o,
+                        );
+                    }
+                }
+                self.stat_operand(o)
+            }
             ExprKind::Hist(_, o) => {
                 self.err(
                     "sema.hist-use",
@@ -301,6 +394,30 @@ impl Checker<'_> {
                 self.stat_operand(o);
             }
             ExprKind::Target(t) => {
+                if let (TargetBase::Var(name), Some(point)) = (&t.base, self.point) {
+                    if let Some(msg) = context_var_error(point, name, t, false) {
+                        self.err("sema.context-var", msg, x);
+                    }
+                }
+                if let TargetBase::Var(name) = &t.base {
+                    if !self.family.is_some_and(|f| f.has_target_vars()) {
+                        let note =
+                            match self.family {
+                                None => "target variables are only available in probe handlers"
+                                    .to_string(),
+                                Some(f) => format!("a {:?} probe has no target variables", f)
+                                    .to_lowercase(),
+                            };
+                        self.diags.push(
+                            sem_error(
+                                "sema.target-symbol",
+                                format!("unresolved target-symbol expression '{}'", name),
+                                x.span,
+                            )
+                            .with_note(note),
+                        );
+                    }
+                }
                 if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
                     self.expr(expr, false);
                 }
@@ -380,6 +497,94 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// True for probe points whose variables are known without debug data.
+pub(crate) fn context_vars_known(point: &ProbePoint) -> bool {
+    let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
+    match names.first() {
+        Some(&"procfs") => true,
+        Some(&"process") => !names
+            .iter()
+            .any(|n| matches!(*n, "function" | "statement" | "mark" | "plt")),
+        _ => false,
+    }
+}
+
+/// Whether `$name` exists at a point whose variables are known (for `@defined`).
+pub(crate) fn context_var_ok(point: &ProbePoint, name: &str) -> bool {
+    let t = TargetExpr {
+        base: TargetBase::Var(name.to_string()),
+        components: Vec::new(),
+        addressof: false,
+        pretty: 0,
+    };
+    let writing = point.components.iter().any(|c| c.name == "read");
+    context_var_error(point, name, &t, writing).is_none()
+}
+
+/// Variables of probe points whose context SystemTap defines without debug data:
+/// process syscalls (`$syscall`, `$arg1`..`$arg6`, `$return`) and procfs (`$value`).
+fn context_var_error(
+    point: &ProbePoint,
+    name: &str,
+    t: &TargetExpr,
+    writing: bool,
+) -> Option<String> {
+    let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
+    let has = |n: &str| names.contains(&n);
+    let is_process = names.first() == Some(&"process");
+    let is_procfs = names.first() == Some(&"procfs");
+    if is_procfs {
+        if name != "$value" {
+            return Some(format!("procfs probes have only $value, not '{}'", name));
+        }
+        if !t.components.is_empty() {
+            return Some("$value is a string: it has no fields or elements".into());
+        }
+        if has("write") && writing {
+            return Some(
+                "$value of a procfs write probe holds what was written: it cannot be assigned"
+                    .into(),
+            );
+        }
+        if has("read") && !writing {
+            return Some(
+                "$value of a procfs read probe is what the read returns: it can only be assigned"
+                    .into(),
+            );
+        }
+        return None;
+    }
+    if !is_process || has("function") || has("statement") || has("mark") || has("plt") {
+        return None;
+    }
+    let syscall = has("syscall");
+    let ret = has("return");
+    let ok = syscall
+        && (name == "$syscall"
+            || (!ret
+                && matches!(
+                    name,
+                    "$arg1" | "$arg2" | "$arg3" | "$arg4" | "$arg5" | "$arg6"
+                ))
+            || (ret && name == "$return"));
+    if !ok {
+        return Some(format!(
+            "'{}' is not available in a '{}' probe",
+            name, point
+        ));
+    }
+    if writing {
+        return Some(format!("'{}' cannot be assigned", name));
+    }
+    if !t.components.is_empty() {
+        return Some(format!(
+            "'{}' is a number: it has no fields or elements",
+            name
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

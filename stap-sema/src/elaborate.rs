@@ -328,7 +328,7 @@ impl<'a> Elab<'a> {
                 _ => vec![pp],
             };
             for point in concrete {
-                check_point(&point, family, span)?;
+                check_point(&point, family, span, self.opts.guru)?;
                 out.push(Derived {
                     point,
                     family,
@@ -429,7 +429,7 @@ fn a_private_elsewhere(private: bool, _file: usize, _n_user: usize) -> bool {
 }
 
 /// Checks the parameters SystemTap checks while resolving a point.
-fn check_point(p: &ProbePoint, family: Family, span: Span) -> Result<(), Diagnostic> {
+fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result<(), Diagnostic> {
     let num = |name: &str| {
         p.components
             .iter()
@@ -466,6 +466,88 @@ fn check_point(p: &ProbePoint, family: Family, span: Span) -> Result<(), Diagnos
                         "invalid randomize value {} (must be 0 <= randomize < {})",
                         r, n
                     ),
+                    span,
+                ));
+            }
+        }
+    }
+    let string = |name: &str| {
+        p.components
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| match &c.arg {
+                Some(PointArg::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    if family == Family::Procfs {
+        if let Some(path) = string("procfs") {
+            let bad = path.is_empty()
+                || path.starts_with('/')
+                || path.ends_with('/')
+                || path.contains("//")
+                || path.split('/').any(|c| c == "." || c == "..");
+            if bad {
+                return Err(sem_error(
+                    "sema.procfs-path",
+                    format!("invalid procfs path '{}': use a relative path without '.', '..' or empty components", path),
+                    span,
+                ));
+            }
+        }
+        if let Some(m) = num("maxsize") {
+            if m <= 0 {
+                return Err(sem_error(
+                    "sema.procfs-maxsize",
+                    "procfs maxsize must be positive",
+                    span,
+                ));
+            }
+        }
+    }
+    // Guru mode may name hooks and families this table does not know.
+    if family == Family::Netfilter && !guru {
+        const HOOKS: &[&str] = &[
+            "NF_INET_PRE_ROUTING",
+            "NF_INET_LOCAL_IN",
+            "NF_INET_FORWARD",
+            "NF_INET_LOCAL_OUT",
+            "NF_INET_POST_ROUTING",
+            "NF_IP_PRE_ROUTING",
+            "NF_IP_LOCAL_IN",
+            "NF_IP_FORWARD",
+            "NF_IP_LOCAL_OUT",
+            "NF_IP_POST_ROUTING",
+            "NF_IP6_PRE_ROUTING",
+            "NF_IP6_LOCAL_IN",
+            "NF_IP6_FORWARD",
+            "NF_IP6_LOCAL_OUT",
+            "NF_IP6_POST_ROUTING",
+            "NF_ARP_IN",
+            "NF_ARP_OUT",
+            "NF_ARP_FORWARD",
+        ];
+        const PFS: &[&str] = &[
+            "NFPROTO_IPV4",
+            "NFPROTO_IPV6",
+            "NFPROTO_ARP",
+            "NFPROTO_BRIDGE",
+            "NFPROTO_INET",
+        ];
+        if let Some(h) = string("hook") {
+            if !HOOKS.contains(&h.as_str()) && h.parse::<i64>().is_err() {
+                return Err(sem_error(
+                    "sema.netfilter",
+                    format!("unknown netfilter hook '{}'", h),
+                    span,
+                ));
+            }
+        }
+        if let Some(pf) = string("pf") {
+            if !PFS.contains(&pf.as_str()) && pf.parse::<i64>().is_err() {
+                return Err(sem_error(
+                    "sema.netfilter",
+                    format!("unknown netfilter protocol family '{}'", pf),
                     span,
                 ));
             }

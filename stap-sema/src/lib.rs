@@ -8,7 +8,7 @@
 
 #![warn(missing_docs)]
 
-mod check;
+pub(crate) mod check;
 mod elaborate;
 mod infer;
 pub mod ir;

@@ -19,6 +19,8 @@ pub(crate) struct Scope {
     /// The file the code being lowered comes from (for private names).
     pub file: usize,
     pub family: Option<Family>,
+    /// The probe point being lowered (None in functions).
+    pub point: Option<ProbePoint>,
     pub in_function: bool,
     pub loops: usize,
 }
@@ -102,6 +104,7 @@ impl<'a> Elab<'a> {
             map: HashMap::new(),
             file,
             family: Some(d.family),
+            point: Some(d.point.clone()),
             in_function: false,
             loops: 0,
         };
@@ -180,6 +183,7 @@ impl<'a> Elab<'a> {
             locals: params,
             file,
             family: None,
+            point: None,
             in_function: true,
             loops: 0,
         };
@@ -683,8 +687,13 @@ impl<'a> Elab<'a> {
     fn is_defined(&mut self, s: &mut Scope, x: &ast::Expr) -> bool {
         match &x.kind {
             ast::ExprKind::Target(t) => match &t.base {
-                ast::TargetBase::Var(name) => match s.family {
-                    Some(f) if f.has_target_vars() => self.resolver.target_defined(name),
+                ast::TargetBase::Var(name) => match (s.family, &s.point) {
+                    (Some(f), Some(point)) if f.has_target_vars() => {
+                        match crate::check::context_vars_known(point) {
+                            true => crate::check::context_var_ok(point, name),
+                            false => self.resolver.target_defined(name),
+                        }
+                    }
                     _ => false,
                 },
                 ast::TargetBase::AtVar { .. } => self.resolver.target_defined(""),
@@ -697,6 +706,7 @@ impl<'a> Elab<'a> {
                     map: s.map.clone(),
                     file: s.file,
                     family: s.family,
+                    point: s.point.clone(),
                     in_function: s.in_function,
                     loops: s.loops,
                 };
@@ -710,23 +720,9 @@ impl<'a> Elab<'a> {
 
     fn lower_target(&mut self, s: &mut Scope, t: &ast::Target, span: Span) -> LResult<Expr> {
         let base = match &t.base {
-            ast::TargetBase::Var(name) => {
-                let ok = matches!(s.family, Some(f) if f.has_target_vars());
-                if !ok {
-                    return Err(sem_error(
-                        "sema.target-symbol",
-                        format!("unresolved target-symbol expression '{}'", name),
-                        span,
-                    )
-                    .with_note(match s.family {
-                        None => "target variables are only available in probe handlers".to_string(),
-                        Some(f) => {
-                            format!("a {:?} probe has no target variables", f).to_lowercase()
-                        }
-                    }));
-                }
-                TargetBase::Var(name.clone())
-            }
+            // Whether the probe has this variable is checked after elision, as SystemTap
+            // does: dead code may name variables that do not exist.
+            ast::TargetBase::Var(name) => TargetBase::Var(name.clone()),
             ast::TargetBase::Cast { expr, ty, module } => TargetBase::Cast {
                 expr: Box::new(self.lower_expr(s, expr)?),
                 ty: ty.clone(),
@@ -745,12 +741,17 @@ impl<'a> Elab<'a> {
                 ast::TargetComponent::Index(i) => TargetComponent::Index(self.lower_expr(s, i)?),
             });
         }
-        let ty =
-            if t.pretty > 0 || matches!(&t.base, ast::TargetBase::Var(n) if n.starts_with("$$")) {
-                Type::String
-            } else {
-                Type::Long
-            };
+        // procfs probes pass the file's contents as the string $value.
+        let procfs_value = s.family == Some(Family::Procfs)
+            && matches!(&t.base, ast::TargetBase::Var(n) if n == "$value");
+        let ty = if t.pretty > 0
+            || procfs_value
+            || matches!(&t.base, ast::TargetBase::Var(n) if n.starts_with("$$"))
+        {
+            Type::String
+        } else {
+            Type::Long
+        };
         Ok(e(
             ExprKind::Target(Box::new(TargetExpr {
                 base,

@@ -7,7 +7,7 @@
 
 use crate::ir::*;
 use crate::visit;
-use stap_syntax::ast::AssignOp;
+use stap_syntax::ast::{AssignOp, Literal};
 use stap_syntax::diag::{Diagnostic, Pass};
 use stap_syntax::source::Span;
 use std::collections::{HashMap, HashSet};
@@ -58,21 +58,35 @@ pub fn elide(
     arity: &mut HashMap<GlobalId, (usize, Span)>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // Eliding one statement can make another dead (`x = $v; if (x) {}`): repeat until
+    // nothing changes.
+    let settle = |b: &mut Block,
+                  params: usize,
+                  locals: &[Local],
+                  prog: &Program,
+                  diags: &mut Vec<Diagnostic>| {
+        for _ in 0..16 {
+            let before = diags.len();
+            let mut read = locals_read(b);
+            read.extend(0..params);
+            elide_block(b, &read, locals, prog, diags);
+            if diags.len() == before {
+                break;
+            }
+        }
+    };
     for p in 0..prog.probes.len() {
         let mut body = std::mem::take(&mut prog.probes[p].body);
-        let read = locals_read(&body);
         let locals = prog.probes[p].locals.clone();
-        elide_block(&mut body, &read, &locals, prog, diags);
+        settle(&mut body, 0, &locals, prog, diags);
         prog.probes[p].body = body;
     }
     for f in 0..prog.functions.len() {
         let mut body =
             std::mem::replace(&mut prog.functions[f].body, Body::Script(Block::default()));
         if let Body::Script(b) = &mut body {
-            let mut read = locals_read(b);
-            read.extend(0..prog.functions[f].arity);
             let locals = prog.functions[f].locals.clone();
-            elide_block(b, &read, &locals, prog, diags);
+            settle(b, prog.functions[f].arity, &locals, prog, diags);
         }
         prog.functions[f].body = body;
     }
@@ -107,7 +121,7 @@ fn locals_read(b: &Block) -> HashSet<usize> {
     let mut read = HashSet::new();
     let mut written_only: HashSet<*const Expr> = HashSet::new();
     visit::block(b, &mut |e| {
-        if let ExprKind::Assign(AssignOp::Assign, l, _) = &e.kind {
+        if let ExprKind::Assign(AssignOp::Assign | AssignOp::Aggregate, l, _) = &e.kind {
             written_only.insert(&**l as *const Expr);
         }
     });
@@ -174,37 +188,107 @@ fn elide_stmt(
 ) -> bool {
     match &mut s.kind {
         StmtKind::Block(b) => elide_block(b, read, locals, prog, diags),
-        StmtKind::If(_, t, o) => {
-            elide_stmt(t, read, locals, prog, diags);
-            if let Some(o) = o {
-                elide_stmt(o, read, locals, prog, diags);
+        StmtKind::If(c, t, o)
+            if matches!(
+                c.kind,
+                ExprKind::Literal(Literal::Number(_)) | ExprKind::Defined(_)
+            ) =>
+        {
+            // A constant condition (often @defined) picks its branch now.
+            let taken = match c.kind {
+                ExprKind::Literal(Literal::Number(n)) => n != 0,
+                ExprKind::Defined(b) => b,
+                _ => true,
+            };
+            diags.push(warn(
+                "sema.elide-if",
+                "Collapsing if statement with a constant condition".to_string(),
+                s.span,
+            ));
+            let chosen = if taken {
+                Some((**t).clone())
+            } else {
+                o.as_ref().map(|o| (**o).clone())
+            };
+            match chosen {
+                Some(mut st) => {
+                    let keep = elide_stmt(&mut st, read, locals, prog, diags);
+                    *s = st;
+                    return keep;
+                }
+                None => return false,
             }
         }
-        StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => {
+        StmtKind::If(c, t, o) => {
+            let keep_t = elide_stmt(t, read, locals, prog, diags);
+            let keep_o = o
+                .as_mut()
+                .is_none_or(|o| elide_stmt(o, read, locals, prog, diags));
+            if !keep_t {
+                **t = Stmt {
+                    kind: StmtKind::Null,
+                    span: t.span,
+                };
+            }
+            if !keep_o {
+                *o = None;
+            }
+            // `if (x = y);` with x never read: what is left may have no effect at all.
+            elide_assignment(c, read, locals, diags);
+            let empty_t = matches!(t.kind, StmtKind::Null)
+                || matches!(&t.kind, StmtKind::Block(b) if block_is_empty(b));
+            if empty_t && o.is_none() && !has_side_effects(c, prog) {
+                diags.push(warn(
+                    "sema.elide-if",
+                    "Eliding side-effect-free if statement".to_string(),
+                    s.span,
+                ));
+                return false;
+            }
+        }
+        StmtKind::While(_, b) => {
+            elide_stmt(b, read, locals, prog, diags);
+        }
+        StmtKind::For(init, _, incr, b) => {
+            for part in [init, incr] {
+                if let Some(x) = part {
+                    elide_assignment(x, read, locals, diags);
+                    if !has_side_effects(x, prog) {
+                        diags.push(warn(
+                            "sema.elide-expression",
+                            "Eliding side-effect-free expression".to_string(),
+                            x.span,
+                        ));
+                        *part = None;
+                    }
+                }
+            }
             elide_stmt(b, read, locals, prog, diags);
         }
         StmtKind::Foreach(f) => {
-            elide_stmt(&mut f.body, read, locals, prog, diags);
+            if !elide_stmt(&mut f.body, read, locals, prog, diags) {
+                *f.body = Stmt {
+                    kind: StmtKind::Null,
+                    span: f.body.span,
+                };
+            }
+            let empty = matches!(f.body.kind, StmtKind::Null)
+                || matches!(&f.body.kind, StmtKind::Block(b) if block_is_empty(b));
+            if empty && f.limit.as_ref().is_none_or(|l| !has_side_effects(l, prog)) {
+                diags.push(warn(
+                    "sema.elide-foreach",
+                    "Eliding foreach loop with an empty body".to_string(),
+                    s.span,
+                ));
+                return false;
+            }
         }
         StmtKind::Try(b, _, h) => {
             elide_block(b, read, locals, prog, diags);
             elide_block(h, read, locals, prog, diags);
         }
         StmtKind::Expr(x) => {
-            // `x = e` where local x is never read: keep only e's effects.
-            if let ExprKind::Assign(AssignOp::Assign, l, r) = &x.kind {
-                if let ExprKind::Var(Var::Local(i)) = l.kind {
-                    if !read.contains(&i) {
-                        diags.push(warn(
-                            "sema.elide-assignment",
-                            format!("Eliding assignment to '{}'", locals[i].name),
-                            x.span,
-                        ));
-                        let rhs = (**r).clone();
-                        *x = rhs;
-                    }
-                }
-            }
+            elide_assignment(x, read, locals, diags);
             if !has_side_effects(x, prog) {
                 diags.push(warn(
                     "sema.elide-expression",
@@ -217,6 +301,28 @@ fn elide_stmt(
         _ => {}
     }
     true
+}
+
+/// `x = e` where local x is never read becomes `e` (keeping only e's effects).
+fn elide_assignment(
+    x: &mut Expr,
+    read: &HashSet<usize>,
+    locals: &[Local],
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let ExprKind::Assign(AssignOp::Assign | AssignOp::Aggregate, l, r) = &x.kind {
+        if let ExprKind::Var(Var::Local(i)) = l.kind {
+            if !read.contains(&i) {
+                diags.push(warn(
+                    "sema.elide-assignment",
+                    format!("Eliding assignment to '{}'", locals[i].name),
+                    x.span,
+                ));
+                let rhs = (**r).clone();
+                *x = rhs;
+            }
+        }
+    }
 }
 
 fn remove_unused_functions(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
