@@ -276,6 +276,7 @@ impl Checker<'_> {
             ExprKind::Literal(_)
             | ExprKind::Defined(_)
             | ExprKind::Perf(_)
+            | ExprKind::Const(_)
             | ExprKind::Embedded(_) => {}
             ExprKind::Var(v) => {
                 if let Var::Global(g) = v {

@@ -301,6 +301,9 @@ impl<'a> Elab<'a> {
                     } else {
                         d.prologues.push((fi, &alias.body));
                     }
+                    if let Some(e) = &alias.also_epilogue {
+                        d.epilogues.push((fi, e));
+                    }
                     out.push(d);
                 }
                 if target.sufficient && !out.is_empty() {

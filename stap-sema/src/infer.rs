@@ -303,6 +303,7 @@ impl Infer<'_> {
             ExprKind::Literal(_)
             | ExprKind::Defined(_)
             | ExprKind::Perf(_)
+            | ExprKind::Const(_)
             | ExprKind::Embedded(_) => x.ty,
             ExprKind::Var(v) => {
                 let slot = self.var_slot(*v);

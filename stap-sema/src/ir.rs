@@ -418,6 +418,8 @@ pub enum ExprKind {
     Entry(Box<Expr>),
     /// `@perf("name")`
     Perf(String),
+    /// `@const("NAME")`
+    Const(String),
     /// `%{ code %}` as a value.
     Embedded(String),
 }

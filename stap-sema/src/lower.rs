@@ -21,6 +21,8 @@ pub(crate) struct Scope {
     pub family: Option<Family>,
     /// The probe point being lowered (None in functions).
     pub point: Option<ProbePoint>,
+    /// Variables the user's handler assigns (for `@probewrite`).
+    pub written: std::collections::HashSet<String>,
     pub in_function: bool,
     pub loops: usize,
 }
@@ -105,6 +107,7 @@ impl<'a> Elab<'a> {
             file,
             family: Some(d.family),
             point: Some(d.point.clone()),
+            written: assigned_names(&probe.body),
             in_function: false,
             loops: 0,
         };
@@ -184,6 +187,7 @@ impl<'a> Elab<'a> {
             file,
             family: None,
             point: None,
+            written: Default::default(),
             in_function: true,
             loops: 0,
         };
@@ -668,6 +672,12 @@ impl<'a> Elab<'a> {
                 e(ExprKind::Entry(Box::new(o)), ty, span)
             }
             A::Perf(name) => e(ExprKind::Perf(name.clone()), Type::Long, span),
+            A::Const(name) => e(ExprKind::Const(name.clone()), Type::Long, span),
+            A::ProbeWrite(id) => e(
+                ExprKind::Defined(s.written.contains(&id.name)),
+                Type::Long,
+                span,
+            ),
             A::Embedded(code) => {
                 let ty = if pragmas(code).iter().any(|p| p == "string") {
                     Type::String
@@ -707,6 +717,7 @@ impl<'a> Elab<'a> {
                     file: s.file,
                     family: s.family,
                     point: s.point.clone(),
+                    written: s.written.clone(),
                     in_function: s.in_function,
                     loops: s.loops,
                 };
@@ -778,6 +789,86 @@ fn literal_number(x: &ast::Expr) -> LResult<i64> {
             x.span,
         )),
     }
+}
+
+/// Names the block assigns to (`x = ...`, `x += ...`, `x++` ...).
+fn assigned_names(b: &ast::Block) -> std::collections::HashSet<String> {
+    fn expr(x: &ast::Expr, out: &mut std::collections::HashSet<String>) {
+        use ast::ExprKind as A;
+        match &x.kind {
+            A::Assign { lhs, rhs, .. } => {
+                if let A::Symbol(n) = &lhs.kind {
+                    out.insert(n.clone());
+                }
+                expr(lhs, out);
+                expr(rhs, out);
+            }
+            A::PreIncDec { operand, .. } | A::PostIncDec { operand, .. } => {
+                if let A::Symbol(n) = &operand.kind {
+                    out.insert(n.clone());
+                }
+            }
+            A::Binary { lhs, rhs, .. } => {
+                expr(lhs, out);
+                expr(rhs, out);
+            }
+            A::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr(cond, out);
+                expr(then, out);
+                expr(otherwise, out);
+            }
+            A::Call { args, .. } => args.iter().for_each(|a| expr(a, out)),
+            A::Unary { operand, .. } => expr(operand, out),
+            _ => {}
+        }
+    }
+    fn stmt(s: &ast::Stmt, out: &mut std::collections::HashSet<String>) {
+        use ast::StmtKind as S;
+        match &s.kind {
+            S::Expr(x) | S::Delete(x) => expr(x, out),
+            S::Block(b) => b.stmts.iter().for_each(|s| stmt(s, out)),
+            S::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr(cond, out);
+                stmt(then, out);
+                if let Some(o) = otherwise {
+                    stmt(o, out);
+                }
+            }
+            S::While { cond, body } => {
+                expr(cond, out);
+                stmt(body, out);
+            }
+            S::For {
+                init,
+                cond,
+                incr,
+                body,
+            } => {
+                for x in [init, cond, incr].into_iter().flatten() {
+                    expr(x, out);
+                }
+                stmt(body, out);
+            }
+            S::Foreach(f) => stmt(&f.body, out),
+            S::Return(Some(x)) => expr(x, out),
+            S::Try { body, handler, .. } => {
+                body.stmts.iter().for_each(|s| stmt(s, out));
+                handler.stmts.iter().for_each(|s| stmt(s, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    b.stmts.iter().for_each(|s| stmt(s, &mut out));
+    out
 }
 
 /// The `/* word */` pragmas of embedded code.

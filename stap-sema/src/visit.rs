@@ -11,6 +11,7 @@ pub fn children(x: &Expr) -> Vec<&Expr> {
         | ExprKind::Array(_)
         | ExprKind::Defined(_)
         | ExprKind::Perf(_)
+        | ExprKind::Const(_)
         | ExprKind::Embedded(_) => {}
         ExprKind::Index(b, keys) | ExprKind::In(keys, b) => {
             v.push(b);
@@ -167,6 +168,7 @@ pub fn expr_mut(x: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         | ExprKind::Array(_)
         | ExprKind::Defined(_)
         | ExprKind::Perf(_)
+        | ExprKind::Const(_)
         | ExprKind::Embedded(_) => {}
         ExprKind::Index(b, keys) | ExprKind::In(keys, b) => {
             expr_mut(b, f);

@@ -163,8 +163,10 @@ pub struct ProbeAlias {
     pub private: bool,
     /// What the alias expands to.
     pub points: Vec<ProbePoint>,
-    /// The prologue or epilogue.
+    /// The prologue (`=`) or epilogue (`+=`).
     pub body: Block,
+    /// `probe a = b { prologue }, { epilogue }`: an epilogue as well.
+    pub also_epilogue: Option<Block>,
     /// The `probe` keyword through the target points.
     pub span: Span,
 }
@@ -648,6 +650,10 @@ pub enum ExprKind {
     Entry(Box<Expr>),
     /// `@perf("name")`
     Perf(String),
+    /// `@probewrite(var)`: whether the probe's handler assigns `var`.
+    ProbeWrite(Ident),
+    /// `@const("NAME")`: a constant of the kernel's C headers (guru mode or tapsets).
+    Const(String),
     /// `%{ code %}` used as a value.
     Embedded(String),
 }

@@ -171,6 +171,10 @@ impl Printer {
         self.points(&a.points);
         self.out.push(' ');
         self.block(&a.body);
+        if let Some(e) = &a.also_epilogue {
+            self.out.push_str(", ");
+            self.block(e);
+        }
     }
 
     fn probe(&mut self, p: &Probe) {
@@ -480,6 +484,12 @@ impl Printer {
             }
             ExprKind::Perf(s) => {
                 let _ = write!(self.out, "@perf(\"{}\")", s);
+            }
+            ExprKind::ProbeWrite(id) => {
+                let _ = write!(self.out, "@probewrite({})", id.name);
+            }
+            ExprKind::Const(s) => {
+                let _ = write!(self.out, "@const(\"{}\")", s);
             }
             ExprKind::Embedded(code) => {
                 let _ = write!(self.out, "%{{{}%}}", code);

@@ -542,6 +542,21 @@ impl Parser<'_> {
                             self.expect(Tok::RParen, "')'")?;
                             Ok(Expr::new(ExprKind::Perf(s), at(self)))
                         }
+                        "probewrite" => {
+                            self.next();
+                            self.paren_open(text)?;
+                            let id = self.ident("variable name")?;
+                            self.expect(Tok::RParen, "')'")?;
+                            Ok(Expr::new(ExprKind::ProbeWrite(id), at(self)))
+                        }
+                        "const" => {
+                            self.next();
+                            self.check_embedded(t)?;
+                            self.paren_open(text)?;
+                            let (s, _) = self.string_lit()?;
+                            self.expect(Tok::RParen, "')'")?;
+                            Ok(Expr::new(ExprKind::Const(s), at(self)))
+                        }
                         _ => Err(self.error(format!("unknown operator or macro '{}'", text))),
                     }
                 } else if text.starts_with('$') {

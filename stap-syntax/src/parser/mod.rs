@@ -319,6 +319,8 @@ impl<'a> Parser<'a> {
                 self.next();
                 Ok(())
             }
+            // `private name` is a private global without the `global` keyword.
+            Tok::Ident if private => self.global_list(file, true),
             _ if private => {
                 Err(self.error("expected 'global', 'function' or 'probe' after 'private'"))
             }
@@ -346,6 +348,10 @@ impl<'a> Parser<'a> {
 
     fn globals(&mut self, file: &mut ast::File, private: bool) -> PResult<()> {
         self.expect(Tok::KwGlobal, "'global'")?;
+        self.global_list(file, private)
+    }
+
+    fn global_list(&mut self, file: &mut ast::File, private: bool) -> PResult<()> {
         loop {
             let name = self.ident("identifier after 'global'")?;
             let start = name.span;
@@ -491,12 +497,20 @@ impl<'a> Parser<'a> {
             let targets = self.probe_points()?;
             let span = kw.span.to(self.prev_span());
             let body = self.block()?;
+            let also_epilogue =
+                if !epilogue && self.peek() == Tok::Comma && self.peek_at(1) == Tok::LBrace {
+                    self.next();
+                    Some(self.block()?)
+                } else {
+                    None
+                };
             file.aliases.push(ProbeAlias {
                 names: points,
                 epilogue,
                 private,
                 points: targets,
                 body,
+                also_epilogue,
                 span,
             });
         } else {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Pass-1 speed of stap-rs against Debian's SystemTap 4.8, measured in one run.
+#
+# Both translators parse the same typical script with -p1 (each also parses its own tapset
+# library, as pass 1 does); hyperfine times them back to back and the ratio is printed.
+# Installs systemtap, linux-headers-amd64 and hyperfine with apt when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+[ -x /usr/bin/stap ] || need+=(systemtap)
+ls /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+KVER=$(ls /usr/lib/modules | head -n 1)
+cargo build --release -q
+SCRIPT=${1:-tests/p1/statements.stp}
+JSON=$(mktemp)
+hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-json "$JSON" \
+    "/usr/bin/stap -r $KVER -p1 $SCRIPT" \
+    "target/release/stap -r $KVER -p1 $SCRIPT" >&2
+python3 - "$JSON" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+st, ours = r[0]["mean"], r[1]["mean"]
+print(f"systemtap 4.8 -p1: {st*1000:.1f} ms, stap-rs -p1: {ours*1000:.2f} ms, ratio {st/ours:.0f}x")
+PY
+rm -f "$JSON"
