@@ -374,9 +374,9 @@ fn library_macros_are_visible_to_scripts() {
 
 #[test]
 fn later_passes_say_they_do_not_exist_yet() {
-    let out = run(&["-p2", "-e", "probe begin {}"]);
+    let out = run(&["-p3", "-e", "probe begin { println(1) }"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pass 2 (elaboration) is not implemented yet"));
+    assert!(text(&out.stderr).contains("pass 3 (translation to C) is not implemented yet"));
 }
 
 #[test]

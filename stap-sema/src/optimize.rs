@@ -461,7 +461,7 @@ fn remove_unused_globals(
 }
 
 /// Foreach key/value variables and catch variables are `Var`s outside expressions.
-fn for_each_foreach_var(b: &Block, f: &mut dyn FnMut(Var)) {
+pub(crate) fn for_each_foreach_var(b: &Block, f: &mut dyn FnMut(Var)) {
     fn st(s: &Stmt, f: &mut dyn FnMut(Var)) {
         match &s.kind {
             StmtKind::Block(b) => for_each_foreach_var(b, f),

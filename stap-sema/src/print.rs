@@ -1,10 +1,34 @@
 //! The `-p2` listing, in SystemTap's shape: `# globals`, `# functions`, `# probes`.
 
 use crate::ir::*;
+use std::collections::HashSet;
 use std::fmt::Write;
 
-fn local_list(out: &mut String, locals: &[Local], skip: usize) {
-    let shown: Vec<&Local> = locals.iter().skip(skip).collect();
+/// Locals the body still mentions (elision may have removed every use of some).
+fn used_locals(body: &Block) -> HashSet<usize> {
+    let mut used = HashSet::new();
+    crate::visit::block(body, &mut |e| {
+        if let ExprKind::Var(Var::Local(i)) = e.kind {
+            used.insert(i);
+        }
+    });
+    crate::optimize::for_each_foreach_var(body, &mut |v| {
+        if let Var::Local(i) = v {
+            used.insert(i);
+        }
+    });
+    used
+}
+
+fn local_list(out: &mut String, locals: &[Local], skip: usize, body: &Block) {
+    let used = used_locals(body);
+    let shown: Vec<&Local> = locals
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .filter(|(i, _)| used.contains(i))
+        .map(|(_, l)| l)
+        .collect();
     if shown.is_empty() {
         return;
     }
@@ -39,14 +63,16 @@ pub fn print_program(p: &Program) -> String {
                 .map(|l| format!("{}:{}", l.name, l.ty))
                 .collect();
             let _ = writeln!(out, "{}:{} ({})", f.name, f.ret, params.join(", "));
-            local_list(&mut out, &f.locals, f.arity);
+            if let Body::Script(b) = &f.body {
+                local_list(&mut out, &f.locals, f.arity, b);
+            }
         }
     }
     if !p.probes.is_empty() {
         out.push_str("# probes\n");
         for pr in &p.probes {
             let _ = writeln!(out, "{} /* <- {} */", pr.point, pr.written);
-            local_list(&mut out, &pr.locals, 0);
+            local_list(&mut out, &pr.locals, 0, &pr.body);
         }
     }
     out
