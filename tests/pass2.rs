@@ -188,6 +188,10 @@ fn semantic_errors_follow_systemtap() {
         ),
         ("probe begin { x = 1 }", "no probes found"),
         (
+            "function f(x) { return f(x) + 1 } probe begin { println(f(1)) }",
+            "no base case",
+        ),
+        (
             "probe kernel.function(\"vfs_read\") { println(1) }",
             "symbol and debug data",
         ),

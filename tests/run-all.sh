@@ -19,5 +19,5 @@ cargo build --release --workspace --all-targets
 echo "== cargo test --release"
 cargo test --release --workspace
 
-echo "== peer suite (pass 1)"
+echo "== peer suite (passes 1 and 2)"
 tests/peer-suite.sh

@@ -69,8 +69,67 @@ struct Checker<'p> {
     point: Option<&'p ProbePoint>,
 }
 
+/// True when the block can take more than one path (so a recursion may have a base).
+fn branches(b: &Block) -> bool {
+    fn stmt(s: &Stmt) -> bool {
+        match &s.kind {
+            StmtKind::If(..)
+            | StmtKind::While(..)
+            | StmtKind::For(..)
+            | StmtKind::Foreach(..)
+            | StmtKind::Try(..)
+            | StmtKind::Next => true,
+            StmtKind::Block(b) => branches(b),
+            _ => false,
+        }
+    }
+    let mut choice = false;
+    crate::visit::block(b, &mut |e| {
+        if matches!(
+            e.kind,
+            ExprKind::Ternary(..)
+                | ExprKind::Binary(
+                    stap_syntax::ast::BinOp::And | stap_syntax::ast::BinOp::Or,
+                    ..
+                )
+                | ExprKind::Embedded(_)
+        ) {
+            choice = true;
+        }
+    });
+    choice || b.stmts.iter().any(stmt)
+}
+
+/// A function that calls itself on its only path can never return.
+fn check_recursion(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    for (id, f) in prog.functions.iter().enumerate() {
+        let Body::Script(b) = &f.body else { continue };
+        let mut self_call = None;
+        crate::visit::block(b, &mut |e| {
+            if let ExprKind::Call(callee, _) = e.kind {
+                if callee == id && self_call.is_none() {
+                    self_call = Some(e.span);
+                }
+            }
+        });
+        if let Some(span) = self_call {
+            if !branches(b) {
+                diags.push(
+                    sem_error(
+                        "sema.recursion",
+                        format!("function '{}' calls itself on every path: the recursion has no base case", f.name),
+                        span,
+                    )
+                    .with_label(f.span, "the function"),
+                );
+            }
+        }
+    }
+}
+
 /// Runs the checks over the whole program.
 pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    check_recursion(prog, diags);
     for f in &prog.functions {
         if let Body::Script(b) = &f.body {
             let mut c = Checker {

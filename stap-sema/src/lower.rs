@@ -483,7 +483,10 @@ impl<'a> Elab<'a> {
         if known {
             return Err(sem_error(
                 "sema.arity-call",
-                format!("function '{}' takes no {} arguments", name.name, nargs),
+                format!(
+                    "function '{}' is not defined for {} argument(s)",
+                    name.name, nargs
+                ),
                 name.span,
             ));
         }
