@@ -51,8 +51,9 @@ pub fn read_kconfig(path: &Path) -> Option<HashMap<String, String>> {
 }
 
 impl Kernel {
-    /// Finds the kernel `-r` names (or the running one).
-    pub fn locate(release: Option<&str>) -> Kernel {
+    /// Finds the kernel `-r` names (or the running one); reads its configuration when
+    /// `with_config`.
+    pub fn locate(release: Option<&str>, with_config: bool) -> Kernel {
         let (release, build_dir) = match release {
             Some(r) if r.contains('/') => {
                 let dir = PathBuf::from(r);
@@ -78,7 +79,7 @@ impl Kernel {
         ];
         let mut config_path = None;
         let mut config = HashMap::new();
-        for c in candidates.into_iter().flatten() {
+        for c in candidates.into_iter().flatten().filter(|_| with_config) {
             if let Some(map) = read_kconfig(&c) {
                 config = map;
                 config_path = Some(c);

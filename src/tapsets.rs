@@ -20,6 +20,11 @@ impl TapsetFile {
     }
 }
 
+/// File contents as text: valid UTF-8 is taken as is (no copy), anything else lossily.
+pub fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -63,7 +68,7 @@ pub fn collect(include: &[String]) -> Vec<TapsetFile> {
             if let Ok(bytes) = std::fs::read(&p) {
                 files.push(TapsetFile {
                     name: p.display().to_string(),
-                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                    text: text_of(bytes),
                 });
             }
         }

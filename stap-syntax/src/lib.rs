@@ -20,7 +20,7 @@ use source::{FileId, SourceMap};
 use std::collections::HashMap;
 
 /// The macros every file sees (from `.stpm` files), by name.
-pub type MacroTable = HashMap<String, Macro>;
+pub type MacroTable = HashMap<String, std::rc::Rc<Macro>>;
 
 /// Lexes, preprocesses and parses one file of `sm`.
 ///

@@ -101,8 +101,8 @@ pub struct Preprocessor<'a> {
     sm: &'a mut SourceMap,
     env: &'a PpEnv,
     expansions: &'a mut Expansions,
-    library: &'a HashMap<String, Macro>,
-    local: HashMap<String, Macro>,
+    library: &'a HashMap<String, std::rc::Rc<Macro>>,
+    local: HashMap<String, std::rc::Rc<Macro>>,
     depth: usize,
     produced: usize,
 }
@@ -113,7 +113,7 @@ impl<'a> Preprocessor<'a> {
         sm: &'a mut SourceMap,
         env: &'a PpEnv,
         expansions: &'a mut Expansions,
-        library: &'a HashMap<String, Macro>,
+        library: &'a HashMap<String, std::rc::Rc<Macro>>,
     ) -> Preprocessor<'a> {
         Preprocessor {
             sm,
@@ -134,7 +134,7 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// The macros the file defined (for `.stpm` library files).
-    pub fn into_macros(self) -> HashMap<String, Macro> {
+    pub fn into_macros(self) -> HashMap<String, std::rc::Rc<Macro>> {
         self.local
     }
 
@@ -186,7 +186,7 @@ impl<'a> Preprocessor<'a> {
         Ok(())
     }
 
-    fn lookup(&self, name: &str) -> Option<&Macro> {
+    fn lookup(&self, name: &str) -> Option<&std::rc::Rc<Macro>> {
         self.local.get(name).or_else(|| self.library.get(name))
     }
 
@@ -379,12 +379,12 @@ impl<'a> Preprocessor<'a> {
         }
         self.local.insert(
             name.clone(),
-            Macro {
+            std::rc::Rc::new(Macro {
                 name,
                 params,
                 body: toks[j + 1..close].to_vec(),
                 span: at.span.to(name_tok.span),
-            },
+            }),
         );
         Ok(close + 1)
     }
@@ -397,6 +397,7 @@ impl<'a> Preprocessor<'a> {
     ) -> Result<usize, Diagnostic> {
         let call = toks[i];
         let name = self.text(&call)[1..].to_string();
+        // Macros are shared (Rc): an expansion does not copy the definition.
         let Some(m) = self.lookup(&name).cloned() else {
             unreachable!("is_macro_call checked the name");
         };
