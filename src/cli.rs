@@ -237,12 +237,55 @@ pub struct Cli {
     #[arg(long = "disable-cache")]
     pub disable_cache: bool,
 
+    /// Interactive mode (not supported by stap-rs: says so).
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+
+    /// Limit the translator's address space to N bytes.
+    #[arg(long = "rlimit-as", value_name = "N")]
+    pub rlimit_as: Option<u64>,
+
+    /// Limit the translator's CPU time to N seconds.
+    #[arg(long = "rlimit-cpu", value_name = "N")]
+    pub rlimit_cpu: Option<u64>,
+
+    /// Limit the size of files the translator writes to N bytes.
+    #[arg(long = "rlimit-fsize", value_name = "N")]
+    pub rlimit_fsize: Option<u64>,
+
+    /// Limit the translator's processes to N.
+    #[arg(long = "rlimit-nproc", value_name = "N")]
+    pub rlimit_nproc: Option<u64>,
+
+    /// Limit the translator's stack to N bytes.
+    #[arg(long = "rlimit-stack", value_name = "N")]
+    pub rlimit_stack: Option<u64>,
+
     /// The script (FILE or `-` for stdin), then its arguments; with -e, -l or -L only arguments.
     #[arg(value_name = "FILE|ARGUMENTS", allow_hyphen_values = false)]
     pub positional: Vec<String>,
 }
 
 impl Cli {
+    /// Applies the `--rlimit-*` limits to this process, as SystemTap does.
+    pub fn apply_rlimits(&self) -> Result<(), String> {
+        use nix::sys::resource::{setrlimit, Resource};
+        let limits = [
+            (self.rlimit_as, Resource::RLIMIT_AS, "as"),
+            (self.rlimit_cpu, Resource::RLIMIT_CPU, "cpu"),
+            (self.rlimit_fsize, Resource::RLIMIT_FSIZE, "fsize"),
+            (self.rlimit_nproc, Resource::RLIMIT_NPROC, "nproc"),
+            (self.rlimit_stack, Resource::RLIMIT_STACK, "stack"),
+        ];
+        for (value, resource, name) in limits {
+            if let Some(v) = value {
+                setrlimit(resource, v, v)
+                    .map_err(|e| format!("Unable to set resource limit rlimit-{}: {}", name, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what clap cannot: value ranges and option combinations, as SystemTap does.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(s) = self.buffer_mb {
@@ -266,6 +309,9 @@ impl Cli {
                     m
                 ));
             }
+        }
+        if self.interactive {
+            return Err("Interactive mode (-i) is not supported by stap-rs.".into());
         }
         if self.command.is_some() && self.target_pid.is_some() {
             return Err("You can't specify -c and -x options together.".into());

@@ -60,7 +60,7 @@ fn run() -> i32 {
         print!("{}", cli::version_text());
         return 0;
     }
-    if let Err(msg) = cli.validate() {
+    if let Err(msg) = cli.validate().and_then(|_| cli.apply_rlimits()) {
         eprintln!("{}", msg);
         return 1;
     }
