@@ -1,7 +1,8 @@
-//! Fuzzes pass 1: lexer + preprocessor + parser + printer.
+//! Fuzzes passes 1 and 2: lexer + preprocessor + parser + printer, then elaboration.
 //!
 //! Besides "no panic, no stack overflow", it checks the printer's contract: when an input
-//! parses without errors, its `-p1` text parses without errors and prints the same.
+//! parses without errors, its `-p1` text parses without errors and prints the same.  A
+//! script that parses is then elaborated (plain and with -u), which must not panic either.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -29,6 +30,10 @@ fn env() -> PpEnv {
 
 /// Parses `text`, returning the printed program when it parsed cleanly.
 fn p1(text: &str, env: &PpEnv, lib: &MacroTable) -> Option<String> {
+    p1_file(text, env, lib).map(|f| print_file(&f))
+}
+
+fn p1_file(text: &str, env: &PpEnv, lib: &MacroTable) -> Option<stap_syntax::ast::File> {
     let mut sm = SourceMap::new();
     let mut exp = Expansions::default();
     let id = sm.add("fuzz.stp", text, FileKind::User);
@@ -39,7 +44,7 @@ fn p1(text: &str, env: &PpEnv, lib: &MacroTable) -> Option<String> {
         let _ = e.render_json(&sm);
     }
     match f {
-        Some(f) if errors.is_empty() => Some(print_file(&f)),
+        Some(f) if errors.is_empty() => Some(f),
         _ => None,
     }
 }
@@ -55,10 +60,22 @@ fn check(data: &[u8]) {
         let id = sm.add("fuzz.stpm", text.as_str(), FileKind::Tapset);
         let _ = load_library_macros(&mut sm, &mut exp, &env, &mut lib, id);
     }
-    if let Some(out) = p1(&text, &env, &lib) {
+    if let Some(file) = p1_file(&text, &env, &lib) {
+        let out = print_file(&file);
         let again = p1(&out, &env, &MacroTable::new())
             .unwrap_or_else(|| panic!("printed program does not parse:\n{out}"));
         assert_eq!(out, again, "printing is not a fixed point");
+        let user = [file];
+        for unoptimized in [false, true] {
+            let opts = stap_sema::Options {
+                unoptimized,
+                ..Default::default()
+            };
+            let r = stap_sema::elaborate(&user, &[], &opts, &stap_sema::NoKernelData);
+            if let Some(p) = &r.program {
+                let _ = stap_sema::print::print_program(p);
+            }
+        }
     }
 }
 
