@@ -10,6 +10,7 @@ mod pass2;
 mod report;
 mod session;
 mod tapsets;
+mod userbuild;
 
 use clap::Parser as _;
 use cli::Cli;
@@ -28,16 +29,6 @@ fn main() {
         .map(|h| h.join().unwrap_or(70))
         .unwrap_or(70);
     std::process::exit(code);
-}
-
-fn pass_name(n: u8) -> &'static str {
-    match n {
-        1 => "parse",
-        2 => "elaboration",
-        3 => "translation to C",
-        4 => "module build",
-        _ => "run",
-    }
 }
 
 fn run() -> i32 {
@@ -217,12 +208,88 @@ fn run() -> i32 {
         print!("{}", stap_sema::print::print_program(&program));
         return 0;
     }
-    eprintln!(
-        "stap: pass 3 ({}) is not implemented yet in stap-rs (requested: pass {}, {}); \
-         -p1 and -p2 work so far",
-        pass_name(3),
-        last_pass,
-        pass_name(last_pass)
-    );
+
+    // Pass 3.
+    let timer = PassTimer::start();
+    let backend = match cli.runtime {
+        cli::Runtime::User => stap_codegen::Backend::User,
+        cli::Runtime::Kernel => stap_codegen::Backend::Kernel,
+    };
+    let cg = stap_codegen::Options {
+        backend,
+        defines: cli.defines.clone(),
+        script_name: parsed
+            .user
+            .first()
+            .map(|f| f.name.clone())
+            .unwrap_or_default(),
+    };
+    let c_source = match stap_codegen::generate(&program, &parsed.sm, &cg) {
+        Ok(c) => c,
+        Err(d) => {
+            rep.emit(&parsed.sm, &d);
+            if cli.diagnostics == cli::DiagFormat::Text {
+                eprintln!("Pass 3: translation failed.");
+            }
+            return 1;
+        }
+    };
+    if cli.verbose >= 1 {
+        eprintln!("Pass 3: translated to C {}", timer.finish());
+    }
+    if last_pass == 3 {
+        print!("{}", c_source);
+        return 0;
+    }
+
+    // Pass 4.
+    if backend == stap_codegen::Backend::Kernel {
+        eprintln!(
+            "stap: pass 4 for the kernel backend (building a module) is not implemented yet in \
+             stap-rs; use --runtime=user for begin/end/error/never/timer probes, or -p3 to see the C"
+        );
+        return 1;
+    }
+    let timer = PassTimer::start();
+    let exe = match userbuild::build(&c_source, cli.keep, cli.verbose) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("{}\nPass 4: compilation failed.", msg);
+            return 1;
+        }
+    };
+    if cli.verbose >= 1 {
+        eprintln!(
+            "Pass 4: compiled C into \"{}\" {}",
+            exe.display(),
+            timer.finish()
+        );
+    }
+    if last_pass == 4 {
+        println!("{}", exe.display());
+        return 0;
+    }
+
+    // Pass 5: the program takes over this process (signals go straight to it).
+    let mut cmd = std::process::Command::new(&exe);
+    if let Some(o) = &cli.output {
+        cmd.arg("-o").arg(o);
+    }
+    if let Some(t) = cli.timeout {
+        cmd.arg("-T").arg(t.to_string());
+    }
+    if let Some(c) = &cli.command {
+        cmd.arg("-c").arg(c);
+    }
+    if let Some(x) = cli.target_pid {
+        cmd.arg("-x").arg(x.to_string());
+    }
+    if cli.verbose >= 1 {
+        eprintln!("Pass 5: starting run.");
+    }
+    let _ = std::io::stdout().flush();
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    eprintln!("stap: cannot run {}: {}", exe.display(), err);
     1
 }

@@ -16,7 +16,7 @@ mod lower;
 mod optimize;
 pub mod print;
 pub mod registry;
-mod visit;
+pub mod visit;
 
 use ir::{Family, PointArg, ProbePoint};
 use stap_syntax::ast;

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: limits, the probe context, errors and the probe runner.
+ *
+ * Each "CPU" has one preallocated context: the generated code's locals live in it, never
+ * on the stack.  A probe runs through stp_run_probe(): it claims the context, counts
+ * statements against MAXACTION, and on error prints SystemTap's ERROR line, runs the
+ * error probes and asks the session to end.
+ */
+#ifndef STP_CORE_H
+#define STP_CORE_H
+
+/* Every limit can be changed with stap -D NAME=VALUE. */
+#ifndef MAXSTRINGLEN
+#define MAXSTRINGLEN 512
+#endif
+#ifndef MAXMAPENTRIES
+#define MAXMAPENTRIES 2048
+#endif
+#ifndef MAXNESTING
+#define MAXNESTING 10
+#endif
+#ifndef MAXACTION
+#define MAXACTION 1000
+#endif
+#ifndef MAXACTION_INTERRUPTIBLE
+#define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
+#endif
+#ifndef MAXTRYLOCK
+#define MAXTRYLOCK 1000
+#endif
+#ifndef MAXERRORS
+#define MAXERRORS 0
+#endif
+#ifndef MAXSKIPPED
+#define MAXSKIPPED 100
+#endif
+#ifndef STP_JIFFY_NS
+#define STP_JIFFY_NS 4000000LL	/* one jiffy at HZ=250 */
+#endif
+#ifndef STP_PRINT_BUFSIZE
+#define STP_PRINT_BUFSIZE 8192
+#endif
+
+/* Session states. */
+enum stp_state {
+	STP_STARTING,
+	STP_RUNNING,
+	STP_STOPPING,
+	STP_STOPPED,
+};
+
+/* The kinds of probe the platform layer attaches. */
+enum stp_probe_kind {
+	STP_PROBE_BEGIN,
+	STP_PROBE_END,
+	STP_PROBE_ERROR,
+	STP_PROBE_NEVER,
+	STP_PROBE_TIMER,
+	STP_PROBE_OTHER,
+};
+
+struct stp_ctx;
+
+/* One derived probe, as the generated probe table describes it. */
+struct stp_probe {
+	enum stp_probe_kind kind;
+	int64_t seq;		/* begin/end/error sequence number */
+	int64_t period_ns;	/* timers */
+	int64_t randomize_ns;	/* timers: +/- this much */
+	int64_t jiffies;	/* timer.jiffies / timer.hz: 0 unless given */
+	void (*handler)(struct stp_ctx *c);
+	int (*lock)(struct stp_ctx *c);		/* take the globals it uses */
+	void (*unlock)(struct stp_ctx *c);
+	const char *pp;		/* the probe point, for pp() */
+	const char *location;	/* file:line:col of the probe */
+};
+
+/* The runtime part of a context; the generated context embeds it first. */
+struct stp_ctx {
+	int busy;
+	int cpu;
+	int interruptible;	/* begin/end/error probes get a larger budget */
+	int64_t actionremaining;
+	int nesting;
+	const char *last_error;
+	const char *last_stmt;	/* "file:line:col" of the statement running */
+	const struct stp_probe *probe;
+	char error_buf[MAXSTRINGLEN];
+};
+
+static inline struct stp_ctx *stp_context_of(int cpu);
+
+static struct {
+	int state;
+	int exit_requested;
+	int64_t errors;
+	int64_t skipped;
+	int64_t warnings;
+	int64_t exit_status;
+} stp_session;
+
+static stp_mutex_t stp_errlock = STP_MUTEX_INIT;
+
+/* Prints a whole line to the error stream. */
+static inline void stp_error_line(const char *prefix, const char *msg, const char *where)
+{
+	char line[MAXSTRINGLEN * 2 + 64];
+	int n;
+
+	if (where && where[0])
+		n = snprintf(line, sizeof(line), "%s%s near %s\n", prefix, msg, where);
+	else
+		n = snprintf(line, sizeof(line), "%s%s\n", prefix, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	stp_mutex_lock(&stp_errlock);
+	stp_error_write(line, (size_t)n);
+	stp_mutex_unlock(&stp_errlock);
+}
+
+/* Records a runtime error in the context; the generated code then unwinds. */
+static inline void stp_set_error(struct stp_ctx *c, const char *msg)
+{
+	if (c->last_error)
+		return;
+	snprintf(c->error_buf, sizeof(c->error_buf), "%s", msg);
+	c->last_error = c->error_buf;
+}
+
+/* Records an error at a given token ("operator '/' at file:line:col"). */
+static inline void stp_error_near(struct stp_ctx *c, const char *msg, const char *near)
+{
+	if (c->last_error)
+		return;
+	stp_set_error(c, msg);
+	c->last_stmt = near;
+}
+
+static inline void stp_set_errorf(struct stp_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline void stp_set_errorf(struct stp_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->last_error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->error_buf, sizeof(c->error_buf), fmt, ap);
+	va_end(ap);
+	c->last_error = c->error_buf;
+}
+
+static inline void stp_warn(const char *msg)
+{
+	stp_atomic_inc(&stp_session.warnings);
+	stp_error_line("WARNING: ", msg, NULL);
+}
+
+static inline void stp_request_exit(void)
+{
+	stp_atomic_set(&stp_session.exit_requested, 1);
+}
+
+static inline int stp_exit_requested(void)
+{
+	return stp_atomic_read(&stp_session.exit_requested);
+}
+
+/* Counts one statement; returns nonzero (and sets the error) when over budget. */
+static inline int stp_count_action(struct stp_ctx *c)
+{
+	if (unlikely(--c->actionremaining < 0)) {
+		stp_set_error(c, "MAXACTION exceeded");
+		return 1;
+	}
+	return 0;
+}
+
+/* Takes a lock for a probe, trying at most MAXTRYLOCK times. */
+static inline int stp_lock_acquire(stp_rwlock_t *l, int write)
+{
+	int i;
+
+	for (i = 0; i < MAXTRYLOCK; i++) {
+		if (write ? stp_rwlock_trywrite(l) : stp_rwlock_tryread(l))
+			return 1;
+		stp_cpu_relax();
+	}
+	return 0;
+}
+
+static inline void stp_flush_print(int cpu);
+static inline void stp_run_error_probes(void);
+
+/* Runs one probe handler on this CPU's context. */
+static inline void stp_run_probe(const struct stp_probe *p)
+{
+	int cpu = stp_this_cpu();
+	struct stp_ctx *c = stp_context_of(cpu);
+
+	if (p->kind != STP_PROBE_END && p->kind != STP_PROBE_ERROR &&
+	    stp_atomic_read(&stp_session.state) != STP_RUNNING &&
+	    p->kind != STP_PROBE_BEGIN)
+		return;
+	if (c->busy) {
+		stp_atomic_inc(&stp_session.skipped);
+		return;
+	}
+	c->busy = 1;
+	c->cpu = cpu;
+	c->probe = p;
+	c->nesting = -1;
+	c->last_error = NULL;
+	c->last_stmt = p->location;
+	c->interruptible = p->kind != STP_PROBE_TIMER && p->kind != STP_PROBE_OTHER;
+	c->actionremaining = c->interruptible ? MAXACTION_INTERRUPTIBLE : MAXACTION;
+	if (p->lock && !p->lock(c)) {
+		stp_atomic_inc(&stp_session.skipped);
+		c->busy = 0;
+		if (stp_atomic_read(&stp_session.skipped) > MAXSKIPPED) {
+			stp_error_line("ERROR: ", "Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.", NULL);
+			stp_request_exit();
+		}
+		return;
+	}
+	p->handler(c);
+	if (p->unlock)
+		p->unlock(c);
+	stp_flush_print(cpu);
+	if (unlikely(c->last_error)) {
+		int64_t n = stp_atomic_inc(&stp_session.errors);
+
+		stp_error_line("ERROR: ", c->last_error, c->last_stmt);
+		c->last_error = NULL;
+		c->busy = 0;
+		if (p->kind != STP_PROBE_ERROR)
+			stp_run_error_probes();
+		if (n > MAXERRORS)
+			stp_request_exit();
+		return;
+	}
+	c->busy = 0;
+}
+
+/* The closing summary SystemTap prints when something went wrong. */
+static inline void stp_print_summary(void)
+{
+	char line[256];
+	int64_t errors = stp_atomic_read(&stp_session.errors);
+	int64_t skipped = stp_atomic_read(&stp_session.skipped);
+	int64_t warnings = stp_atomic_read(&stp_session.warnings);
+
+	if (skipped) {
+		snprintf(line, sizeof(line), "Number of skipped probes: %" PRId64, skipped);
+		stp_error_line("WARNING: ", line, NULL);
+	}
+	if (errors || warnings) {
+		int n = snprintf(line, sizeof(line), "Number of errors: %" PRId64
+				 ", skipped probes: %" PRId64 "\n", errors, skipped);
+
+		if (n > 0 && errors) {
+			stp_mutex_lock(&stp_errlock);
+			stp_error_write(line, (size_t)n);
+			stp_mutex_unlock(&stp_errlock);
+		}
+	}
+}
+
+#endif /* STP_CORE_H */

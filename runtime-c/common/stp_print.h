@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: strings, the per-CPU print buffer and SystemTap's printf.
+ *
+ * Strings are fixed MAXSTRINGLEN buffers owned by contexts and globals; every operation
+ * truncates safely.  Output goes to a per-CPU buffer that is written out whole at the end
+ * of each probe (or when it fills), so lines of different probes never interleave.
+ */
+#ifndef STP_PRINT_H
+#define STP_PRINT_H
+
+/* ---------------------------------------------------------------- strings */
+
+/* Copies src into dst (MAXSTRINGLEN bytes), truncating; returns dst. */
+static inline char *stp_strcpy(char *dst, const char *src)
+{
+	size_t n;
+
+	if (dst == src)
+		return dst;
+	n = strnlen(src, MAXSTRINGLEN - 1);
+	memmove(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
+/* Appends src to dst (MAXSTRINGLEN bytes), truncating; returns dst. */
+static inline char *stp_strcat(char *dst, const char *src)
+{
+	size_t have = strnlen(dst, MAXSTRINGLEN - 1);
+	size_t n = strnlen(src, MAXSTRINGLEN - 1 - have);
+
+	memmove(dst + have, src, n);
+	dst[have + n] = '\0';
+	return dst;
+}
+
+/* The concatenation a . b into dst; dst may be a or b. */
+static inline char *stp_concat(char *dst, const char *a, const char *b)
+{
+	char tmp[MAXSTRINGLEN];
+
+	if (dst == b) {
+		stp_strcpy(tmp, b);
+		b = tmp;
+	}
+	stp_strcpy(dst, a);
+	return stp_strcat(dst, b);
+}
+
+/* ---------------------------------------------------------------- buffer */
+
+struct stp_pbuf {
+	size_t len;
+	char data[STP_PRINT_BUFSIZE];
+};
+
+static struct stp_pbuf *stp_pbufs;	/* one per CPU */
+static stp_mutex_t stp_outlock = STP_MUTEX_INIT;
+
+static inline void stp_flush_print(int cpu)
+{
+	struct stp_pbuf *b = &stp_pbufs[cpu];
+
+	if (!b->len)
+		return;
+	stp_mutex_lock(&stp_outlock);
+	stp_output_write(b->data, b->len);
+	stp_mutex_unlock(&stp_outlock);
+	b->len = 0;
+}
+
+/* Appends bytes to this CPU's buffer; a full buffer is written out first. */
+static inline void stp_print_bytes(int cpu, const char *s, size_t n)
+{
+	struct stp_pbuf *b = &stp_pbufs[cpu];
+
+	while (n > 0) {
+		size_t room = sizeof(b->data) - b->len;
+		size_t k = n < room ? n : room;
+
+		memcpy(b->data + b->len, s, k);
+		b->len += k;
+		s += k;
+		n -= k;
+		if (b->len == sizeof(b->data))
+			stp_flush_print(cpu);
+	}
+}
+
+static inline void stp_print_str(struct stp_ctx *c, const char *s)
+{
+	stp_print_bytes(c->cpu, s, strlen(s));
+}
+
+/* ---------------------------------------------------------------- printf */
+
+/* One printf argument: a number or a string. */
+union stp_arg {
+	int64_t n;
+	const char *s;
+};
+
+/* A growing output of at most cap bytes (the rest is dropped, counted in len). */
+struct stp_out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static inline void stp_out_char(struct stp_out *o, char ch)
+{
+	if (o->len < o->cap)
+		o->buf[o->len] = ch;
+	o->len++;
+}
+
+static inline void stp_out_rep(struct stp_out *o, char ch, int n)
+{
+	while (n-- > 0)
+		stp_out_char(o, ch);
+}
+
+static inline void stp_out_mem(struct stp_out *o, const char *s, size_t n)
+{
+	while (n--)
+		stp_out_char(o, *s++);
+}
+
+enum {
+	F_LEFT = 1,
+	F_PLUS = 2,
+	F_SPACE = 4,
+	F_ALT = 8,
+	F_ZERO = 16,
+};
+
+/* Formats an integer conversion (d i u o x X p). */
+static inline void stp_fmt_int(struct stp_out *o, int64_t v, char conv, int flags,
+			int width, int prec)
+{
+	char digits[72];
+	const char *set = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+	unsigned base = 10;
+	uint64_t u;
+	int neg = 0, nd = 0, pad, zeros = 0;
+	const char *prefix = "";
+
+	switch (conv) {
+	case 'o':
+		base = 8;
+		break;
+	case 'x':
+	case 'X':
+		base = 16;
+		break;
+	case 'p':
+		base = 16;
+		prefix = "0x";
+		break;
+	default:
+		break;
+	}
+	if (conv == 'd' || conv == 'i') {
+		neg = v < 0;
+		u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	} else {
+		u = (uint64_t)v;
+	}
+	if (!(u == 0 && prec == 0)) {
+		do {
+			digits[nd++] = set[u % base];
+			u /= base;
+		} while (u);
+	}
+	if (flags & F_ALT) {
+		if (base == 16 && v != 0 && conv != 'p')
+			prefix = conv == 'X' ? "0X" : "0x";
+		if (base == 8 && (nd == 0 || digits[nd - 1] != '0'))
+			zeros = 1;
+	}
+	if (prec > nd)
+		zeros = prec - nd;
+	pad = width - nd - zeros - (int)strlen(prefix) -
+	      ((neg || (flags & (F_PLUS | F_SPACE))) && (conv == 'd' || conv == 'i'));
+	if ((flags & F_ZERO) && !(flags & F_LEFT) && prec < 0) {
+		zeros += pad > 0 ? pad : 0;
+		pad = 0;
+	}
+	if (!(flags & F_LEFT))
+		stp_out_rep(o, ' ', pad);
+	if (conv == 'd' || conv == 'i') {
+		if (neg)
+			stp_out_char(o, '-');
+		else if (flags & F_PLUS)
+			stp_out_char(o, '+');
+		else if (flags & F_SPACE)
+			stp_out_char(o, ' ');
+	}
+	stp_out_mem(o, prefix, strlen(prefix));
+	stp_out_rep(o, '0', zeros);
+	while (nd)
+		stp_out_char(o, digits[--nd]);
+	if (flags & F_LEFT)
+		stp_out_rep(o, ' ', pad);
+}
+
+static inline void stp_fmt_str(struct stp_out *o, const char *s, size_t n, int flags, int width)
+{
+	int pad = width - (int)n;
+
+	if (!(flags & F_LEFT))
+		stp_out_rep(o, ' ', pad);
+	stp_out_mem(o, s, n);
+	if (flags & F_LEFT)
+		stp_out_rep(o, ' ', pad);
+}
+
+/*
+ * SystemTap's printf: %d %i %u %o %x %X %p %s %c %b %m %M %% with flags -+ #0, width,
+ * precision and *.  The translator checked the format against the arguments.  Returns
+ * the full length (the output is truncated to o->cap).
+ */
+static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, const union stp_arg *args)
+{
+	int ai = 0;
+
+	while (*fmt) {
+		int flags = 0, width = -1, prec = -1;
+		char conv;
+
+		if (*fmt != '%') {
+			stp_out_char(o, *fmt++);
+			continue;
+		}
+		fmt++;
+		if (*fmt == '%') {
+			stp_out_char(o, '%');
+			fmt++;
+			continue;
+		}
+		for (;; fmt++) {
+			if (*fmt == '-')
+				flags |= F_LEFT;
+			else if (*fmt == '+')
+				flags |= F_PLUS;
+			else if (*fmt == ' ')
+				flags |= F_SPACE;
+			else if (*fmt == '#')
+				flags |= F_ALT;
+			else if (*fmt == '0')
+				flags |= F_ZERO;
+			else
+				break;
+		}
+		if (*fmt == '*') {
+			width = ai < nargs ? (int)args[ai++].n : 0;
+			if (width < 0) {
+				flags |= F_LEFT;
+				width = -width;
+			}
+			fmt++;
+		} else {
+			for (width = 0; *fmt >= '0' && *fmt <= '9'; fmt++)
+				width = width * 10 + (*fmt - '0');
+		}
+		if (*fmt == '.') {
+			fmt++;
+			if (*fmt == '*') {
+				prec = ai < nargs ? (int)args[ai++].n : 0;
+				fmt++;
+			} else {
+				for (prec = 0; *fmt >= '0' && *fmt <= '9'; fmt++)
+					prec = prec * 10 + (*fmt - '0');
+			}
+		}
+		while (*fmt && strchr("hlLqjzt", *fmt))
+			fmt++;
+		conv = *fmt;
+		if (!conv)
+			break;
+		fmt++;
+		if (width > MAXSTRINGLEN)
+			width = MAXSTRINGLEN;
+		if (prec > MAXSTRINGLEN)
+			prec = MAXSTRINGLEN;
+		switch (conv) {
+		case 'd':
+		case 'i':
+		case 'u':
+		case 'o':
+		case 'x':
+		case 'X':
+		case 'p':
+			stp_fmt_int(o, ai < nargs ? args[ai++].n : 0, conv, flags, width, prec);
+			break;
+		case 'c': {
+			char ch = (char)(ai < nargs ? args[ai++].n : 0);
+
+			stp_fmt_str(o, &ch, 1, flags, width);
+			break;
+		}
+		case 's': {
+			const char *s = ai < nargs ? args[ai++].s : "";
+			size_t n = strlen(s);
+
+			if (prec >= 0 && (size_t)prec < n)
+				n = (size_t)prec;
+			stp_fmt_str(o, s, n, flags, width);
+			break;
+		}
+		case 'b': {
+			/* The value's bytes, in host order: width 1, 2, 4 or 8 (default 8). */
+			int64_t v = ai < nargs ? args[ai++].n : 0;
+			int bytes = (width == 1 || width == 2 || width == 4) ? width : 8;
+			char raw[8];
+
+			memcpy(raw, &v, sizeof(raw));
+			stp_out_mem(o, raw, (size_t)bytes);
+			break;
+		}
+		case 'm':
+		case 'M': {
+			/* Raw memory (%m) or its hex dump (%M), precision bytes of the string. */
+			const char *s = ai < nargs ? args[ai++].s : "";
+			size_t n = prec >= 0 ? (size_t)prec : strlen(s);
+			size_t i;
+
+			if (n > MAXSTRINGLEN)
+				n = MAXSTRINGLEN;
+			if (conv == 'm') {
+				stp_fmt_str(o, s, n, flags, width);
+			} else {
+				for (i = 0; i < n; i++) {
+					stp_out_char(o, "0123456789abcdef"[((unsigned char)s[i]) >> 4]);
+					stp_out_char(o, "0123456789abcdef"[((unsigned char)s[i]) & 15]);
+				}
+			}
+			break;
+		}
+		default:
+			stp_out_char(o, '%');
+			stp_out_char(o, conv);
+			break;
+		}
+	}
+	return o->len;
+}
+
+/* printf: formatted straight into this CPU's print buffer (nothing big on the stack). */
+static inline void stp_printf(struct stp_ctx *c, const char *fmt, int nargs, const union stp_arg *args)
+{
+	struct stp_pbuf *b = &stp_pbufs[c->cpu];
+	struct stp_out o = { b->data + b->len, sizeof(b->data) - b->len, 0 };
+
+	stp_format(&o, fmt, nargs, args);
+	if (o.len <= o.cap) {
+		b->len += o.len;
+		return;
+	}
+	/* It did not fit: write out what is there and format again into the empty buffer. */
+	stp_flush_print(c->cpu);
+	o.buf = b->data;
+	o.cap = sizeof(b->data);
+	o.len = 0;
+	stp_format(&o, fmt, nargs, args);
+	b->len = o.len < o.cap ? o.len : o.cap;
+}
+
+/* sprintf: into a MAXSTRINGLEN string, truncated. */
+static inline char *stp_sprintf(char *dst, const char *fmt, int nargs, const union stp_arg *args)
+{
+	struct stp_out o = { dst, MAXSTRINGLEN - 1, 0 };
+
+	stp_format(&o, fmt, nargs, args);
+	dst[o.len < o.cap ? o.len : o.cap] = '\0';
+	return dst;
+}
+
+/* Decimal text of a number into dst. */
+static inline char *stp_ltoa(char *dst, int64_t v)
+{
+	snprintf(dst, MAXSTRINGLEN, "%" PRId64, v);
+	return dst;
+}
+
+#endif /* STP_PRINT_H */

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: statistics (<<<, @count @sum @min @max @avg @variance) and
+ * histograms (@hist_linear, @hist_log), printed in SystemTap's layout.
+ *
+ * A scalar statistic is per-CPU: <<< touches only this CPU's copy (no global lock on the
+ * hot path) and readers merge the copies into this CPU's merge buffer.
+ */
+#ifndef STP_STAT_H
+#define STP_STAT_H
+
+#ifndef HIST_WIDTH
+#define HIST_WIDTH 50
+#endif
+#ifndef HIST_ELISION
+#define HIST_ELISION 2
+#endif
+#define HIST_LOG_BUCKETS 128
+#define HIST_LOG_BUCKET0 64
+
+enum stp_hist_kind {
+	STP_HIST_NONE,
+	STP_HIST_LINEAR,
+	STP_HIST_LOG,
+};
+
+/* The histogram a statistic keeps, fixed at translation time. */
+struct stp_hist_cfg {
+	enum stp_hist_kind kind;
+	int64_t lo, hi, step;
+	int buckets;
+};
+
+struct stp_stat {
+	int64_t count, sum, min, max;
+#ifdef __SIZEOF_INT128__
+	__int128 sumsq;
+#else
+	int64_t sumsq;
+#endif
+	int64_t hist[];
+};
+
+static inline size_t stp_stat_size(const struct stp_hist_cfg *cfg)
+{
+	return sizeof(struct stp_stat) + sizeof(int64_t) * (size_t)(cfg ? cfg->buckets : 0);
+}
+
+static inline int stp_msb64(uint64_t v)
+{
+	return 63 - __builtin_clzll(v);
+}
+
+static inline int stp_hist_bucket(const struct stp_hist_cfg *cfg, int64_t v)
+{
+	if (cfg->kind == STP_HIST_LOG) {
+		if (v == 0)
+			return HIST_LOG_BUCKET0;
+		if (v > 0)
+			return HIST_LOG_BUCKET0 + 1 + stp_msb64((uint64_t)v);
+		return HIST_LOG_BUCKET0 - 1 - stp_msb64((uint64_t)0 - (uint64_t)v);
+	}
+	if (v < cfg->lo)
+		return 0;
+	if (v > cfg->hi)
+		return cfg->buckets - 1;
+	return 1 + (int)((v - cfg->lo) / cfg->step);
+}
+
+static inline int64_t stp_log_bucket_value(int b)
+{
+	if (b == HIST_LOG_BUCKET0)
+		return 0;
+	if (b > HIST_LOG_BUCKET0)
+		return (int64_t)((uint64_t)1 << (b - HIST_LOG_BUCKET0 - 1));
+	return -(int64_t)((uint64_t)1 << (HIST_LOG_BUCKET0 - 1 - b));
+}
+
+static inline void stp_stat_add_one(struct stp_stat *s, const struct stp_hist_cfg *cfg, int64_t v)
+{
+	if (s->count == 0 || v < s->min)
+		s->min = v;
+	if (s->count == 0 || v > s->max)
+		s->max = v;
+	s->count++;
+	s->sum += v;
+	s->sumsq += (__typeof__(s->sumsq))v * v;
+	if (cfg && cfg->kind != STP_HIST_NONE)
+		s->hist[stp_hist_bucket(cfg, v)]++;
+}
+
+static inline void stp_stat_merge_into(struct stp_stat *dst, const struct stp_stat *src,
+				const struct stp_hist_cfg *cfg)
+{
+	int i;
+
+	if (!src->count)
+		return;
+	if (dst->count == 0 || src->min < dst->min)
+		dst->min = src->min;
+	if (dst->count == 0 || src->max > dst->max)
+		dst->max = src->max;
+	dst->count += src->count;
+	dst->sum += src->sum;
+	dst->sumsq += src->sumsq;
+	for (i = 0; cfg && i < cfg->buckets; i++)
+		dst->hist[i] += src->hist[i];
+}
+
+/* ---------------------------------------------------------------- scalar stats */
+
+struct stp_stat_set {
+	const struct stp_hist_cfg *cfg;
+	size_t stride;
+	char *percpu;	/* ncpus stats */
+	char *merged;	/* ncpus merge buffers */
+};
+
+static inline int stp_stat_set_init(struct stp_stat_set *s, const struct stp_hist_cfg *cfg)
+{
+	s->cfg = cfg;
+	s->stride = stp_stat_size(cfg);
+	s->percpu = stp_alloc(s->stride * (size_t)stp_ncpus());
+	s->merged = stp_alloc(s->stride * (size_t)stp_ncpus());
+	return s->percpu && s->merged ? 0 : -1;
+}
+
+static inline void stp_stat_set_free(struct stp_stat_set *s)
+{
+	stp_free(s->percpu);
+	stp_free(s->merged);
+}
+
+static inline void stp_stat_set_add(struct stp_stat_set *s, int cpu, int64_t v)
+{
+	stp_stat_add_one((struct stp_stat *)(s->percpu + s->stride * (size_t)cpu), s->cfg, v);
+}
+
+/* The merged statistic, in this CPU's merge buffer. */
+static inline struct stp_stat *stp_stat_set_read(struct stp_stat_set *s, int cpu)
+{
+	struct stp_stat *m = (struct stp_stat *)(s->merged + s->stride * (size_t)cpu);
+	int i;
+
+	memset(m, 0, s->stride);
+	for (i = 0; i < stp_ncpus(); i++)
+		stp_stat_merge_into(m, (struct stp_stat *)(s->percpu + s->stride * (size_t)i), s->cfg);
+	return m;
+}
+
+static inline void stp_stat_set_clear(struct stp_stat_set *s)
+{
+	memset(s->percpu, 0, s->stride * (size_t)stp_ncpus());
+}
+
+/* ---------------------------------------------------------------- extractors */
+
+enum stp_stat_op {
+	STP_COUNT,
+	STP_SUM,
+	STP_MIN,
+	STP_MAX,
+	STP_AVG,
+	STP_VARIANCE,
+};
+
+static inline int64_t stp_stat_extract(struct stp_ctx *c, const struct stp_stat *s, enum stp_stat_op op,
+				const char *near)
+{
+	if (op == STP_COUNT)
+		return s->count;
+	if (op == STP_SUM)
+		return s->sum;
+	if (s->count == 0) {
+		stp_error_near(c, "empty aggregate", near);
+		return 0;
+	}
+	switch (op) {
+	case STP_MIN:
+		return s->min;
+	case STP_MAX:
+		return s->max;
+	case STP_AVG:
+		return s->sum / s->count;
+	default:
+		if (s->count < 2)
+			return 0;
+		return (int64_t)((s->sumsq * s->count - (__typeof__(s->sumsq))s->sum * s->sum) /
+				 ((__typeof__(s->sumsq))s->count * (s->count - 1)));
+	}
+}
+
+/* One histogram bucket (for @hist_*(s)[i] and foreach over a histogram). */
+static inline int64_t stp_hist_index(struct stp_ctx *c, const struct stp_stat *s,
+			      const struct stp_hist_cfg *cfg, int64_t i, const char *near)
+{
+	if (!cfg || i < 0 || i >= cfg->buckets) {
+		stp_error_near(c, "histogram index out of range", near);
+		return 0;
+	}
+	return s->hist[i];
+}
+
+/* ---------------------------------------------------------------- printing */
+
+static inline int stp_needed_space(int64_t v)
+{
+	int n = 1;
+
+	if (v < 0) {
+		n++;
+		v = -v;
+	}
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+static inline void stp_print_rep(struct stp_ctx *c, char ch, int n)
+{
+	while (n-- > 0)
+		stp_print_bytes(c->cpu, &ch, 1);
+}
+
+static inline void stp_print_long(struct stp_ctx *c, const char *prefix, int64_t v)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%s%" PRId64, prefix, v);
+
+	stp_print_bytes(c->cpu, buf, (size_t)n);
+}
+
+/* Draws a histogram as SystemTap does. */
+static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, const struct stp_hist_cfg *cfg)
+{
+	int i, k, low = -1, high = 0, under = 0, over = 0, val_space, cnt_space, eliding = 0;
+	int64_t valmax = 0, scale;
+
+	if (!cfg || cfg->kind == STP_HIST_NONE)
+		return;
+	for (i = 0; i < cfg->buckets; i++) {
+		if (s->hist[i] > 0 && low == -1)
+			low = i;
+		if (s->hist[i] > 0)
+			high = i;
+		if (s->hist[i] > valmax)
+			valmax = s->hist[i];
+	}
+	if (low == -1)
+		low = high = cfg->kind == STP_HIST_LOG ? HIST_LOG_BUCKET0 : 1;
+	for (i = 0; i < 2; i++) {
+		if (cfg->kind == STP_HIST_LOG) {
+			if (low != HIST_LOG_BUCKET0 && low > 0)
+				low--;
+		} else if (low > 0) {
+			low--;
+		}
+		if (high < cfg->buckets - 1)
+			high++;
+	}
+	if (cfg->kind == STP_HIST_LINEAR) {
+		if (low == 0 && s->hist[0] == 0)
+			low++;
+		if (high == cfg->buckets - 1 && s->hist[high] == 0)
+			high--;
+		under = low == 0;
+		over = high == cfg->buckets - 1;
+	}
+	scale = valmax <= HIST_WIDTH ? 1 : (valmax + HIST_WIDTH - 1) / HIST_WIDTH;
+	cnt_space = stp_needed_space(valmax);
+	if (cfg->kind == STP_HIST_LINEAR) {
+		i = stp_needed_space(cfg->lo) + under;
+		val_space = stp_needed_space(cfg->lo + cfg->step * (high - 1)) + over;
+	} else {
+		i = stp_needed_space(stp_log_bucket_value(high));
+		val_space = stp_needed_space(stp_log_bucket_value(low));
+	}
+	if (i > val_space)
+		val_space = i;
+	if (val_space < 5)
+		val_space = 5;
+	stp_print_rep(c, ' ', val_space - 5);
+	stp_print_str(c, "value |");
+	stp_print_rep(c, '-', HIST_WIDTH);
+	stp_print_str(c, " count\n");
+	for (i = low; i <= high; i++) {
+		const char *prefix = "";
+		int64_t val, bar;
+		int elide = 1;
+
+		for (k = i - HIST_ELISION; k <= i + HIST_ELISION; k++)
+			if (k >= low && k <= high && s->hist[k] != 0)
+				elide = 0;
+		if (elide) {
+			eliding = 1;
+			continue;
+		}
+		if (eliding) {
+			stp_print_rep(c, ' ', val_space);
+			stp_print_str(c, " ~\n");
+			eliding = 0;
+		}
+		if (cfg->kind == STP_HIST_LINEAR) {
+			if (i == 0) {
+				val = cfg->lo;
+				prefix = "<";
+			} else if (i == cfg->buckets - 1) {
+				val = cfg->lo + (int64_t)(i - 2) * cfg->step;
+				prefix = ">";
+			} else {
+				val = cfg->lo + (int64_t)(i - 1) * cfg->step;
+			}
+		} else {
+			val = stp_log_bucket_value(i);
+		}
+		stp_print_rep(c, ' ', val_space - stp_needed_space(val) - (int)strlen(prefix));
+		stp_print_long(c, prefix, val);
+		stp_print_str(c, " |");
+		bar = s->hist[i] / scale;
+		stp_print_rep(c, '@', (int)bar);
+		stp_print_rep(c, ' ', HIST_WIDTH - (int)bar + 1 + cnt_space - stp_needed_space(s->hist[i]));
+		stp_print_long(c, "", s->hist[i]);
+		stp_print_str(c, "\n");
+	}
+	stp_print_str(c, "\n");
+}
+
+#endif /* STP_STAT_H */

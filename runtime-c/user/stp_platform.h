@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: the user-space platform layer.
+ *
+ * Everything the common runtime needs from its platform is defined here: memory
+ * (start-up only), "CPUs" (one per runtime thread), locks, atomics, time, output and
+ * process identity.  runtime-c/linux/stp_platform.h provides the same names for the
+ * kernel module.
+ */
+#ifndef STP_PLATFORM_H
+#define STP_PLATFORM_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STP_USER 1
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Runtime threads: the main thread is CPU 0, each timer thread its own. */
+#ifndef STP_MAXCPUS
+#define STP_MAXCPUS 64
+#endif
+
+static int stp_ncpus_value = 1;
+static __thread int stp_this_cpu_value;
+
+static inline int stp_ncpus(void)
+{
+	return stp_ncpus_value;
+}
+
+static inline int stp_this_cpu(void)
+{
+	return stp_this_cpu_value;
+}
+
+/* Memory: only at start-up and shutdown, never in probe context. */
+static inline void *stp_alloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+static inline void stp_free(void *p)
+{
+	free(p);
+}
+
+/* Reader/writer locks with try-acquire. */
+typedef pthread_rwlock_t stp_rwlock_t;
+
+static inline void stp_rwlock_init(stp_rwlock_t *l)
+{
+	pthread_rwlock_init(l, NULL);
+}
+
+static inline int stp_rwlock_tryread(stp_rwlock_t *l)
+{
+	return pthread_rwlock_tryrdlock(l) == 0;
+}
+
+static inline int stp_rwlock_trywrite(stp_rwlock_t *l)
+{
+	return pthread_rwlock_trywrlock(l) == 0;
+}
+
+static inline void stp_rwlock_unlock(stp_rwlock_t *l)
+{
+	pthread_rwlock_unlock(l);
+}
+
+static inline void stp_cpu_relax(void)
+{
+	sched_yield();
+}
+
+/* A lock for writing output and error lines whole. */
+typedef pthread_mutex_t stp_mutex_t;
+#define STP_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+
+static inline void stp_mutex_lock(stp_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+}
+
+static inline void stp_mutex_unlock(stp_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+}
+
+#define stp_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
+#define stp_atomic_read(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define stp_atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define stp_atomic_cmpxchg(p, old, new)                                        \
+	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
+				    __ATOMIC_SEQ_CST)
+
+/* Time. */
+static inline int64_t stp_time_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline int64_t stp_realtime_ns(void)
+{
+	return stp_time_ns(CLOCK_REALTIME);
+}
+
+static inline int64_t stp_monotonic_ns(void)
+{
+	return stp_time_ns(CLOCK_MONOTONIC);
+}
+
+static inline int64_t stp_cycles(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return (int64_t)__builtin_ia32_rdtsc();
+#else
+	return stp_monotonic_ns();
+#endif
+}
+
+/* Output: the script's output (stdout or -o FILE) and the error stream. */
+static int stp_out_fd = 1;
+
+static inline void stp_write_fd(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static inline void stp_output_write(const char *buf, size_t len)
+{
+	stp_write_fd(stp_out_fd, buf, len);
+}
+
+static inline void stp_error_write(const char *buf, size_t len)
+{
+	stp_write_fd(2, buf, len);
+}
+
+/* Identity of the current process (the probe runs in the stap process itself). */
+static inline int64_t stp_pid(void)
+{
+	return getpid();
+}
+
+static inline int64_t stp_tid(void)
+{
+	return (int64_t)syscall(SYS_gettid);
+}
+
+static inline int64_t stp_uid(void)
+{
+	return getuid();
+}
+
+static inline void stp_execname(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/comm", "r");
+
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+/* Random numbers for timer randomization and randint(). */
+static inline uint64_t stp_random(void)
+{
+	static __thread uint64_t state;
+
+	if (!state)
+		state = (uint64_t)stp_monotonic_ns() ^ ((uint64_t)stp_tid() << 32) ^
+			0x9e3779b97f4a7c15ULL;
+	/* xorshift64* */
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return state * 2685821657736338717ULL;
+}
+
+/* Sorting with a context argument (glibc's qsort_r; the kernel has sort_r). */
+static inline void stp_sort_r(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *, void *), void *priv)
+{
+	qsort_r(base, n, size, cmp, priv);
+}
+
+#endif /* STP_PLATFORM_H */

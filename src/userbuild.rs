@@ -1,0 +1,113 @@
+//! Passes 4 and 5 of the user-space backend: build the generated C with the system C
+//! compiler against `runtime-c/user/`, cached by content hash, and run it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
+
+/// Flags every user-backend build uses (the runtime and generated code are warning-free
+/// under -Wall -Werror).
+pub const CFLAGS: &[&str] = &["-std=gnu11", "-O2", "-Wall", "-Werror", "-pthread"];
+
+/// 64-bit FNV-1a, for cache keys.
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for b in bytes {
+        *h = (*h ^ *b as u64).wrapping_mul(0x100000001b3);
+    }
+}
+
+/// Where built programs are cached: $SYSTEMTAP_DIR/cache, else $XDG_CACHE_HOME/stap-rs,
+/// else ~/.cache/stap-rs.
+pub fn cache_root() -> PathBuf {
+    if let Ok(d) = std::env::var("SYSTEMTAP_DIR") {
+        return PathBuf::from(d).join("cache");
+    }
+    if let Ok(d) = std::env::var("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("stap-rs");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    PathBuf::from(home).join(".cache/stap-rs")
+}
+
+/// Writes the runtime and the generated C into `dir`.
+pub fn write_sources(dir: &Path, c_source: &str) -> std::io::Result<PathBuf> {
+    for (rel, text) in RUNTIME {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, text)?;
+    }
+    let c = dir.join("stap_program.c");
+    std::fs::write(&c, c_source)?;
+    Ok(c)
+}
+
+/// Builds (or finds in the cache) the executable for `c_source`; `extra` are -D flags
+/// already inside the source, so the hash covers everything.  Returns its path.
+pub fn build(c_source: &str, keep: bool, verbose: u8) -> Result<PathBuf, String> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let extra: Vec<String> = std::env::var("STAP_USER_CFLAGS")
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    let mut h: u64 = 0xcbf29ce484222325;
+    fnv(&mut h, c_source.as_bytes());
+    for (rel, text) in RUNTIME {
+        fnv(&mut h, rel.as_bytes());
+        fnv(&mut h, text.as_bytes());
+    }
+    fnv(&mut h, cc.as_bytes());
+    for f in CFLAGS
+        .iter()
+        .copied()
+        .chain(extra.iter().map(|s| s.as_str()))
+    {
+        fnv(&mut h, f.as_bytes());
+    }
+    let dir = cache_root().join(format!("user-{:016x}", h));
+    let exe = dir.join("stap_program");
+    if exe.is_file() {
+        if verbose >= 2 {
+            eprintln!("Pass 4: using cached {}", exe.display());
+        }
+        return Ok(exe);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {}", dir.display(), e))?;
+    let c = write_sources(&dir, c_source).map_err(|e| format!("cannot write sources: {}", e))?;
+    let tmp_exe = dir.join(format!("stap_program.tmp{}", std::process::id()));
+    let mut cmd = Command::new(&cc);
+    cmd.args(CFLAGS)
+        .args(&extra)
+        .arg("-I")
+        .arg(dir.join("user"))
+        .arg("-I")
+        .arg(dir.join("common"))
+        .arg("-o")
+        .arg(&tmp_exe)
+        .arg(&c);
+    if verbose >= 3 {
+        eprintln!("Running {:?}", cmd);
+    }
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "cannot run the C compiler '{}': {} (install gcc, or set CC)",
+            cc, e
+        )
+    })?;
+    if !out.status.success() {
+        let mut msg = format!(
+            "the generated C did not compile ({} kept in {}):\n",
+            c.display(),
+            dir.display()
+        );
+        msg.push_str(&String::from_utf8_lossy(&out.stderr));
+        return Err(msg);
+    }
+    std::fs::rename(&tmp_exe, &exe)
+        .map_err(|e| format!("cannot install {}: {}", exe.display(), e))?;
+    if !keep {
+        let _ = std::fs::remove_file(&c);
+    }
+    Ok(exe)
+}
