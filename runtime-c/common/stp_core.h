@@ -105,7 +105,7 @@ static stp_mutex_t stp_errlock = STP_MUTEX_INIT;
 /* Prints a whole line to the error stream. */
 static inline void stp_error_line(const char *prefix, const char *msg, const char *where)
 {
-	char line[MAXSTRINGLEN * 2 + 64];
+	char line[MAXSTRINGLEN * 2 + 512];
 	int n;
 
 	if (where && where[0])
@@ -124,9 +124,13 @@ static inline void stp_error_line(const char *prefix, const char *msg, const cha
 /* Records a runtime error in the context; the generated code then unwinds. */
 static inline void stp_set_error(struct stp_ctx *c, const char *msg)
 {
+	size_t n;
+
 	if (c->last_error)
 		return;
-	snprintf(c->error_buf, sizeof(c->error_buf), "%s", msg);
+	for (n = 0; n < sizeof(c->error_buf) - 1 && msg[n]; n++)
+		c->error_buf[n] = msg[n];
+	c->error_buf[n] = '\0';
 	c->last_error = c->error_buf;
 }
 
@@ -160,9 +164,16 @@ static inline void stp_warn(const char *msg)
 	stp_error_line("WARNING: ", msg, NULL);
 }
 
+/* exit(): no more begin or ordinary probes run from now on; end probes follow. */
 static inline void stp_request_exit(void)
 {
+	int s = STP_STARTING;
+
 	stp_atomic_set(&stp_session.exit_requested, 1);
+	if (!stp_atomic_cmpxchg(&stp_session.state, &s, STP_STOPPING)) {
+		s = STP_RUNNING;
+		stp_atomic_cmpxchg(&stp_session.state, &s, STP_STOPPING);
+	}
 }
 
 static inline int stp_exit_requested(void)
@@ -202,9 +213,14 @@ static inline void stp_run_probe(const struct stp_probe *p)
 	int cpu = stp_this_cpu();
 	struct stp_ctx *c = stp_context_of(cpu);
 
-	if (p->kind != STP_PROBE_END && p->kind != STP_PROBE_ERROR &&
-	    stp_atomic_read(&stp_session.state) != STP_RUNNING &&
-	    p->kind != STP_PROBE_BEGIN)
+	int state = stp_atomic_read(&stp_session.state);
+
+	/* As in SystemTap: begin probes run while starting, end probes while stopping,
+	   error probes any time, everything else only while running. */
+	if ((p->kind == STP_PROBE_BEGIN && state != STP_STARTING) ||
+	    (p->kind == STP_PROBE_END && state != STP_STOPPING) ||
+	    (p->kind != STP_PROBE_BEGIN && p->kind != STP_PROBE_END &&
+	     p->kind != STP_PROBE_ERROR && state != STP_RUNNING))
 		return;
 	if (c->busy) {
 		stp_atomic_inc(&stp_session.skipped);
@@ -249,25 +265,15 @@ static inline void stp_run_probe(const struct stp_probe *p)
 /* The closing summary SystemTap prints when something went wrong. */
 static inline void stp_print_summary(void)
 {
-	char line[256];
+	char line[128];
 	int64_t errors = stp_atomic_read(&stp_session.errors);
 	int64_t skipped = stp_atomic_read(&stp_session.skipped);
-	int64_t warnings = stp_atomic_read(&stp_session.warnings);
 
-	if (skipped) {
-		snprintf(line, sizeof(line), "Number of skipped probes: %" PRId64, skipped);
-		stp_error_line("WARNING: ", line, NULL);
-	}
-	if (errors || warnings) {
-		int n = snprintf(line, sizeof(line), "Number of errors: %" PRId64
-				 ", skipped probes: %" PRId64 "\n", errors, skipped);
-
-		if (n > 0 && errors) {
-			stp_mutex_lock(&stp_errlock);
-			stp_error_write(line, (size_t)n);
-			stp_mutex_unlock(&stp_errlock);
-		}
-	}
+	if (!errors && !skipped)
+		return;
+	snprintf(line, sizeof(line), "Number of errors: %" PRId64 ", skipped probes: %" PRId64,
+		 errors, skipped);
+	stp_error_line("WARNING: ", line, NULL);
 }
 
 #endif /* STP_CORE_H */

@@ -29,8 +29,15 @@ struct stp_map_entry {
 	struct stp_map_entry *prev, *next;	/* insertion order; free list via next */
 	uint64_t seq;				/* insertion number, breaks sort ties */
 	uint64_t hash;
-	char data[];				/* keys, then the value */
+	/* keys, then the value, follow at STP_ENTRY_HDR (16-byte aligned) */
 };
+
+#define STP_ENTRY_HDR ((sizeof(struct stp_map_entry) + 15) & ~(size_t)15)
+
+static inline char *stp_entry_data(struct stp_map_entry *e)
+{
+	return (char *)e + STP_ENTRY_HDR;
+}
 
 struct stp_map {
 	const char *name;
@@ -56,9 +63,9 @@ struct stp_map {
 
 #define STP_ENTRY(m, i) ((struct stp_map_entry *)((m)->pool + (m)->entry_size * (size_t)(i)))
 
-static inline size_t stp_align8(size_t n)
+static inline size_t stp_align16(size_t n)
 {
-	return (n + 7) & ~(size_t)7;
+	return (n + 15) & ~(size_t)15;
 }
 
 static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, const enum stp_type *keys,
@@ -73,17 +80,18 @@ static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, c
 	for (i = 0; i < nkeys; i++) {
 		m->keys[i] = keys[i];
 		m->key_off[i] = off;
-		off += keys[i] == STP_STRING ? stp_align8(MAXSTRINGLEN) : 8;
+		off += keys[i] == STP_STRING ? stp_align16(MAXSTRINGLEN) : 16;
 	}
 	m->value = value;
-	m->value_off = off;
+	m->value_off = stp_align16(off);
+	off = m->value_off;
 	if (value == STP_STRING)
-		off += stp_align8(MAXSTRINGLEN);
+		off += stp_align16(MAXSTRINGLEN);
 	else if (value == STP_STATS)
-		off += stp_align8(stp_stat_size(cfg));
+		off += stp_align16(stp_stat_size(cfg));
 	else
 		off += 8;
-	m->entry_size = stp_align8(sizeof(struct stp_map_entry) + off);
+	m->entry_size = stp_align16(STP_ENTRY_HDR + off);
 	m->capacity = capacity > 0 ? capacity : MAXMAPENTRIES;
 	m->wrap = wrap;
 	m->cfg = cfg;
@@ -111,12 +119,12 @@ static inline void stp_map_free(struct stp_map *m)
 
 static inline int64_t *stp_key_long_slot(const struct stp_map *m, struct stp_map_entry *e, int i)
 {
-	return (int64_t *)(e->data + m->key_off[i]);
+	return (int64_t *)(stp_entry_data(e) + m->key_off[i]);
 }
 
 static inline char *stp_key_str_slot(const struct stp_map *m, struct stp_map_entry *e, int i)
 {
-	return e->data + m->key_off[i];
+	return stp_entry_data(e) + m->key_off[i];
 }
 
 static inline int64_t stp_map_key_long(const struct stp_map *m, struct stp_map_entry *e, int i)
@@ -131,17 +139,17 @@ static inline const char *stp_map_key_str(const struct stp_map *m, struct stp_ma
 
 static inline int64_t *stp_value_long_slot(const struct stp_map *m, struct stp_map_entry *e)
 {
-	return (int64_t *)(e->data + m->value_off);
+	return (int64_t *)(stp_entry_data(e) + m->value_off);
 }
 
 static inline char *stp_value_str_slot(const struct stp_map *m, struct stp_map_entry *e)
 {
-	return e->data + m->value_off;
+	return stp_entry_data(e) + m->value_off;
 }
 
 static inline struct stp_stat *stp_value_stat_slot(const struct stp_map *m, struct stp_map_entry *e)
 {
-	return (struct stp_stat *)(e->data + m->value_off);
+	return (struct stp_stat *)(stp_entry_data(e) + m->value_off);
 }
 
 static inline uint64_t stp_key_hash(const struct stp_map *m, const union stp_key *keys)
@@ -236,7 +244,7 @@ static inline struct stp_map_entry *stp_map_slot(struct stp_ctx *c, struct stp_m
 	}
 	e = m->free;
 	m->free = e->next;
-	memset(e->data, 0, m->entry_size - sizeof(*e));
+	memset(stp_entry_data(e), 0, m->entry_size - STP_ENTRY_HDR);
 	for (i = 0; i < m->nkeys; i++) {
 		if (m->keys[i] == STP_STRING)
 			stp_strcpy(stp_key_str_slot(m, e, i), keys[i].s);

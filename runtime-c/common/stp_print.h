@@ -18,20 +18,28 @@ static inline char *stp_strcpy(char *dst, const char *src)
 
 	if (dst == src)
 		return dst;
-	n = strnlen(src, MAXSTRINGLEN - 1);
-	memmove(dst, src, n);
+	for (n = 0; n < MAXSTRINGLEN - 1 && src[n]; n++)
+		dst[n] = src[n];
 	dst[n] = '\0';
 	return dst;
 }
 
-/* Appends src to dst (MAXSTRINGLEN bytes), truncating; returns dst. */
+/* Appends src to dst (MAXSTRINGLEN bytes), truncating; src may be dst; returns dst. */
 static inline char *stp_strcat(char *dst, const char *src)
 {
-	size_t have = strnlen(dst, MAXSTRINGLEN - 1);
-	size_t n = strnlen(src, MAXSTRINGLEN - 1 - have);
+	size_t have, n, len;
 
-	memmove(dst + have, src, n);
-	dst[have + n] = '\0';
+	for (have = 0; have < MAXSTRINGLEN - 1 && dst[have]; have++)
+		;
+	for (len = 0; len < MAXSTRINGLEN - 1 && src[len]; len++)
+		;
+	if (len > MAXSTRINGLEN - 1 - have)
+		len = MAXSTRINGLEN - 1 - have;
+	/* Appending a string to itself reads what it writes: copy forward from a snapshot
+	   of the length, which never overtakes the source. */
+	for (n = 0; n < len; n++)
+		dst[have + n] = src[n];
+	dst[have + len] = '\0';
 	return dst;
 }
 

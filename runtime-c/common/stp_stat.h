@@ -43,7 +43,9 @@ struct stp_stat {
 
 static inline size_t stp_stat_size(const struct stp_hist_cfg *cfg)
 {
-	return sizeof(struct stp_stat) + sizeof(int64_t) * (size_t)(cfg ? cfg->buckets : 0);
+	size_t n = sizeof(struct stp_stat) + sizeof(int64_t) * (size_t)(cfg ? cfg->buckets : 0);
+
+	return (n + 15) & ~(size_t)15;	/* the 128-bit sum of squares needs 16-byte alignment */
 }
 
 static inline int stp_msb64(uint64_t v)

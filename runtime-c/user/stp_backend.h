@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 
 	stp_atomic_set(&stp_session.state, STP_STARTING);
 	stp_run_kind(STP_PROBE_BEGIN);
-	if (!stp_exit_requested() && !stp_atomic_read(&stp_session.errors)) {
+	if (!stp_exit_requested()) {
 		stp_atomic_set(&stp_session.state, STP_RUNNING);
 		if (command) {
 			child = stp_start_command(command);
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	stp_atomic_set(&stp_session.state, STP_STOPPING);
+	stp_request_exit();
 	for (i = 0; i < ntimers; i++)
 		pthread_join(timers[i].thread, NULL);
 	stp_run_kind(STP_PROBE_END);

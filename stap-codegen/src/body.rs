@@ -7,6 +7,7 @@
 
 use crate::names::{c_ident, Names};
 use crate::{c_str, cg_error, field, loc, near};
+// (operator_after is used through crate:: for clarity at its one call site.)
 use stap_sema::ir::*;
 use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, SortDir, StatOp, UnOp};
 use stap_syntax::diag::Diagnostic;
@@ -680,7 +681,8 @@ impl<'a> Gen<'a> {
             BinOp::Sub => format!("((int64_t)((uint64_t)({}) - (uint64_t)({})))", a, b),
             BinOp::Mul => format!("((int64_t)((uint64_t)({}) * (uint64_t)({})))", a, b),
             BinOp::Div | BinOp::Mod => {
-                let n = self.near(span);
+                let _ = span;
+                let n = self.near(crate::operator_after(self.sm, l.span));
                 let (name, minus_one) = if op == BinOp::Div {
                     ("/", "(int64_t)(0 - (uint64_t)__a)")
                 } else {

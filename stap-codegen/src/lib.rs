@@ -104,6 +104,31 @@ pub(crate) fn near(sm: &SourceMap, span: Span) -> String {
     format!("{} '{}' at {}", kind, first, loc(sm, span))
 }
 
+/// The span of the operator that follows `lhs` (skipping blanks, comments and closing
+/// parentheses), for "near operator '/'" in runtime errors.
+pub(crate) fn operator_after(sm: &SourceMap, lhs: Span) -> Span {
+    let text = &sm.file(lhs.file).text;
+    let b = text.as_bytes();
+    let mut i = lhs.end as usize;
+    loop {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b')') {
+            i += 1;
+        }
+        if text[i..].starts_with("/*") {
+            i = text[i..].find("*/").map(|k| i + k + 2).unwrap_or(b.len());
+        } else if text[i..].starts_with("//") || text[i..].starts_with('#') {
+            i = text[i..].find('\n').map(|k| i + k).unwrap_or(b.len());
+        } else {
+            break;
+        }
+    }
+    Span {
+        file: lhs.file,
+        start: i as u32,
+        end: (i + 1).min(b.len()) as u32,
+    }
+}
+
 pub(crate) fn cg_error(msg: impl Into<String>, span: Span) -> Diagnostic {
     Diagnostic::error(Pass::Semantic, "codegen.unsupported", msg, span)
 }

@@ -1,0 +1,187 @@
+//! The end-to-end table (`tests/e2e/*.stpt`): every case runs through the real `stap`
+//! binary on the user-space runtime.  See tests/e2e/README.md for the format.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Default, Clone)]
+struct Case {
+    file: String,
+    name: String,
+    runtimes: Vec<String>,
+    args: Vec<String>,
+    exit: i32,
+    script: String,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    stderr_contains: Vec<String>,
+}
+
+fn parse(file: &Path) -> Vec<Case> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let fname = file.file_name().unwrap().to_string_lossy().into_owned();
+    let mut cases = Vec::new();
+    let mut cur: Option<Case> = None;
+    let mut section: Option<String> = None;
+    let mut buf = String::new();
+    let flush = |c: &mut Case, section: &Option<String>, buf: &mut String| match section.as_deref()
+    {
+        Some("script") => c.script = std::mem::take(buf),
+        Some("stdout") => c.stdout = Some(std::mem::take(buf)),
+        Some("stderr") => c.stderr = Some(std::mem::take(buf)),
+        Some("stderr contains") => {
+            c.stderr_contains = buf
+                .lines()
+                .map(String::from)
+                .filter(|l| !l.is_empty())
+                .collect();
+            buf.clear();
+        }
+        Some(other) => panic!("{}: unknown section '--- {}'", fname, other),
+        None => buf.clear(),
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("=== ") {
+            // The blank line before a case header separates cases; it is not output.
+            if buf.ends_with("\n\n") || buf == "\n" {
+                buf.pop();
+            }
+            if let Some(mut c) = cur.take() {
+                flush(&mut c, &section, &mut buf);
+                cases.push(c);
+            }
+            cur = Some(Case {
+                file: fname.clone(),
+                name: name.trim().to_string(),
+                runtimes: vec!["user".into(), "kernel".into()],
+                ..Default::default()
+            });
+            section = None;
+            continue;
+        }
+        let Some(c) = cur.as_mut() else { continue };
+        if let Some(sec) = line.strip_prefix("--- ") {
+            flush(c, &section, &mut buf);
+            section = Some(sec.trim().to_string());
+            continue;
+        }
+        if section.is_none() {
+            if let Some((k, v)) = line.split_once(':') {
+                match k.trim() {
+                    "runtimes" => c.runtimes = v.split_whitespace().map(String::from).collect(),
+                    "args" => c.args = v.split_whitespace().map(String::from).collect(),
+                    "exit" => c.exit = v.trim().parse().expect("exit status"),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        buf.push_str(line);
+        buf.push('\n');
+    }
+    if let Some(mut c) = cur.take() {
+        flush(&mut c, &section, &mut buf);
+        cases.push(c);
+    }
+    cases
+}
+
+fn run_case(c: &Case, cache: &Path, sanitize: bool) -> Result<(), String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stap"));
+    cmd.env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", cache)
+        .arg("--runtime=user")
+        .args(&c.args)
+        .arg("-e")
+        .arg(&c.script);
+    if sanitize {
+        cmd.env(
+            "STAP_USER_CFLAGS",
+            "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g",
+        );
+    }
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut problems = Vec::new();
+    if out.status.code() != Some(c.exit) {
+        problems.push(format!(
+            "exit status {:?}, expected {}",
+            out.status.code(),
+            c.exit
+        ));
+    }
+    if let Some(want) = &c.stdout {
+        if stdout != *want {
+            problems.push(format!(
+                "stdout differs:\n--- expected\n{}--- got\n{}",
+                want, stdout
+            ));
+        }
+    }
+    match &c.stderr {
+        Some(want) if stderr != *want => problems.push(format!(
+            "stderr differs:\n--- expected\n{}--- got\n{}",
+            want, stderr
+        )),
+        None if c.stderr_contains.is_empty() && !stderr.is_empty() => {
+            problems.push(format!("unexpected stderr:\n{}", stderr))
+        }
+        _ => {}
+    }
+    for want in &c.stderr_contains {
+        if !stderr.contains(want.as_str()) {
+            problems.push(format!("stderr lacks {:?}; stderr was:\n{}", want, stderr));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[test]
+fn e2e_table_user_runtime() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "stpt"))
+        .collect();
+    files.sort();
+    let only = std::env::var("STAP_E2E_ONLY").ok();
+    let cases: Vec<Case> = files
+        .iter()
+        .flat_map(|f| parse(f))
+        .filter(|c| c.runtimes.iter().any(|r| r == "user"))
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+        .collect();
+    assert!(!cases.is_empty(), "no cases in {}", dir.display());
+    let sanitize = std::env::var("STAP_E2E_SANITIZE").is_ok_and(|v| v == "1");
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(if sanitize {
+        "e2e-cache-sanitize"
+    } else {
+        "e2e-cache"
+    });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(c) = cases.get(i) else { break };
+                if let Err(e) = run_case(c, &cache, sanitize) {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("[{}] {}: {}", c.file, c.name, e));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    println!("e2e: {} cases, {} failed", cases.len(), failures.len());
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
