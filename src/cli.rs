@@ -237,6 +237,14 @@ pub struct Cli {
     #[arg(long = "disable-cache")]
     pub disable_cache: bool,
 
+    /// Add symbol and unwind data for the shared libraries of -c/-d objects.
+    #[arg(long = "ldd")]
+    pub ldd: bool,
+
+    /// Add symbol and unwind data for all loaded kernel modules.
+    #[arg(long = "all-modules")]
+    pub all_modules: bool,
+
     /// Interactive mode (not supported by stap-rs: says so).
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,

@@ -87,6 +87,9 @@ struct stp_ctx {
 	const char *last_stmt;	/* "file:line:col" of the statement running */
 	const struct stp_probe *probe;
 	char error_buf[MAXSTRINGLEN];
+	/* tokenize(): the string being split and where the next token starts. */
+	char tok_buf[MAXSTRINGLEN];
+	int tok_pos;
 };
 
 static inline struct stp_ctx *stp_context_of(int cpu);
@@ -98,6 +101,7 @@ static struct {
 	int64_t skipped;
 	int64_t warnings;
 	int64_t exit_status;
+	int64_t target;		/* target(): -x PID or the -c command's PID */
 } stp_session;
 
 static stp_mutex_t stp_errlock = STP_MUTEX_INIT;

@@ -11,8 +11,6 @@
 #ifndef STP_BACKEND_H
 #define STP_BACKEND_H
 
-static int64_t stp_target_pid;
-
 /* Runs every probe of one kind, in sequence-number order (ties: table order). */
 static inline void stp_run_kind(enum stp_probe_kind kind)
 {
@@ -79,18 +77,33 @@ static inline void stp_usage(const char *argv0)
 	fprintf(stderr, "usage: %s [-o FILE] [-T SECS] [-c CMD] [-x PID]\n", argv0);
 }
 
-static inline pid_t stp_start_command(const char *cmd)
+/*
+ * Forks -c CMD before the begin probes run (so target() is its PID there too); the child
+ * waits on a pipe and execs the command only when *release is closed.
+ */
+static inline pid_t stp_start_command(const char *cmd, int *release)
 {
-	pid_t pid = fork();
+	int fds[2];
+	pid_t pid;
 
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
+		char ch;
 
+		close(fds[1]);
+		while (read(fds[0], &ch, 1) < 0 && errno == EINTR)
+			;
+		close(fds[0]);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	close(fds[0]);
+	*release = fds[1];
 	return pid;
 }
 
@@ -100,7 +113,7 @@ int main(int argc, char **argv)
 	const char *out_path = NULL, *command = NULL;
 	double timeout = 0;
 	int64_t deadline = 0;
-	int ntimers = 0, i, opt;
+	int ntimers = 0, i, opt, release = -1;
 	pid_t child = 0;
 	sigset_t sigs;
 
@@ -116,7 +129,7 @@ int main(int argc, char **argv)
 			command = optarg;
 			break;
 		case 'x':
-			stp_target_pid = strtoll(optarg, NULL, 10);
+			stp_session.target = strtoll(optarg, NULL, 10);
 			break;
 		default:
 			stp_usage(argv[0]);
@@ -149,13 +162,21 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	if (command) {
+		child = stp_start_command(command, &release);
+		if (child < 0) {
+			fprintf(stderr, "ERROR: cannot start command: %s\n", strerror(errno));
+			return 1;
+		}
+		stp_session.target = child;
+	}
 	stp_atomic_set(&stp_session.state, STP_STARTING);
 	stp_run_kind(STP_PROBE_BEGIN);
 	if (!stp_exit_requested()) {
 		stp_atomic_set(&stp_session.state, STP_RUNNING);
-		if (command) {
-			child = stp_start_command(command);
-			stp_target_pid = child;
+		if (release >= 0) {
+			close(release);
+			release = -1;
 		}
 		ntimers = 0;
 		for (i = 0; i < STP_NPROBES; i++) {
@@ -194,6 +215,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < stp_ncpus(); i++)
 		stp_flush_print(i);
 	stp_print_summary();
+	if (release >= 0)
+		close(release);
 	if (child > 0) {
 		kill(child, SIGTERM);
 		waitpid(child, NULL, 0);

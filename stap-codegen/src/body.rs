@@ -1070,20 +1070,32 @@ pub(crate) fn gen_function(
         _ => None,
     };
     let cname = &names.functions[id];
-    let mut code = format!(
-        "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct stp_locals_{} *l = &c->frames[++c->rt.nesting].f{};\n\n\t(void)l;\n",
-        f.name,
-        loc(sm, f.span),
-        cname,
-        cname,
-        id
-    );
+    let frame_ty = format!("stp_locals_{}", cname);
+    let mut code = String::new();
     match &f.body {
         Body::Script(b) => {
             g.block(b)?;
-            code.push_str(&g.out);
+            let _ = write!(
+                code,
+                "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n\n\t(void)l;\n{}",
+                f.name,
+                loc(sm, f.span),
+                cname,
+                frame_ty,
+                id,
+                g.out
+            );
         }
         Body::Embedded { code: c_code, .. } => {
+            // The embedded C gets a function of its own, so a plain `return` in it is fine.
+            let _ = write!(
+                code,
+                "/* function {} (embedded C) at {} */\nstatic void stp_fe_{}(struct context *c, struct {} *l)\n{{\n",
+                f.name,
+                loc(sm, f.span),
+                cname,
+                frame_ty
+            );
             code.push_str("#define CONTEXT (&c->rt)\n");
             for (i, l) in f.locals.iter().take(f.arity).enumerate() {
                 let _ = writeln!(code, "#define STAP_ARG_{} (l->{})", l.name, g.locals[i]);
@@ -1091,14 +1103,19 @@ pub(crate) fn gen_function(
             code.push_str(
                 "#define STAP_RETVALUE (l->__ret)\n\
                  #define STAP_RETURN(v) do { STAP_RETVALUE = (v); goto out; } while (0)\n\
-                 #define STAP_ERROR(...) do { stp_set_errorf(CONTEXT, __VA_ARGS__); goto out; } while (0)\n\t{\n",
+                 #define STAP_ERROR(...) do { stp_set_errorf(CONTEXT, __VA_ARGS__); goto out; } while (0)\n\t(void)c;\n\t(void)l;\n\t{\n",
             );
             code.push_str(c_code);
-            code.push_str("\n\t}\n#undef CONTEXT\n");
+            code.push_str("\n\t}\nout: __attribute__((unused));\n\t;\n#undef CONTEXT\n");
             for l in f.locals.iter().take(f.arity) {
                 let _ = writeln!(code, "#undef STAP_ARG_{}", l.name);
             }
-            code.push_str("#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef STAP_ERROR\n");
+            code.push_str("#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef STAP_ERROR\n}\n\n");
+            let _ = write!(
+                code,
+                "static void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n\n\tstp_fe_{}(c, l);\n\tgoto out;\n",
+                cname, frame_ty, id, cname
+            );
         }
     }
     code.push_str("out: __attribute__((unused));\n\tc->rt.nesting--;\n}\n\n");

@@ -216,6 +216,16 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
          #define STP_CHECK(label) do { if (unlikely(c->rt.last_error)) goto label; } while (0)\n\n",
     );
 
+    // File-level embedded C of the script and the tapsets it uses.
+    for e in &prog.embeds {
+        let _ = writeln!(
+            o,
+            "/* embedded C from {} */\n{}\n",
+            loc(sm, e.span),
+            e.code.trim_matches('\n')
+        );
+    }
+
     // Histogram configurations.
     for (g, k) in &hists {
         let name = &names.globals[*g];

@@ -506,6 +506,18 @@ impl Checker<'_> {
     }
 
     fn print(&mut self, kind: PrintKind, args: &[Expr], x: &Expr) {
+        // SystemTap's limit (PR10750): a print takes at most 32 values.
+        let values = match kind {
+            PrintKind::Print { .. } => args.len(),
+            _ => args.len().saturating_sub(1),
+        };
+        if values > 32 {
+            self.err(
+                "sema.print-args",
+                format!("too many arguments to print ({}; at most 32)", values),
+                x,
+            );
+        }
         let values: &[Expr] = match kind {
             PrintKind::Format { .. } => {
                 let Some(ExprKind::Literal(Literal::String(fmt))) = args.first().map(|a| &a.kind)
