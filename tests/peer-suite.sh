@@ -15,16 +15,18 @@ declare -A MIN=(
     [parseko]=${MIN_PARSEKO:-150}
     [semok]=${MIN_SEMOK:-50}
     [semko]=${MIN_SEMKO:-170}
+    [transok]=${MIN_TRANSOK:-14}
+    [transko]=${MIN_TRANSKO:-3}
 )
 
-out=$(CATEGORIES="parseok parseko semok semko" STAP=target/release/stap "$SUITE/score.sh" 2>&1)
+out=$(CATEGORIES="parseok parseko semok semko transok transko" STAP=target/release/stap "$SUITE/score.sh" 2>&1)
 echo "$out"
 fail=0
 if echo "$out" | grep -Eq 'crashes=[1-9]|timeouts=[1-9]'; then
     echo "peer-suite: FAIL: crashes or timeouts" >&2
     fail=1
 fi
-for cat in parseok parseko semok semko; do
+for cat in parseok parseko semok semko transok transko; do
     got=$(echo "$out" | awk -v c="$cat:" '$1 == c { split($2, a, "/"); print a[1] }')
     if [ "${got:-0}" -lt "${MIN[$cat]}" ]; then
         echo "peer-suite: FAIL: $cat ${got:-0} < ${MIN[$cat]}" >&2

@@ -10,6 +10,12 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# The user-space runtime is built with the system C compiler (and its sanitizer runtimes).
+if ! command -v cc >/dev/null; then
+    echo "== installing gcc"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -18,6 +24,9 @@ cargo build --release --workspace --all-targets
 
 echo "== cargo test --release"
 cargo test --release --workspace
+
+echo "== end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
+STAP_E2E_SANITIZE=1 cargo test --release --test e2e
 
 echo "== peer suite (passes 1 and 2)"
 tests/peer-suite.sh
