@@ -16,6 +16,9 @@
 #define HIST_ELISION 2
 #endif
 #define HIST_LOG_BUCKETS 128
+#ifndef STP_CACHELINE
+#define STP_CACHELINE 64
+#endif
 #define HIST_LOG_BUCKET0 64
 
 enum stp_hist_kind {
@@ -121,7 +124,8 @@ struct stp_stat_set {
 static inline int stp_stat_set_init(struct stp_stat_set *s, const struct stp_hist_cfg *cfg)
 {
 	s->cfg = cfg;
-	s->stride = stp_stat_size(cfg);
+	/* One cache line (at least) per CPU: no false sharing between CPUs' <<<. */
+	s->stride = (stp_stat_size(cfg) + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
 	s->percpu = stp_alloc(s->stride * (size_t)stp_ncpus());
 	s->merged = stp_alloc(s->stride * (size_t)stp_ncpus());
 	return s->percpu && s->merged ? 0 : -1;
