@@ -152,6 +152,21 @@ static inline struct stp_stat *stp_value_stat_slot(const struct stp_map *m, stru
 	return (struct stp_stat *)(stp_entry_data(e) + m->value_off);
 }
 
+/* Equality of two strings, bounded by MAXSTRINGLEN (a plain loop: GCC's string
+   builtins warn about bounds they cannot see). */
+static inline int stp_str_eq(const char *a, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < MAXSTRINGLEN - 1; i++) {
+		if (a[i] != b[i])
+			return 0;
+		if (!a[i])
+			return 1;
+	}
+	return 1;
+}
+
 static inline uint64_t stp_key_hash(const struct stp_map *m, const union stp_key *keys)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -182,7 +197,7 @@ static inline int stp_key_equal(const struct stp_map *m, struct stp_map_entry *e
 
 	for (i = 0; i < m->nkeys; i++) {
 		if (m->keys[i] == STP_STRING) {
-			if (strncmp(stp_key_str_slot(m, e, i), keys[i].s, MAXSTRINGLEN - 1))
+			if (!stp_str_eq(stp_key_str_slot(m, e, i), keys[i].s))
 				return 0;
 		} else if (*stp_key_long_slot(m, e, i) != keys[i].n) {
 			return 0;
@@ -333,7 +348,7 @@ static inline int stp_map_match(const struct stp_map *m, struct stp_map_entry *e
 		if (wild & (1u << i))
 			continue;
 		if (m->keys[i] == STP_STRING) {
-			if (strncmp(stp_key_str_slot(m, e, i), keys[i].s, MAXSTRINGLEN - 1))
+			if (!stp_str_eq(stp_key_str_slot(m, e, i), keys[i].s))
 				return 0;
 		} else if (*stp_key_long_slot(m, e, i) != keys[i].n) {
 			return 0;
