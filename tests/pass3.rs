@@ -67,3 +67,36 @@ fn p3_defines_come_first() {
     assert!(define < include);
     assert!(c.contains("#define FOO \n") || c.contains("#define FOO\n"));
 }
+
+#[test]
+fn ctrl_c_runs_the_end_probes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sigint-cache"))
+        .args([
+            "--runtime=user",
+            "-e",
+            "global n probe begin { println(\"started\") } probe timer.ms(5) { n++ } probe end { printf(\"ended %d\\n\", n > 0) }",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "started\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // stap has become the program (exec), so the signal reaches it directly.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "ended 1\n");
+    assert_eq!(status.code(), Some(0));
+}

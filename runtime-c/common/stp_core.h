@@ -42,6 +42,8 @@
 #define STP_PRINT_BUFSIZE 8192
 #endif
 
+#include "stp_regex.h"
+
 /* Session states. */
 enum stp_state {
 	STP_STARTING,
@@ -90,6 +92,8 @@ struct stp_ctx {
 	/* tokenize(): the string being split and where the next token starts. */
 	char tok_buf[MAXSTRINGLEN];
 	int tok_pos;
+	/* =~ and !~: the NFA's work lists. */
+	struct stp_re_lists re;
 };
 
 static inline struct stp_ctx *stp_context_of(int cpu);

@@ -66,6 +66,7 @@ struct Gen<'a> {
     sm: &'a SourceMap,
     names: &'a Names,
     hists: &'a BTreeMap<GlobalId, HistKind>,
+    regexes: &'a [(String, Span)],
     locals: Vec<String>,
     local_types: Vec<Type>,
     temps: Vec<(String, Type)>,
@@ -96,6 +97,7 @@ impl<'a> Gen<'a> {
         sm: &'a SourceMap,
         names: &'a Names,
         hists: &'a BTreeMap<GlobalId, HistKind>,
+        regexes: &'a [(String, Span)],
         locals: &[Local],
         function: Option<FuncId>,
     ) -> Gen<'a> {
@@ -106,6 +108,7 @@ impl<'a> Gen<'a> {
             sm,
             names,
             hists,
+            regexes,
             locals: names_l,
             local_types: locals.iter().map(|l| l.ty).collect(),
             temps: Vec::new(),
@@ -713,10 +716,17 @@ impl<'a> Gen<'a> {
                 }
             }
             BinOp::Match | BinOp::NotMatch => {
-                return Err(cg_error(
-                    "regular expression matching is not supported by the code generator yet",
-                    span,
-                ))
+                let Some(i) = self.regexes.iter().position(|(_, s)| *s == r.span) else {
+                    return Err(cg_error(
+                        "the regular expression must be a literal string",
+                        span,
+                    ));
+                };
+                let neg = if op == BinOp::NotMatch { "!" } else { "" };
+                format!(
+                    "((int64_t){}stp_re_match(&stp_re_{}, &c->rt.re, {}))",
+                    neg, i, a
+                )
             }
         })
     }
@@ -1061,10 +1071,11 @@ pub(crate) fn gen_function(
     sm: &SourceMap,
     names: &Names,
     hists: &BTreeMap<GlobalId, HistKind>,
+    regexes: &[(String, Span)],
     id: FuncId,
     f: &Function,
 ) -> R<Generated> {
-    let mut g = Gen::new(prog, sm, names, hists, &f.locals, Some(id));
+    let mut g = Gen::new(prog, sm, names, hists, regexes, &f.locals, Some(id));
     let ret = match f.ret {
         Type::Long | Type::String => Some(f.ret),
         _ => None,
@@ -1146,10 +1157,11 @@ pub(crate) fn gen_probe(
     sm: &SourceMap,
     names: &Names,
     hists: &BTreeMap<GlobalId, HistKind>,
+    regexes: &[(String, Span)],
     id: usize,
     p: &Probe,
 ) -> R<Generated> {
-    let mut g = Gen::new(prog, sm, names, hists, &p.locals, None);
+    let mut g = Gen::new(prog, sm, names, hists, regexes, &p.locals, None);
     if let Some(cond) = &p.condition {
         let c = g.expr(cond)?;
         g.line(&format!("if (!({}))\n\t\tgoto out;", c));

@@ -188,6 +188,22 @@ fn hist_configs(prog: &Program) -> Result<BTreeMap<GlobalId, HistKind>, Diagnost
 pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String, Diagnostic> {
     let names = names::Names::new(prog);
     let hists = hist_configs(prog)?;
+    // Every =~ / !~ pattern, compiled once at start-up: (pattern, where).
+    let mut regexes: Vec<(String, Span)> = Vec::new();
+    body::for_each_expr(prog, &mut |x| {
+        if let ExprKind::Binary(
+            stap_syntax::ast::BinOp::Match | stap_syntax::ast::BinOp::NotMatch,
+            _,
+            r,
+        ) = &x.kind
+        {
+            if let ExprKind::Literal(stap_syntax::ast::Literal::String(p)) = &r.kind {
+                if !regexes.iter().any(|(_, s)| *s == r.span) {
+                    regexes.push((p.clone(), r.span));
+                }
+            }
+        }
+    });
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -249,6 +265,18 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     if !hists.is_empty() {
         o.push('\n');
     }
+    for (i, (p, span)) in regexes.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "static struct stp_regex stp_re_{}; /* \"{}\" at {} */",
+            i,
+            p,
+            loc(sm, *span)
+        );
+    }
+    if !regexes.is_empty() {
+        o.push('\n');
+    }
 
     // Globals.
     o.push_str("/* Global variables. */\nstatic struct {\n");
@@ -276,11 +304,13 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     // Frames and bodies.
     let mut funcs = Vec::new();
     for (i, f) in prog.functions.iter().enumerate() {
-        funcs.push(body::gen_function(prog, sm, &names, &hists, i, f)?);
+        funcs.push(body::gen_function(
+            prog, sm, &names, &hists, &regexes, i, f,
+        )?);
     }
     let mut probes = Vec::new();
     for (i, p) in prog.probes.iter().enumerate() {
-        probes.push(body::gen_probe(prog, sm, &names, &hists, i, p)?);
+        probes.push(body::gen_probe(prog, sm, &names, &hists, &regexes, i, p)?);
     }
     for f in &funcs {
         o.push_str(&f.frame);
@@ -331,6 +361,15 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
         "\tfor (i = 0; i < {}; i++)\n\t\tstp_rwlock_init(&stp_glock[i]);",
         prog.globals.len().max(1)
     );
+    for (i, (p, span)) in regexes.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "\tif (stp_re_compile(&stp_re_{}, \"{}\")) {{\n\t\tstp_error_line(\"ERROR: \", \"invalid regular expression\", {});\n\t\treturn -1;\n\t}}",
+            i,
+            p,
+            c_str(&format!("string '{}' at {}", p, loc(sm, *span)))
+        );
+    }
     for (i, g) in prog.globals.iter().enumerate() {
         let n = &names.globals[i];
         let cfg = if hists.contains_key(&i) {
