@@ -377,7 +377,8 @@ fn later_passes_say_they_do_not_exist_yet() {
     // The kernel backend's module build (pass 4) is the first pass not built yet.
     let out = run(&["-p4", "-e", "probe begin { println(1) }"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pass 4 for the kernel backend (building a module) is not implemented yet"));
+    assert!(text(&out.stderr)
+        .contains("pass 4 for the kernel backend (building a module) is not implemented yet"));
 }
 
 #[test]

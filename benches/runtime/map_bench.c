@@ -75,7 +75,7 @@ static void *run(void *arg)
 			while (!stp_lock_acquire(&lock, 1))
 				;	/* a probe would be skipped; the benchmark retries */
 			stp_map_set_long(c, &map, &key, i, "bench");
-			stp_rwlock_unlock(&lock);
+			stp_rwlock_unlock_write(&lock);
 			break;
 		case 1:	/* baseline hash map */
 			if (j->locked)
@@ -88,7 +88,7 @@ static void *run(void *arg)
 			while (!stp_lock_acquire(&lock, 0))
 				;
 			stp_stat_set_add(&stat, c->cpu, i);
-			stp_rwlock_unlock(&lock);
+			stp_rwlock_unlock_read(&lock);
 			break;
 		default:	/* baseline aggregate */
 			if (j->locked)

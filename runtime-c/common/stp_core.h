@@ -108,12 +108,13 @@ static struct {
 	int64_t target;		/* target(): -x PID or the -c command's PID */
 } stp_session;
 
-static stp_mutex_t stp_errlock = STP_MUTEX_INIT;
+STP_DEFINE_MUTEX(stp_errlock);
 
 /* Prints a whole line to the error stream. */
 static inline void stp_error_line(const char *prefix, const char *msg, const char *where)
 {
 	char line[MAXSTRINGLEN * 2 + 512];
+	unsigned long flags;
 	int n;
 
 	if (where && where[0])
@@ -124,9 +125,9 @@ static inline void stp_error_line(const char *prefix, const char *msg, const cha
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	stp_mutex_lock(&stp_errlock);
+	flags = stp_mutex_lock(&stp_errlock);
 	stp_error_write(line, (size_t)n);
-	stp_mutex_unlock(&stp_errlock);
+	stp_mutex_unlock(&stp_errlock, flags);
 }
 
 /* Records a runtime error in the context; the generated code then unwinds. */

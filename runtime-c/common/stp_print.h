@@ -64,17 +64,18 @@ struct stp_pbuf {
 };
 
 static struct stp_pbuf *stp_pbufs;	/* one per CPU */
-static stp_mutex_t stp_outlock = STP_MUTEX_INIT;
+STP_DEFINE_MUTEX(stp_outlock);
 
 static inline void stp_flush_print(int cpu)
 {
 	struct stp_pbuf *b = &stp_pbufs[cpu];
+	unsigned long flags;
 
 	if (!b->len)
 		return;
-	stp_mutex_lock(&stp_outlock);
+	flags = stp_mutex_lock(&stp_outlock);
 	stp_output_write(b->data, b->len);
-	stp_mutex_unlock(&stp_outlock);
+	stp_mutex_unlock(&stp_outlock, flags);
 	b->len = 0;
 }
 

@@ -83,7 +83,12 @@ static inline int stp_rwlock_trywrite(stp_rwlock_t *l)
 	return pthread_rwlock_trywrlock(l) == 0;
 }
 
-static inline void stp_rwlock_unlock(stp_rwlock_t *l)
+static inline void stp_rwlock_unlock_read(stp_rwlock_t *l)
+{
+	pthread_rwlock_unlock(l);
+}
+
+static inline void stp_rwlock_unlock_write(stp_rwlock_t *l)
 {
 	pthread_rwlock_unlock(l);
 }
@@ -93,17 +98,19 @@ static inline void stp_cpu_relax(void)
 	sched_yield();
 }
 
-/* A lock for writing output and error lines whole. */
+/* A lock for writing output and error lines whole (the kernel's saves IRQ flags). */
 typedef pthread_mutex_t stp_mutex_t;
-#define STP_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+#define STP_DEFINE_MUTEX(name) static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER
 
-static inline void stp_mutex_lock(stp_mutex_t *m)
+static inline unsigned long stp_mutex_lock(stp_mutex_t *m)
 {
 	pthread_mutex_lock(m);
+	return 0;
 }
 
-static inline void stp_mutex_unlock(stp_mutex_t *m)
+static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 {
+	(void)flags;
 	pthread_mutex_unlock(m);
 }
 

@@ -462,66 +462,41 @@ fn probe_globals(p: &body::Generated, funcs: &[body::Generated]) -> BTreeMap<Glo
 }
 
 /// Lock and unlock functions for a probe: every global it uses, in index order (so two
-/// probes can never deadlock), each with a bounded try.
+/// probes can never deadlock), each with a bounded try.  `true` means a write lock.
 fn lock_functions(id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
+    let mode = |w: bool| if w { "write" } else { "read" };
     let mut o = format!(
-        "static int stp_lock_{}(struct stp_ctx *rt)
-{{
-	(void)rt;
-",
+        "static int stp_lock_{}(struct stp_ctx *rt)\n{{\n\t(void)rt;\n",
         id
     );
     for (k, (g, w)) in globals.iter().enumerate() {
         let _ = writeln!(
             o,
-            "	if (!stp_lock_acquire(&stp_glock[{}], {}))
-		goto unlock_{};",
+            "\tif (!stp_lock_acquire(&stp_glock[{}], {}))\n\t\tgoto unlock_{};",
             g, *w as i32, k
         );
     }
-    o.push_str(
-        "	return 1;
-",
-    );
-    let n = globals.len();
-    let gs: Vec<&GlobalId> = globals.keys().collect();
-    for k in (0..n).rev() {
-        if k > 0 {
-            let _ = writeln!(
-                o,
-                "unlock_{}:
-	stp_rwlock_unlock(&stp_glock[{}]);",
-                k,
-                gs[k - 1]
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "unlock_0:
-	return 0;"
-            );
-        }
+    o.push_str("\treturn 1;\n");
+    // Failing to take lock k jumps to unlock_k, which releases locks k-1 down to 0.
+    let held: Vec<(&GlobalId, &bool)> = globals.iter().collect();
+    for k in (1..held.len()).rev() {
+        let (g, w) = held[k - 1];
+        let _ = writeln!(o, "unlock_{}:", k);
+        let _ = writeln!(o, "\tstp_rwlock_unlock_{}(&stp_glock[{}]);", mode(*w), g);
     }
-    o.push_str(
-        "}
-
-",
-    );
+    if !held.is_empty() {
+        o.push_str("unlock_0:\n\treturn 0;\n");
+    }
+    o.push_str("}\n\n");
     let _ = writeln!(
         o,
-        "static void stp_unlock_{}(struct stp_ctx *rt)
-{{
-	(void)rt;",
+        "static void stp_unlock_{}(struct stp_ctx *rt)\n{{\n\t(void)rt;",
         id
     );
-    for g in globals.keys().rev() {
-        let _ = writeln!(o, "	stp_rwlock_unlock(&stp_glock[{}]);", g);
+    for (g, w) in globals.iter().rev() {
+        let _ = writeln!(o, "\tstp_rwlock_unlock_{}(&stp_glock[{}]);", mode(*w), g);
     }
-    o.push_str(
-        "}
-
-",
-    );
+    o.push_str("}\n\n");
     o
 }
 
