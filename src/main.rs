@@ -5,6 +5,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+mod kbuild;
 mod pass1;
 mod pass2;
 mod report;
@@ -244,9 +245,37 @@ fn run() -> i32 {
 
     // Pass 4.
     if backend == stap_codegen::Backend::Kernel {
+        let timer = PassTimer::start();
+        let req = kbuild::Request {
+            c_source: &c_source,
+            kernel: &kernel,
+            module_name: cli.module.as_deref(),
+            make_vars: &cli.make_vars,
+            keep: cli.keep,
+            verbose: cli.verbose,
+        };
+        let ko = match kbuild::build(&req) {
+            Ok(p) => p,
+            Err(msg) => {
+                eprintln!("{}\nPass 4: compilation failed.", msg);
+                return 1;
+            }
+        };
+        if cli.verbose >= 1 {
+            eprintln!(
+                "Pass 4: compiled C into \"{}\" {}",
+                ko.display(),
+                timer.finish()
+            );
+        }
+        if last_pass == 4 {
+            println!("{}", ko.display());
+            return 0;
+        }
         eprintln!(
-            "stap: pass 4 for the kernel backend (building a module) is not implemented yet in \
-             stap-rs; use --runtime=user for begin/end/error/never/timer probes, or -p3 to see the C"
+            "stap: pass 5 for the kernel backend (loading the module with stpd) is not implemented \
+             yet in stap-rs; the module is {}",
+            ko.display()
         );
         return 1;
     }

@@ -13,8 +13,8 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-50}
-    [semko]=${MIN_SEMKO:-170}
+    [semok]=${MIN_SEMOK:-51}
+    [semko]=${MIN_SEMKO:-175}
     [transok]=${MIN_TRANSOK:-14}
     [transko]=${MIN_TRANSKO:-3}
 )

@@ -183,6 +183,7 @@ static inline void stp_request_exit(void)
 		s = STP_RUNNING;
 		stp_atomic_cmpxchg(&stp_session.state, &s, STP_STOPPING);
 	}
+	stp_on_exit_requested();
 }
 
 static inline int stp_exit_requested(void)

@@ -161,6 +161,29 @@ static inline void stp_stat_set_clear(struct stp_stat_set *s)
 
 /* ---------------------------------------------------------------- extractors */
 
+/* n / d for a 128-bit n, by long division (no compiler helper: the kernel has none). */
+static inline int64_t stp_sdiv128(__typeof__(((struct stp_stat *)0)->sumsq) n, int64_t d)
+{
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 un = n < 0 ? -(unsigned __int128)n : (unsigned __int128)n, q = 0, r = 0;
+	uint64_t ud = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+	int i;
+
+	if (!ud)
+		return 0;
+	for (i = 127; i >= 0; i--) {
+		r = (r << 1) | ((un >> i) & 1);
+		if (r >= ud) {
+			r -= ud;
+			q |= (unsigned __int128)1 << i;
+		}
+	}
+	return ((n < 0) != (d < 0)) ? -(int64_t)q : (int64_t)q;
+#else
+	return d ? n / d : 0;
+#endif
+}
+
 enum stp_stat_op {
 	STP_COUNT,
 	STP_SUM,
@@ -191,8 +214,8 @@ static inline int64_t stp_stat_extract(struct stp_ctx *c, const struct stp_stat 
 	default:
 		if (s->count < 2)
 			return 0;
-		return (int64_t)((s->sumsq * s->count - (__typeof__(s->sumsq))s->sum * s->sum) /
-				 ((__typeof__(s->sumsq))s->count * (s->count - 1)));
+		return stp_sdiv128(s->sumsq * s->count - (__typeof__(s->sumsq))s->sum * s->sum,
+				   s->count * (s->count - 1));
 	}
 }
 

@@ -121,6 +121,11 @@ static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
 				    __ATOMIC_SEQ_CST)
 
+/* exit() was called: the main loop notices by itself. */
+static inline void stp_on_exit_requested(void)
+{
+}
+
 /* Time. */
 static inline int64_t stp_time_ns(clockid_t clock)
 {

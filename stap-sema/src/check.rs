@@ -67,6 +67,10 @@ struct Checker<'p> {
     family: Option<Family>,
     /// The probe's point (None in functions).
     point: Option<&'p ProbePoint>,
+    /// Type data for casts.
+    resolver: &'p dyn crate::KernelResolver,
+    /// `-g`: writes to target expressions are allowed.
+    guru: bool,
 }
 
 /// True when the block can take more than one path (so a recursion may have a base).
@@ -127,9 +131,143 @@ fn check_recursion(prog: &Program, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Globals an expression tree or body writes: assignments, ++/--, <<<, delete.
+fn written_globals(b: &Block) -> std::collections::HashSet<GlobalId> {
+    let mut out = std::collections::HashSet::new();
+    let target = |x: &Expr| match &x.kind {
+        ExprKind::Var(Var::Global(g)) | ExprKind::Array(Var::Global(g)) => Some(*g),
+        ExprKind::Index(b, _) => match b.kind {
+            ExprKind::Array(Var::Global(g)) => Some(g),
+            _ => None,
+        },
+        _ => None,
+    };
+    crate::visit::block(b, &mut |e| match &e.kind {
+        ExprKind::Assign(_, l, _) | ExprKind::IncDec { operand: l, .. } => {
+            if let Some(g) = target(l) {
+                out.insert(g);
+            }
+        }
+        _ => {}
+    });
+    fn deletes(
+        s: &Stmt,
+        out: &mut std::collections::HashSet<GlobalId>,
+        target: &dyn Fn(&Expr) -> Option<GlobalId>,
+    ) {
+        match &s.kind {
+            StmtKind::Delete(x) => {
+                if let Some(g) = target(x) {
+                    out.insert(g);
+                }
+            }
+            StmtKind::Block(b) => b.stmts.iter().for_each(|s| deletes(s, out, target)),
+            StmtKind::If(_, t, o) => {
+                deletes(t, out, target);
+                if let Some(o) = o {
+                    deletes(o, out, target);
+                }
+            }
+            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => deletes(b, out, target),
+            StmtKind::Foreach(f) => deletes(&f.body, out, target),
+            StmtKind::Try(b, _, h) => {
+                b.stmts.iter().for_each(|s| deletes(s, out, target));
+                h.stmts.iter().for_each(|s| deletes(s, out, target));
+            }
+            _ => {}
+        }
+    }
+    b.stmts.iter().for_each(|s| deletes(s, &mut out, &target));
+    out
+}
+
+/// An array must not change while a foreach iterates over it (also through calls).
+fn check_foreach_mutation(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    // Globals each function writes, through the functions it calls.
+    let mut writes: Vec<std::collections::HashSet<GlobalId>> = prog
+        .functions
+        .iter()
+        .map(|f| match &f.body {
+            Body::Script(b) => written_globals(b),
+            _ => Default::default(),
+        })
+        .collect();
+    let calls: Vec<Vec<FuncId>> = prog
+        .functions
+        .iter()
+        .map(|f| {
+            let mut v = Vec::new();
+            if let Body::Script(b) = &f.body {
+                crate::visit::block(b, &mut |e| {
+                    if let ExprKind::Call(c, _) = e.kind {
+                        v.push(c);
+                    }
+                });
+            }
+            v
+        })
+        .collect();
+    loop {
+        let mut changed = false;
+        for f in 0..writes.len() {
+            for &c in &calls[f] {
+                let add: Vec<GlobalId> = writes[c].difference(&writes[f]).copied().collect();
+                if !add.is_empty() {
+                    writes[f].extend(add);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut check_block = |b: &Block| {
+        crate::optimize::for_each_foreach(b, &mut |f: &Foreach| {
+            let ExprKind::Array(Var::Global(g)) = f.source.kind else {
+                return;
+            };
+            let body = Block {
+                stmts: vec![(*f.body).clone()],
+                span: f.body.span,
+            };
+            let mut w = written_globals(&body);
+            crate::visit::block(&body, &mut |e| {
+                if let ExprKind::Call(c, _) = e.kind {
+                    w.extend(writes[c].iter().copied());
+                }
+            });
+            if w.contains(&g) {
+                diags.push(sem_error(
+                    "sema.foreach-mutation",
+                    format!(
+                        "array '{}' is modified during a foreach over it",
+                        prog.globals[g].name
+                    ),
+                    f.source.span,
+                ));
+            }
+        });
+    };
+    for p in &prog.probes {
+        check_block(&p.body);
+    }
+    for func in &prog.functions {
+        if let Body::Script(b) = &func.body {
+            check_block(b);
+        }
+    }
+}
+
 /// Runs the checks over the whole program.
-pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
+pub fn check(
+    prog: &Program,
+    resolver: &dyn crate::KernelResolver,
+    guru: bool,
+    diags: &mut Vec<Diagnostic>,
+) {
     check_recursion(prog, diags);
+    check_foreach_mutation(prog, diags);
     for f in &prog.functions {
         if let Body::Script(b) = &f.body {
             let mut c = Checker {
@@ -138,6 +276,8 @@ pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
                 locals: &f.locals,
                 family: None,
                 point: None,
+                resolver,
+                guru,
             };
             c.block(b);
         }
@@ -149,6 +289,8 @@ pub fn check(prog: &Program, diags: &mut Vec<Diagnostic>) {
             locals: &p.locals,
             family: Some(p.family),
             point: Some(&p.point),
+            resolver,
+            guru,
         };
         c.block(&p.body);
         if let Some(x) = &p.condition {
@@ -403,7 +545,22 @@ impl Checker<'_> {
                 }
             }
             ExprKind::Print(kind, args) => self.print(*kind, args, x),
-            ExprKind::Binary(_, l, r) => {
+            ExprKind::Binary(op, l, r) => {
+                if matches!(
+                    op,
+                    stap_syntax::ast::BinOp::Match | stap_syntax::ast::BinOp::NotMatch
+                ) {
+                    if let ExprKind::Literal(Literal::String(p)) = &r.kind {
+                        let bytes = decode_string(&format!("\"{}\"", p)).unwrap_or_default();
+                        if let Err(m) = crate::regex::check(&bytes) {
+                            self.err(
+                                "sema.regex",
+                                format!("invalid regular expression: {}", m),
+                                r,
+                            );
+                        }
+                    }
+                }
                 self.expr(l, false);
                 self.expr(r, false);
             }
@@ -414,8 +571,24 @@ impl Checker<'_> {
             }
             ExprKind::Assign(op, l, r) => {
                 self.lvalue(l, "assignment");
-                if matches!(l.kind, ExprKind::Target(_)) {
-                    // lvalue() checked the target variable as written to.
+                if let ExprKind::Target(t) = &l.kind {
+                    if !self.guru && !matches!(&t.base, TargetBase::Var(n) if n == "$value") {
+                        self.err(
+                            "sema.target-write",
+                            "writing to kernel memory through a target expression needs guru mode (stap -g)",
+                            l,
+                        );
+                    }
+                    // lvalue() checked context variables; others need a probe that has them.
+                    if let TargetBase::Var(name) = &t.base {
+                        if !self.family.is_some_and(|f| f.has_target_vars()) {
+                            self.err(
+                                "sema.target-symbol",
+                                format!("unresolved target-symbol expression '{}'", name),
+                                l,
+                            );
+                        }
+                    }
                 } else if *op != AssignOp::Aggregate
                     || !matches!(l.kind, ExprKind::Var(_) | ExprKind::Index(..))
                 {
@@ -454,6 +627,20 @@ impl Checker<'_> {
                 self.stat_operand(o);
             }
             ExprKind::Target(t) => {
+                // Member and element access, and pretty printing, need the pointed-to type
+                // (checked after elision: unused casts need no type).
+                if !t.components.is_empty() || t.pretty > 0 {
+                    let need = match &t.base {
+                        TargetBase::Cast { ty, module, .. } => Some((ty.clone(), module.clone())),
+                        TargetBase::Auto(_) => Some(("the autocast value".to_string(), None)),
+                        _ => None,
+                    };
+                    if let Some((ty, module)) = need {
+                        if let Err(msg) = self.resolver.cast_type(&ty, module.as_deref()) {
+                            self.err("sema.cast-type", msg, x);
+                        }
+                    }
+                }
                 if let (TargetBase::Var(name), Some(point)) = (&t.base, self.point) {
                     if let Some(msg) = context_var_error(point, name, t, false) {
                         self.err("sema.context-var", msg, x);
@@ -487,7 +674,19 @@ impl Checker<'_> {
                     }
                 }
             }
-            ExprKind::Entry(o) => self.expr(o, false),
+            ExprKind::Entry(o) => {
+                let in_return = self
+                    .point
+                    .is_some_and(|p| p.components.iter().any(|c| c.name == "return"));
+                if !in_return {
+                    self.err(
+                        "sema.entry",
+                        "@entry is only available in .return probes",
+                        x,
+                    );
+                }
+                self.expr(o, false)
+            }
         }
     }
 

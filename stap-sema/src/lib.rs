@@ -15,6 +15,7 @@ pub mod ir;
 mod lower;
 mod optimize;
 pub mod print;
+mod regex;
 pub mod registry;
 pub mod visit;
 
@@ -42,6 +43,8 @@ pub trait KernelResolver {
     fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String>;
     /// Whether a target variable (`$name`) exists at the probe point.
     fn target_defined(&self, name: &str) -> bool;
+    /// Whether the type `ty` (from `module`) can be used for member and element access.
+    fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String>;
 }
 
 /// A resolver with no kernel data: it accepts the points that need none.
@@ -78,6 +81,14 @@ impl KernelResolver for NoKernelData {
 
     fn target_defined(&self, _name: &str) -> bool {
         false
+    }
+
+    fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {
+        Err(format!(
+            "type information for '{}'{} is not available: stap-rs does not read DWARF or BTF type data yet",
+            ty,
+            module.map(|m| format!(" in {}", m)).unwrap_or_default()
+        ))
     }
 }
 
@@ -182,7 +193,7 @@ pub fn elaborate(
     if let Err(e) = infer::infer(&mut prog, &el.arity) {
         diags.push(e);
     } else {
-        check::check(&prog, &mut diags);
+        check::check(&prog, resolver, opts.guru, &mut diags);
     }
     let ok = !failed(&diags);
     Elaborated {

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: the kernel module around the generated probes.
+ *
+ * Module init runs the begin probes and arms the timers (hrtimers); exit(), a "exit"
+ * written to the control file, or module unload runs the end probes from a workqueue.
+ * Output travels to the loader (stpd) through two rings read from procfs:
+ *   /proc/stap_<module>/out   the script's output
+ *   /proc/stap_<module>/err   ERROR and WARNING lines
+ *   /proc/stap_<module>/ctl   read: "running", "stopping" or "done"; write "exit" to stop
+ * Reads block until data arrives or the session is done; nothing written before "done"
+ * is lost, and a full ring drops (and counts) rather than blocking a probe.
+ */
+#ifndef STP_BACKEND_H
+#define STP_BACKEND_H
+
+#include <linux/proc_fs.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/hrtimer.h>
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("stap-rs probe module");
+
+#ifndef STP_RING_SIZE
+#define STP_RING_SIZE (1 << 20)
+#endif
+
+struct stp_ring {
+	char *buf;
+	size_t head, tail;	/* head: next write, tail: next read (monotonic) */
+	uint64_t dropped;
+	spinlock_t lock;
+};
+
+static struct stp_ring stp_out_ring, stp_err_ring;
+static DECLARE_WAIT_QUEUE_HEAD(stp_readers);
+static int stp_done;
+
+static void stp_ring_write(struct stp_ring *r, const char *b, size_t n)
+{
+	unsigned long flags;
+	size_t i;
+
+	spin_lock_irqsave(&r->lock, flags);
+	for (i = 0; i < n; i++) {
+		if (r->head - r->tail >= STP_RING_SIZE) {
+			r->dropped += n - i;
+			break;
+		}
+		r->buf[r->head++ % STP_RING_SIZE] = b[i];
+	}
+	spin_unlock_irqrestore(&r->lock, flags);
+	wake_up_interruptible(&stp_readers);
+}
+
+static void stp_output_write(const char *buf, size_t len)
+{
+	stp_ring_write(&stp_out_ring, buf, len);
+}
+
+static void stp_error_write(const char *buf, size_t len)
+{
+	stp_ring_write(&stp_err_ring, buf, len);
+}
+
+static ssize_t stp_ring_read(struct stp_ring *r, char __user *ubuf, size_t n)
+{
+	char bounce[256];
+	size_t done = 0;
+
+	if (wait_event_interruptible(stp_readers,
+				     READ_ONCE(r->head) != READ_ONCE(r->tail) || READ_ONCE(stp_done)))
+		return -ERESTARTSYS;
+	while (done < n) {
+		unsigned long flags;
+		size_t k = 0;
+
+		spin_lock_irqsave(&r->lock, flags);
+		while (k < sizeof(bounce) && done + k < n && r->tail != r->head)
+			bounce[k++] = r->buf[r->tail++ % STP_RING_SIZE];
+		spin_unlock_irqrestore(&r->lock, flags);
+		if (!k)
+			break;
+		if (copy_to_user(ubuf + done, bounce, k))
+			return -EFAULT;
+		done += k;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t stp_out_read(struct file *f, char __user *b, size_t n, loff_t *off)
+{
+	return stp_ring_read(&stp_out_ring, b, n);
+}
+
+static ssize_t stp_err_read(struct file *f, char __user *b, size_t n, loff_t *off)
+{
+	return stp_ring_read(&stp_err_ring, b, n);
+}
+
+/* ---------------------------------------------------------------- stopping */
+
+static struct hrtimer *stp_timers;
+static const struct stp_probe **stp_timer_probes;
+static int stp_ntimers;
+static void stp_stop(struct work_struct *w);
+static DECLARE_WORK(stp_stop_work, stp_stop);
+static DEFINE_MUTEX(stp_stop_mutex);
+
+static void stp_on_exit_requested(void)
+{
+	schedule_work(&stp_stop_work);
+}
+
+static void stp_run_kind(enum stp_probe_kind kind)
+{
+	int i, n, done[STP_NPROBES > 0 ? STP_NPROBES : 1];
+
+	memset(done, 0, sizeof(done));
+	for (n = 0; n < STP_NPROBES; n++) {
+		int best = -1;
+
+		for (i = 0; i < STP_NPROBES; i++) {
+			if (done[i] || stp_probes[i].kind != kind)
+				continue;
+			if (best < 0 || stp_probes[i].seq < stp_probes[best].seq)
+				best = i;
+		}
+		if (best < 0)
+			break;
+		done[best] = 1;
+		preempt_disable();
+		stp_run_probe(&stp_probes[best]);
+		preempt_enable();
+	}
+}
+
+static void stp_run_error_probes(void)
+{
+	stp_run_kind(STP_PROBE_ERROR);
+}
+
+/* Ends the session once: timers off, end probes, summary, then readers see "done". */
+static void stp_stop(struct work_struct *w)
+{
+	int i;
+
+	mutex_lock(&stp_stop_mutex);
+	if (READ_ONCE(stp_done)) {
+		mutex_unlock(&stp_stop_mutex);
+		return;
+	}
+	stp_request_exit();
+	for (i = 0; i < stp_ntimers; i++)
+		hrtimer_cancel(&stp_timers[i]);
+	stp_run_kind(STP_PROBE_END);
+	stp_atomic_set(&stp_session.state, STP_STOPPED);
+	for (i = 0; i < stp_ncpus(); i++)
+		stp_flush_print(i);
+	stp_print_summary();
+	if (stp_out_ring.dropped || stp_err_ring.dropped) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "There were %llu bytes of output dropped (a ring was full)",
+			 (unsigned long long)(stp_out_ring.dropped + stp_err_ring.dropped));
+		stp_warn(msg);
+	}
+	WRITE_ONCE(stp_done, 1);
+	wake_up_interruptible(&stp_readers);
+	mutex_unlock(&stp_stop_mutex);
+}
+
+static ssize_t stp_ctl_read(struct file *f, char __user *b, size_t n, loff_t *off)
+{
+	const char *s = READ_ONCE(stp_done) ? "done\n" :
+			stp_atomic_read(&stp_session.state) == STP_RUNNING ? "running\n" : "stopping\n";
+	size_t len = strlen(s);
+
+	if (*off >= len)
+		return 0;
+	if (n > len - *off)
+		n = len - *off;
+	if (copy_to_user(b, s + *off, n))
+		return -EFAULT;
+	*off += n;
+	return (ssize_t)n;
+}
+
+static ssize_t stp_ctl_write(struct file *f, const char __user *b, size_t n, loff_t *off)
+{
+	char cmd[16] = { 0 };
+
+	if (copy_from_user(cmd, b, n < sizeof(cmd) - 1 ? n : sizeof(cmd) - 1))
+		return -EFAULT;
+	if (!strncmp(cmd, "exit", 4))
+		stp_request_exit();
+	return (ssize_t)n;
+}
+
+static const struct proc_ops stp_out_ops = { .proc_read = stp_out_read };
+static const struct proc_ops stp_err_ops = { .proc_read = stp_err_read };
+static const struct proc_ops stp_ctl_ops = { .proc_read = stp_ctl_read, .proc_write = stp_ctl_write };
+static struct proc_dir_entry *stp_proc_dir;
+
+/* ---------------------------------------------------------------- timers */
+
+static enum hrtimer_restart stp_timer_fire(struct hrtimer *t)
+{
+	int i = (int)(t - stp_timers);
+	const struct stp_probe *p = stp_timer_probes[i];
+	int64_t period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
+
+	if (stp_atomic_read(&stp_session.state) != STP_RUNNING)
+		return HRTIMER_NORESTART;
+	stp_run_probe(p);
+	if (p->randomize_ns > 0)
+		period += (int64_t)(stp_random() % (uint64_t)(2 * p->randomize_ns + 1)) - p->randomize_ns;
+	hrtimer_forward_now(t, ns_to_ktime(period > 0 ? period : 1));
+	return HRTIMER_RESTART;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static void stp_teardown(void)
+{
+	if (stp_proc_dir)
+		proc_remove(stp_proc_dir);
+	stp_cleanup();
+	stp_free(stp_timers);
+	stp_free(stp_timer_probes);
+	stp_free(stp_pbufs);
+	stp_free(stp_out_ring.buf);
+	stp_free(stp_err_ring.buf);
+}
+
+static int __init stp_module_init(void)
+{
+	char name[64];
+	int i;
+
+	spin_lock_init(&stp_out_ring.lock);
+	spin_lock_init(&stp_err_ring.lock);
+	stp_out_ring.buf = stp_alloc(STP_RING_SIZE);
+	stp_err_ring.buf = stp_alloc(STP_RING_SIZE);
+	stp_pbufs = stp_alloc(sizeof(*stp_pbufs) * (size_t)stp_ncpus());
+	for (i = 0; i < STP_NPROBES; i++)
+		if (stp_probes[i].kind == STP_PROBE_TIMER)
+			stp_ntimers++;
+	stp_timers = stp_alloc(sizeof(*stp_timers) * (size_t)(stp_ntimers + 1));
+	stp_timer_probes = stp_alloc(sizeof(*stp_timer_probes) * (size_t)(stp_ntimers + 1));
+	if (!stp_out_ring.buf || !stp_err_ring.buf || !stp_pbufs || !stp_timers || !stp_timer_probes ||
+	    stp_init() != 0) {
+		stp_teardown();
+		return -ENOMEM;
+	}
+	snprintf(name, sizeof(name), "stap_%s", KBUILD_MODNAME);
+	stp_proc_dir = proc_mkdir(name, NULL);
+	if (!stp_proc_dir || !proc_create("out", 0400, stp_proc_dir, &stp_out_ops) ||
+	    !proc_create("err", 0400, stp_proc_dir, &stp_err_ops) ||
+	    !proc_create("ctl", 0600, stp_proc_dir, &stp_ctl_ops)) {
+		stp_teardown();
+		return -ENOMEM;
+	}
+	stp_atomic_set(&stp_session.state, STP_STARTING);
+	stp_run_kind(STP_PROBE_BEGIN);
+	if (stp_exit_requested())
+		return 0;	/* the stop work is already scheduled */
+	stp_atomic_set(&stp_session.state, STP_RUNNING);
+	stp_ntimers = 0;
+	for (i = 0; i < STP_NPROBES; i++) {
+		const struct stp_probe *p = &stp_probes[i];
+		int64_t period;
+
+		if (p->kind != STP_PROBE_TIMER)
+			continue;
+		period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
+		stp_timer_probes[stp_ntimers] = p;
+		hrtimer_init(&stp_timers[stp_ntimers], CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+		stp_timers[stp_ntimers].function = stp_timer_fire;
+		hrtimer_start(&stp_timers[stp_ntimers], ns_to_ktime(period), HRTIMER_MODE_REL);
+		stp_ntimers++;
+	}
+	return 0;
+}
+
+static void __exit stp_module_exit(void)
+{
+	flush_work(&stp_stop_work);
+	stp_stop(NULL);
+	stp_teardown();
+}
+
+module_init(stp_module_init);
+module_exit(stp_module_exit);
+
+#endif /* STP_BACKEND_H */

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: the kernel platform layer.
+ *
+ * The same names as runtime-c/user/stp_platform.h, over kernel primitives: vzalloc at
+ * start-up, real CPUs (probe handlers run with preemption off), rwlock_t with trylock,
+ * spinlocks that save IRQ flags for output, ktime for time, the current task for
+ * identity, and the module's output rings (stp_backend.h) for the script's output.
+ */
+#ifndef STP_PLATFORM_H
+#define STP_PLATFORM_H
+
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/types.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/spinlock.h>
+#include <linux/rwlock.h>
+#include <linux/smp.h>
+#include <linux/cpumask.h>
+#include <linux/string.h>
+#include <linux/sched.h>
+#include <linux/cred.h>
+#include <linux/random.h>
+#include <linux/sort.h>
+#include <linux/ktime.h>
+#include <linux/timekeeping.h>
+#include <linux/timex.h>
+#include <linux/atomic.h>
+
+#define STP_KERNEL 1
+
+#ifndef PRId64
+#define PRId64 "lld"
+#endif
+
+#ifndef STP_JIFFY_NS
+#define STP_JIFFY_NS ((int64_t)(NSEC_PER_SEC / HZ))
+#endif
+
+static inline int stp_ncpus(void)
+{
+	return nr_cpu_ids;
+}
+
+static inline int stp_this_cpu(void)
+{
+	return raw_smp_processor_id();
+}
+
+/* Memory: only at start-up and shutdown, never in probe context. */
+static inline void *stp_alloc(size_t size)
+{
+	return vzalloc(size ? size : 1);
+}
+
+static inline void stp_free(void *p)
+{
+	vfree(p);
+}
+
+typedef rwlock_t stp_rwlock_t;
+
+static inline void stp_rwlock_init(stp_rwlock_t *l)
+{
+	rwlock_init(l);
+}
+
+static inline int stp_rwlock_tryread(stp_rwlock_t *l)
+{
+	return read_trylock(l);
+}
+
+static inline int stp_rwlock_trywrite(stp_rwlock_t *l)
+{
+	return write_trylock(l);
+}
+
+static inline void stp_rwlock_unlock_read(stp_rwlock_t *l)
+{
+	read_unlock(l);
+}
+
+static inline void stp_rwlock_unlock_write(stp_rwlock_t *l)
+{
+	write_unlock(l);
+}
+
+static inline void stp_cpu_relax(void)
+{
+	cpu_relax();
+}
+
+/* Output and error lines are written whole, from any context. */
+typedef spinlock_t stp_mutex_t;
+#define STP_DEFINE_MUTEX(name) static DEFINE_SPINLOCK(name)
+
+static inline unsigned long stp_mutex_lock(stp_mutex_t *m)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(m, flags);
+	return flags;
+}
+
+static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
+{
+	spin_unlock_irqrestore(m, flags);
+}
+
+#define stp_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
+#define stp_atomic_read(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define stp_atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define stp_atomic_cmpxchg(p, old, new)                                        \
+	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
+				    __ATOMIC_SEQ_CST)
+
+static inline int64_t stp_realtime_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+static inline int64_t stp_monotonic_ns(void)
+{
+	return ktime_get_ns();
+}
+
+static inline int64_t stp_cycles(void)
+{
+	return (int64_t)get_cycles();
+}
+
+/* exit() was called: the backend schedules the end of the session. */
+static void stp_on_exit_requested(void);
+
+/* The module's output and error rings (stp_backend.h). */
+static void stp_output_write(const char *buf, size_t len);
+static void stp_error_write(const char *buf, size_t len);
+
+static inline int64_t stp_pid(void)
+{
+	return current->tgid;
+}
+
+static inline int64_t stp_tid(void)
+{
+	return current->pid;
+}
+
+static inline int64_t stp_uid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_uid());
+}
+
+static inline void stp_execname(char *buf, size_t len)
+{
+	strscpy(buf, current->comm, len);
+}
+
+static inline uint64_t stp_random(void)
+{
+	return get_random_u64();
+}
+
+static inline void stp_sort_r(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *, void *), void *priv)
+{
+	sort_r(base, n, size, cmp, NULL, priv);
+}
+
+#endif /* STP_PLATFORM_H */
