@@ -53,14 +53,27 @@ pub fn build(req: &Request) -> Result<PathBuf, String> {
         None => format!("stap_{:012x}", h & 0xffff_ffff_ffff),
     };
     fnv(&mut h, name.as_bytes());
-    let dir = cache_root().join(format!("kmod-{:016x}", h));
-    let ko = dir.join(format!("{}.ko", name));
-    if ko.is_file() {
+    let final_dir = cache_root().join(format!("kmod-{:016x}", h));
+    let final_ko = final_dir.join(format!("{}.ko", name));
+    if final_ko.is_file() {
         if req.verbose >= 2 {
-            eprintln!("Pass 4: using cached {}", ko.display());
+            eprintln!("Pass 4: using cached {}", final_ko.display());
         }
-        return Ok(ko);
+        return Ok(final_ko);
     }
+    // Build in a private directory, then move it into the cache in one step, so two
+    // builds of the same module never share a directory.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = cache_root().join(format!(
+        "kmod-{:016x}.build{}-{}",
+        h,
+        std::process::id(),
+        stamp
+    ));
+    let ko = dir.join(format!("{}.ko", name));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {}", dir.display(), e))?;
     let c =
         write_sources(&dir, req.c_source).map_err(|e| format!("cannot write sources: {}", e))?;
@@ -101,5 +114,16 @@ pub fn build(req: &Request) -> Result<PathBuf, String> {
             }
         }
     }
-    Ok(ko)
+    if std::fs::rename(&dir, &final_dir).is_err() {
+        // Another build of the same module got there first; ours is not needed.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if final_ko.is_file() {
+        Ok(final_ko)
+    } else {
+        Err(format!(
+            "the built module vanished from {}",
+            final_dir.display()
+        ))
+    }
 }

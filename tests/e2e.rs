@@ -1,5 +1,6 @@
 //! The end-to-end table (`tests/e2e/*.stpt`): every case runs through the real `stap`
-//! binary on the user-space runtime.  See tests/e2e/README.md for the format.
+//! binary on the user-space runtime, and every case meant for the kernel too is built into
+//! a kernel module against the installed kernel headers.  See tests/e2e/README.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,8 +142,7 @@ fn run_case(c: &Case, cache: &Path, sanitize: bool) -> Result<(), String> {
     }
 }
 
-#[test]
-fn e2e_table_user_runtime() {
+fn all_cases() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -152,19 +152,15 @@ fn e2e_table_user_runtime() {
         .collect();
     files.sort();
     let only = std::env::var("STAP_E2E_ONLY").ok();
-    let cases: Vec<Case> = files
+    files
         .iter()
         .flat_map(|f| parse(f))
-        .filter(|c| c.runtimes.iter().any(|r| r == "user"))
         .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
-        .collect();
-    assert!(!cases.is_empty(), "no cases in {}", dir.display());
-    let sanitize = std::env::var("STAP_E2E_SANITIZE").is_ok_and(|v| v == "1");
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(if sanitize {
-        "e2e-cache-sanitize"
-    } else {
-        "e2e-cache"
-    });
+        .collect()
+}
+
+/// Runs `f` on every case, two at a time; returns the failures.
+fn run_all(cases: &[Case], f: &(dyn Fn(&Case) -> Result<(), String> + Sync)) -> Vec<String> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -172,7 +168,7 @@ fn e2e_table_user_runtime() {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(c) = cases.get(i) else { break };
-                if let Err(e) = run_case(c, &cache, sanitize) {
+                if let Err(e) = f(c) {
                     failures
                         .lock()
                         .unwrap()
@@ -181,7 +177,72 @@ fn e2e_table_user_runtime() {
             });
         }
     });
-    let failures = failures.into_inner().unwrap();
+    failures.into_inner().unwrap()
+}
+
+/// The release of an installed kernel with a build tree (what `-r` names).
+fn installed_kernel() -> Option<String> {
+    let mut releases: Vec<String> = std::fs::read_dir("/usr/lib/modules")
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("build").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    releases.sort();
+    releases.pop()
+}
+
+#[test]
+fn e2e_table_builds_as_kernel_modules() {
+    let kver = installed_kernel().expect(
+        "no kernel build tree under /usr/lib/modules: install linux-headers-amd64 (tests/run-all.sh does)",
+    );
+    let cases: Vec<Case> = all_cases()
+        .into_iter()
+        .filter(|c| c.runtimes.iter().any(|r| r == "kernel"))
+        .collect();
+    assert!(!cases.is_empty());
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-kmod-cache");
+    let failures = run_all(&cases, &|c: &Case| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+            .env_remove("SYSTEMTAP_TAPSET")
+            .env("SYSTEMTAP_DIR", &cache)
+            .args(["-p4", "-r", &kver])
+            .args(c.args.iter().filter(|a| a.starts_with("-D")))
+            .arg("-e")
+            .arg(&c.script)
+            .output()
+            .map_err(|e| e.to_string())?;
+        // Cases that fail at translation (pass 2) fail the same way here.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || stderr.contains("semantic error") {
+            Ok(())
+        } else {
+            Err(format!("module build failed:\n{}", stderr))
+        }
+    });
+    println!(
+        "e2e kernel build: {} cases, {} failed",
+        cases.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn e2e_table_user_runtime() {
+    let cases: Vec<Case> = all_cases()
+        .into_iter()
+        .filter(|c| c.runtimes.iter().any(|r| r == "user"))
+        .collect();
+    assert!(!cases.is_empty(), "no cases in tests/e2e");
+    let sanitize = std::env::var("STAP_E2E_SANITIZE").is_ok_and(|v| v == "1");
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(if sanitize {
+        "e2e-cache-sanitize"
+    } else {
+        "e2e-cache"
+    });
+    let failures = run_all(&cases, &|c: &Case| run_case(c, &cache, sanitize));
     println!("e2e: {} cases, {} failed", cases.len(), failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }

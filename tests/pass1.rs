@@ -373,12 +373,21 @@ fn library_macros_are_visible_to_scripts() {
 }
 
 #[test]
-fn later_passes_say_they_do_not_exist_yet() {
-    // The kernel backend's module build (pass 4) is the first pass not built yet.
-    let out = run(&["-p4", "-e", "probe begin { println(1) }"]);
+fn a_missing_kernel_build_tree_is_a_clear_error() {
+    let out = run(&[
+        "-p4",
+        "-r",
+        "0.0.0-none",
+        "-e",
+        "probe begin { println(1) }",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr)
-        .contains("pass 4 for the kernel backend (building a module) is not implemented yet"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no kernel build tree for kernel 0.0.0-none"),
+        "{err}"
+    );
+    assert!(err.contains("linux-headers"), "{err}");
 }
 
 #[test]

@@ -10,10 +10,15 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-# The user-space runtime is built with the system C compiler (and its sanitizer runtimes).
-if ! command -v cc >/dev/null; then
-    echo "== installing gcc"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev
+# The user-space runtime is built with the system C compiler (and its sanitizer runtimes);
+# kernel modules with the kernel's own build tree (Debian's linux-headers-amd64).
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v make >/dev/null || need+=(make)
+ls -d /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 
 echo "== cargo fmt --check"

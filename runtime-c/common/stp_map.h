@@ -421,7 +421,7 @@ static inline int64_t stp_sort_stat_value(const struct stp_sort_spec *s, struct 
 	}
 }
 
-static inline int stp_sort_cmp(const void *pa, const void *pb, void *priv)
+static inline int stp_sort_cmp(const void *pa, const void *pb, const void *priv)
 {
 	const struct stp_sort_spec *s = priv;
 	struct stp_map_entry *a = *(struct stp_map_entry *const *)pa;

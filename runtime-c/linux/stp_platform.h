@@ -164,7 +164,7 @@ static inline uint64_t stp_random(void)
 }
 
 static inline void stp_sort_r(void *base, size_t n, size_t size,
-			      int (*cmp)(const void *, const void *, void *), void *priv)
+			      int (*cmp)(const void *, const void *, const void *), void *priv)
 {
 	sort_r(base, n, size, cmp, NULL, priv);
 }

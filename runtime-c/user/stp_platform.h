@@ -225,11 +225,25 @@ static inline uint64_t stp_random(void)
 	return state * 2685821657736338717ULL;
 }
 
-/* Sorting with a context argument (glibc's qsort_r; the kernel has sort_r). */
-static inline void stp_sort_r(void *base, size_t n, size_t size,
-			      int (*cmp)(const void *, const void *, void *), void *priv)
+/* Sorting with a context argument: the kernel's sort_r() shape over glibc's qsort_r(). */
+struct stp_sort_thunk {
+	int (*cmp)(const void *, const void *, const void *);
+	const void *priv;
+};
+
+static inline int stp_sort_thunk_cmp(const void *a, const void *b, void *t)
 {
-	qsort_r(base, n, size, cmp, priv);
+	const struct stp_sort_thunk *th = t;
+
+	return th->cmp(a, b, th->priv);
+}
+
+static inline void stp_sort_r(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *, const void *), void *priv)
+{
+	struct stp_sort_thunk th = { cmp, priv };
+
+	qsort_r(base, n, size, stp_sort_thunk_cmp, &th);
 }
 
 #endif /* STP_PLATFORM_H */
