@@ -114,49 +114,113 @@ static inline void stp_stat_merge_into(struct stp_stat *dst, const struct stp_st
 
 /* ---------------------------------------------------------------- scalar stats */
 
+/*
+ * A scalar statistic is one slot per CPU: a sequence counter, then the statistic, padded
+ * to a cache line.  <<< takes no lock: only the owning CPU writes its slot, bumping the
+ * counter to odd before and to even after.  A reader copies each slot and tries again if
+ * the counter was odd or moved.  A reader never runs on a CPU in the middle of that CPU's
+ * own <<< (the CPU's context is busy, so the probe would be skipped), so retries end.
+ */
+#define STP_SLOT_HDR 16
+
 struct stp_stat_set {
 	const struct stp_hist_cfg *cfg;
-	size_t stride;
-	char *percpu;	/* ncpus stats */
+	size_t size;	/* of one struct stp_stat with its histogram */
+	size_t stride;	/* of one slot */
+	char *percpu;	/* ncpus slots */
 	char *merged;	/* ncpus merge buffers */
+	char *copy;	/* ncpus snapshot buffers for readers */
 };
+
+static inline uint64_t *stp_slot_seq(struct stp_stat_set *s, int cpu)
+{
+	return (uint64_t *)(s->percpu + s->stride * (size_t)cpu);
+}
+
+static inline struct stp_stat *stp_slot_stat(struct stp_stat_set *s, int cpu)
+{
+	return (struct stp_stat *)(s->percpu + s->stride * (size_t)cpu + STP_SLOT_HDR);
+}
 
 static inline int stp_stat_set_init(struct stp_stat_set *s, const struct stp_hist_cfg *cfg)
 {
 	s->cfg = cfg;
+	s->size = stp_stat_size(cfg);
 	/* One cache line (at least) per CPU: no false sharing between CPUs' <<<. */
-	s->stride = (stp_stat_size(cfg) + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
+	s->stride = (STP_SLOT_HDR + s->size + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
 	s->percpu = stp_alloc(s->stride * (size_t)stp_ncpus());
-	s->merged = stp_alloc(s->stride * (size_t)stp_ncpus());
-	return s->percpu && s->merged ? 0 : -1;
+	s->merged = stp_alloc(s->size * (size_t)stp_ncpus());
+	s->copy = stp_alloc(s->size * (size_t)stp_ncpus());
+	return s->percpu && s->merged && s->copy ? 0 : -1;
 }
 
 static inline void stp_stat_set_free(struct stp_stat_set *s)
 {
 	stp_free(s->percpu);
 	stp_free(s->merged);
+	stp_free(s->copy);
 }
 
+/* <<<: lock-free, on this CPU's slot. */
 static inline void stp_stat_set_add(struct stp_stat_set *s, int cpu, int64_t v)
 {
-	stp_stat_add_one((struct stp_stat *)(s->percpu + s->stride * (size_t)cpu), s->cfg, v);
+	uint64_t *seq = stp_slot_seq(s, cpu);
+	uint64_t n = __atomic_load_n(seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(seq, n + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	stp_stat_add_one(stp_slot_stat(s, cpu), s->cfg, v);
+	__atomic_store_n(seq, n + 2, __ATOMIC_RELEASE);
+}
+
+/* A consistent copy of one CPU's slot into dst. */
+static inline void stp_stat_slot_read(struct stp_stat_set *s, int i, struct stp_stat *dst)
+{
+	uint64_t *seq = stp_slot_seq(s, i);
+	int tries;
+
+	for (tries = 0; tries < 1000000; tries++) {
+		uint64_t a = __atomic_load_n(seq, __ATOMIC_ACQUIRE), b;
+
+		if (a & 1) {
+			stp_cpu_relax();
+			continue;
+		}
+		memcpy(dst, stp_slot_stat(s, i), s->size);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		b = __atomic_load_n(seq, __ATOMIC_RELAXED);
+		if (a == b)
+			return;
+	}
 }
 
 /* The merged statistic, in this CPU's merge buffer. */
 static inline struct stp_stat *stp_stat_set_read(struct stp_stat_set *s, int cpu)
 {
-	struct stp_stat *m = (struct stp_stat *)(s->merged + s->stride * (size_t)cpu);
+	struct stp_stat *m = (struct stp_stat *)(s->merged + s->size * (size_t)cpu);
+	struct stp_stat *tmp = (struct stp_stat *)(s->copy + s->size * (size_t)cpu);
 	int i;
 
-	memset(m, 0, s->stride);
-	for (i = 0; i < stp_ncpus(); i++)
-		stp_stat_merge_into(m, (struct stp_stat *)(s->percpu + s->stride * (size_t)i), s->cfg);
+	memset(m, 0, s->size);
+	for (i = 0; i < stp_ncpus(); i++) {
+		stp_stat_slot_read(s, i, tmp);
+		stp_stat_merge_into(m, tmp, s->cfg);
+	}
 	return m;
 }
 
+/* delete: empties every slot (holding the global's write lock, like every reader). */
 static inline void stp_stat_set_clear(struct stp_stat_set *s)
 {
-	memset(s->percpu, 0, s->stride * (size_t)stp_ncpus());
+	int i;
+
+	for (i = 0; i < stp_ncpus(); i++) {
+		uint64_t *seq = stp_slot_seq(s, i);
+		uint64_t n = __atomic_load_n(seq, __ATOMIC_RELAXED);
+
+		memset(stp_slot_stat(s, i), 0, s->size);
+		__atomic_store_n(seq, n + 2 - (n & 1), __ATOMIC_RELEASE);
+	}
 }
 
 /* ---------------------------------------------------------------- extractors */

@@ -821,8 +821,8 @@ impl<'a> Gen<'a> {
             },
             AssignOp::Aggregate => match &l.kind {
                 ExprKind::Var(Var::Global(g)) => {
+                    // Lock-free: each CPU adds to its own slot (no global lock taken).
                     let g = *g;
-                    self.use_global(g, false);
                     Ok(format!(
                         "({{ int64_t __v = ({}); stp_stat_set_add(&{}, c->rt.cpu, __v); __v; }})",
                         rhs,
