@@ -246,3 +246,192 @@ fn e2e_table_user_runtime() {
     println!("e2e: {} cases, {} failed", cases.len(), failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// Splits the VM's serial log into each case's stdout and stderr (by the guest's markers).
+fn vm_results(log: &str) -> std::collections::HashMap<String, (String, String, Vec<String>)> {
+    let mut out = std::collections::HashMap::new();
+    let mut cur: Option<String> = None;
+    let mut section = 0;
+    let (mut so, mut se, mut notes) = (String::new(), String::new(), Vec::new());
+    for line in log.replace('\r', "").lines() {
+        if let Some(name) = line.strip_prefix("=== CASE ") {
+            cur = Some(name.to_string());
+            section = 0;
+            so.clear();
+            se.clear();
+            notes.clear();
+        } else if line.starts_with("=== STDOUT ") {
+            section = 1;
+        } else if line.starts_with("=== STDERR ") {
+            section = 2;
+        } else if line.starts_with("=== END ") {
+            if let Some(n) = cur.take() {
+                out.insert(n, (so.clone(), se.clone(), notes.clone()));
+            }
+            section = 0;
+        } else if let Some(note) = line.strip_prefix("=== ") {
+            notes.push(note.to_string());
+        } else if section == 1 {
+            so.push_str(line);
+            so.push('\n');
+        } else if section == 2 {
+            se.push_str(line);
+            se.push('\n');
+        } else if line.contains("BUG:") || line.contains("Oops") || line.contains("Call Trace") {
+            notes.push(format!("kernel: {}", line));
+        }
+    }
+    out
+}
+
+#[test]
+fn e2e_table_in_kernel_vm() {
+    let kver = installed_kernel().expect("no kernel build tree: install linux-headers-amd64");
+    assert!(
+        Path::new(&format!("/boot/vmlinuz-{}", kver)).is_file(),
+        "no /boot/vmlinuz-{kver}: install linux-image-amd64 (tests/run-all.sh does)"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
+    let stage = tempfile::tempdir().unwrap();
+    let mut runnable = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, c) in all_cases().into_iter().enumerate() {
+        if !c.runtimes.iter().any(|r| r == "kernel") {
+            continue;
+        }
+        if c.args
+            .iter()
+            .any(|a| matches!(a.as_str(), "-c" | "-x" | "-o"))
+        {
+            skipped.push(format!("{} (needs stpd for -c/-x/-o)", c.name));
+            continue;
+        }
+        // Translation errors are the user tier's business; they never reach a module.
+        if c.stderr_contains
+            .iter()
+            .any(|l| l.contains("semantic error"))
+        {
+            continue;
+        }
+        runnable.push((format!("e2e_{}", i), c));
+    }
+    let failures = run_all(
+        &runnable.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+        &|c: &Case| {
+            let (name, _) = runnable
+                .iter()
+                .find(|(_, x)| x.name == c.name && x.file == c.file)
+                .unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+                .env_remove("SYSTEMTAP_TAPSET")
+                .env("SYSTEMTAP_DIR", &cache)
+                .args(["-p4", "-r", &kver, "-m", name])
+                .args(c.args.iter().filter(|a| a.starts_with("-D")))
+                .arg("-e")
+                .arg(&c.script)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "build failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            std::fs::copy(&ko, stage.path().join(format!("{}.ko", name)))
+                .map_err(|e| e.to_string())?;
+            let secs = c
+                .args
+                .iter()
+                .position(|a| a == "-T")
+                .and_then(|p| c.args.get(p + 1))
+                .map(|t| (t.parse::<f64>().unwrap_or(1.0).ceil() as i64).max(1))
+                .unwrap_or(10);
+            std::fs::write(
+                stage.path().join(format!("{}.seconds", name)),
+                secs.to_string(),
+            )
+            .map_err(|e| e.to_string())
+        },
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    let mut kos: Vec<PathBuf> = std::fs::read_dir(stage.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ko"))
+        .collect();
+    kos.sort();
+    let log = stage.path().join("serial.log");
+    let status = Command::new(root.join("tests/vm/boot.sh"))
+        .arg(&log)
+        .args(&kos)
+        .status()
+        .expect("run tests/vm/boot.sh");
+    assert!(status.success(), "the VM did not run to the end");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("=== STAP-VM-END"),
+        "the VM did not finish:\n{}",
+        log
+    );
+    let results = vm_results(&log);
+    let mut problems = Vec::new();
+    for (name, c) in &runnable {
+        let Some((so, se, notes)) = results.get(name) else {
+            problems.push(format!("[{}] {}: no result in the VM log", c.file, c.name));
+            continue;
+        };
+        let mut p = Vec::new();
+        if !notes.is_empty() {
+            p.push(format!("notes: {:?}", notes));
+        }
+        let exit = if se.contains("ERROR:") { 1 } else { 0 };
+        if exit != c.exit {
+            p.push(format!(
+                "exit status {} (from ERROR lines), expected {}",
+                exit, c.exit
+            ));
+        }
+        if let Some(want) = &c.stdout {
+            if so != want {
+                p.push(format!(
+                    "stdout differs:\n--- expected\n{}--- got\n{}",
+                    want, so
+                ));
+            }
+        }
+        match &c.stderr {
+            Some(want) if se != want => p.push(format!(
+                "stderr differs:\n--- expected\n{}--- got\n{}",
+                want, se
+            )),
+            None if c.stderr_contains.is_empty() && !se.is_empty() => {
+                p.push(format!("unexpected stderr:\n{}", se))
+            }
+            _ => {}
+        }
+        for want in &c.stderr_contains {
+            if !se.contains(want.as_str()) {
+                p.push(format!("stderr lacks {:?}; stderr was:\n{}", want, se));
+            }
+        }
+        if !p.is_empty() {
+            problems.push(format!(
+                "[{}] {} ({}): {}",
+                c.file,
+                c.name,
+                name,
+                p.join("\n")
+            ));
+        }
+    }
+    println!(
+        "e2e in the VM: {} cases run, {} failed; skipped: {:?}",
+        runnable.len(),
+        problems.len(),
+        skipped
+    );
+    assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
+}
