@@ -12,6 +12,7 @@ mod report;
 mod session;
 mod tapsets;
 mod userbuild;
+mod vm;
 
 use clap::Parser as _;
 use cli::Cli;
@@ -272,9 +273,17 @@ fn run() -> i32 {
             println!("{}", ko.display());
             return 0;
         }
+        if cli.vm {
+            if cli.command.is_some() || cli.target_pid.is_some() || cli.output.is_some() {
+                eprintln!("stap --vm: -c, -x and -o are not supported in the VM yet");
+                return 1;
+            }
+            return vm::run(&ko, &kernel, cli.timeout, cli.verbose);
+        }
         eprintln!(
-            "stap: pass 5 for the kernel backend (loading the module with stpd) is not implemented \
-             yet in stap-rs; the module is {}",
+            "stap: pass 5 for the kernel backend on this machine (loading the module with stpd) \
+             is not implemented yet in stap-rs; run it in a disposable VM with --vm (the module \
+             is {})",
             ko.display()
         );
         return 1;

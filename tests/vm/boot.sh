@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
 cp /bin/busybox "$work/root/bin/busybox"
-cp "$here/guest-init.sh" "$work/root/init"
+cp "$here/../../src/vm-guest-init.sh" "$work/root/init"
 chmod +x "$work/root/init"
 for ko in "$@"; do
 	cp "$ko" "$work/root/modules/"
