@@ -117,7 +117,18 @@ fn run() -> i32 {
     let wants_config = scripts.iter().any(|s| s.text.contains("CONFIG_"))
         || tapset_files.iter().any(|t| t.text.contains("CONFIG_"))
         || positional.iter().any(|a| a.contains("CONFIG_"));
-    let kernel = session::Kernel::locate(cli.release.as_deref(), wants_config);
+    let mut kernel = session::Kernel::locate(cli.release.as_deref(), wants_config);
+    if cli.vm && cli.release.is_none() && kernel.build_dir.is_none() {
+        // The running kernel has no build tree (a container, a CI runner...): the VM can boot
+        // any kernel, so target the newest installed one, installing Debian's if need be.
+        match vm::default_kernel() {
+            Ok(release) => kernel = session::Kernel::locate(Some(&release), wants_config),
+            Err(e) => {
+                eprintln!("{}", e);
+                return 1;
+            }
+        }
+    }
     let env = session::pp_env(&cli, &kernel, positional);
     if cli.verbose >= 2 {
         eprintln!(

@@ -21,6 +21,50 @@ fn have(cmd: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+fn installed_kernels() -> Vec<String> {
+    let mut k: Vec<String> = std::fs::read_dir("/usr/lib/modules")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("build").is_dir())
+        .filter(|e| {
+            Path::new(&format!(
+                "/boot/vmlinuz-{}",
+                e.file_name().to_string_lossy()
+            ))
+            .is_file()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    k.sort_by(|a, b| stap_syntax::preprocess::version_cmp(a, b));
+    k
+}
+
+/// The kernel `--vm` targets without `-r`: the newest one installed with its headers and
+/// image, installing Debian's (linux-headers-amd64, linux-image-amd64) the first time.
+pub fn default_kernel() -> Result<String, String> {
+    if let Some(k) = installed_kernels().pop() {
+        return Ok(k);
+    }
+    eprintln!("stap --vm: first-time set-up: installing linux-headers-amd64 linux-image-amd64");
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+              linux-headers-amd64 linux-image-amd64 >&2",
+        )
+        .status()
+        .is_ok_and(|s| s.success());
+    match installed_kernels().pop() {
+        Some(k) if ok => Ok(k),
+        _ => Err(
+            "stap --vm: no kernel to boot: install linux-headers-amd64 and linux-image-amd64 \
+                  (as root on Debian), or name one with -r"
+                .to_string(),
+        ),
+    }
+}
+
 /// Installs what the guest needs, the first time (Debian packages, as root).
 fn set_up(kernel: &Kernel) -> Result<PathBuf, String> {
     let image = PathBuf::from(format!("/boot/vmlinuz-{}", kernel.release));

@@ -62,3 +62,24 @@ fn errors_and_timeouts_in_a_vm() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn vm_without_r_picks_an_installed_kernel() {
+    // The acceptance command of the kernel backend: no -r, whatever the host runs.
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env(
+            "SYSTEMTAP_DIR",
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
+        )
+        .args(["--vm", "-e", "probe begin { println(\"hello\"); exit() }"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
