@@ -3,24 +3,6 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("stp") | Some("stpm")
-        ) {
-            out.push(p);
-        }
-    }
-}
-
 fn walk_ext(dir: &Path, out: &mut Vec<PathBuf>, exts: &[&str]) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -45,7 +27,7 @@ fn main() {
     let tapsets = root.join("tapsets");
     println!("cargo:rerun-if-changed=tapsets");
     let mut files = Vec::new();
-    walk(&tapsets, &mut files);
+    walk_ext(&tapsets, &mut files, &["stp", "stpm"]);
     let mut src = String::from("/// The embedded tapset library: (path under tapsets/, text).\npub static EMBEDDED: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

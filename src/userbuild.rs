@@ -65,17 +65,29 @@ pub fn build(c_source: &str, keep: bool, verbose: u8) -> Result<PathBuf, String>
     {
         fnv(&mut h, f.as_bytes());
     }
-    let dir = cache_root().join(format!("user-{:016x}", h));
-    let exe = dir.join("stap_program");
-    if exe.is_file() {
+    let final_dir = cache_root().join(format!("user-{:016x}", h));
+    let final_exe = final_dir.join("stap_program");
+    if final_exe.is_file() {
         if verbose >= 2 {
-            eprintln!("Pass 4: using cached {}", exe.display());
+            eprintln!("Pass 4: using cached {}", final_exe.display());
         }
-        return Ok(exe);
+        return Ok(final_exe);
     }
+    // Build in a private directory, then move it into the cache in one step, so two
+    // builds of the same program never share a directory.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = cache_root().join(format!(
+        "user-{:016x}.build{}-{}",
+        h,
+        std::process::id(),
+        stamp
+    ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {}", dir.display(), e))?;
     let c = write_sources(&dir, c_source).map_err(|e| format!("cannot write sources: {}", e))?;
-    let tmp_exe = dir.join(format!("stap_program.tmp{}", std::process::id()));
+    let tmp_exe = dir.join("stap_program");
     let mut cmd = Command::new(&cc);
     cmd.args(CFLAGS)
         .args(&extra)

@@ -272,6 +272,38 @@ static inline void stp_run_probe(const struct stp_probe *p)
 	c->busy = 0;
 }
 
+/*
+ * Runs every probe of one kind from a probe table, in sequence-number order (ties: table
+ * order), each between the platform's stp_probe_enter/exit (the kernel disables
+ * preemption there).
+ */
+static inline void stp_run_table_kind(const struct stp_probe *probes, int n, enum stp_probe_kind kind)
+{
+	int64_t last_seq = -9223372036854775807LL - 1;
+	int last = -1, done, i;
+
+	for (done = 0; done < n; done++) {
+		int best = -1;
+
+		/* The next probe after (last_seq, last) in (seq, index) order. */
+		for (i = 0; i < n; i++) {
+			if (probes[i].kind != kind)
+				continue;
+			if (probes[i].seq < last_seq || (probes[i].seq == last_seq && i <= last))
+				continue;
+			if (best < 0 || probes[i].seq < probes[best].seq)
+				best = i;
+		}
+		if (best < 0)
+			break;
+		last_seq = probes[best].seq;
+		last = best;
+		stp_probe_enter();
+		stp_run_probe(&probes[best]);
+		stp_probe_exit();
+	}
+}
+
 /* The closing summary SystemTap prints when something went wrong. */
 static inline void stp_print_summary(void)
 {

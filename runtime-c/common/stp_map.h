@@ -191,11 +191,15 @@ static inline uint64_t stp_key_hash(const struct stp_map *m, const union stp_key
 	return h;
 }
 
-static inline int stp_key_equal(const struct stp_map *m, struct stp_map_entry *e, const union stp_key *keys)
+/* Does entry e match keys, where bit i of wild means "any key i"? */
+static inline int stp_map_match(const struct stp_map *m, struct stp_map_entry *e, const union stp_key *keys,
+			 unsigned wild)
 {
 	int i;
 
 	for (i = 0; i < m->nkeys; i++) {
+		if (wild & (1u << i))
+			continue;
 		if (m->keys[i] == STP_STRING) {
 			if (!stp_str_eq(stp_key_str_slot(m, e, i), keys[i].s))
 				return 0;
@@ -212,7 +216,7 @@ static inline struct stp_map_entry *stp_map_find(const struct stp_map *m, const 
 	struct stp_map_entry *e = m->buckets[h & (m->nbuckets - 1)];
 
 	for (; e; e = e->hnext)
-		if (e->hash == h && stp_key_equal(m, e, keys))
+		if (e->hash == h && stp_map_match(m, e, keys, 0))
 			return e;
 	return NULL;
 }
@@ -336,25 +340,6 @@ static inline int64_t stp_map_add_stat(struct stp_ctx *c, struct stp_map *m, con
 static inline int stp_map_exists(const struct stp_map *m, const union stp_key *keys)
 {
 	return stp_map_find(m, keys) != NULL;
-}
-
-/* Does entry e match keys, where bit i of wild means "any key i"? */
-static inline int stp_map_match(const struct stp_map *m, struct stp_map_entry *e, const union stp_key *keys,
-			 unsigned wild)
-{
-	int i;
-
-	for (i = 0; i < m->nkeys; i++) {
-		if (wild & (1u << i))
-			continue;
-		if (m->keys[i] == STP_STRING) {
-			if (!stp_str_eq(stp_key_str_slot(m, e, i), keys[i].s))
-				return 0;
-		} else if (*stp_key_long_slot(m, e, i) != keys[i].n) {
-			return 0;
-		}
-	}
-	return 1;
 }
 
 /* [k, *] in a */

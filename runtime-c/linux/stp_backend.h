@@ -116,25 +116,7 @@ static void stp_on_exit_requested(void)
 
 static void stp_run_kind(enum stp_probe_kind kind)
 {
-	int i, n, done[STP_NPROBES > 0 ? STP_NPROBES : 1];
-
-	memset(done, 0, sizeof(done));
-	for (n = 0; n < STP_NPROBES; n++) {
-		int best = -1;
-
-		for (i = 0; i < STP_NPROBES; i++) {
-			if (done[i] || stp_probes[i].kind != kind)
-				continue;
-			if (best < 0 || stp_probes[i].seq < stp_probes[best].seq)
-				best = i;
-		}
-		if (best < 0)
-			break;
-		done[best] = 1;
-		preempt_disable();
-		stp_run_probe(&stp_probes[best]);
-		preempt_enable();
-	}
+	stp_run_table_kind(stp_probes, STP_NPROBES, kind);
 }
 
 static void stp_run_error_probes(void)

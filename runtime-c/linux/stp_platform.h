@@ -131,6 +131,17 @@ static inline int64_t stp_cycles(void)
 	return (int64_t)get_cycles();
 }
 
+/* Begin/end/error probes run from process context: pin them to their CPU. */
+static inline void stp_probe_enter(void)
+{
+	preempt_disable();
+}
+
+static inline void stp_probe_exit(void)
+{
+	preempt_enable();
+}
+
 /* exit() was called: the backend schedules the end of the session. */
 static void stp_on_exit_requested(void);
 

@@ -11,26 +11,9 @@
 #ifndef STP_BACKEND_H
 #define STP_BACKEND_H
 
-/* Runs every probe of one kind, in sequence-number order (ties: table order). */
 static inline void stp_run_kind(enum stp_probe_kind kind)
 {
-	int done[STP_NPROBES > 0 ? STP_NPROBES : 1] = { 0 };
-	int i, n;
-
-	for (n = 0; n < STP_NPROBES; n++) {
-		int best = -1;
-
-		for (i = 0; i < STP_NPROBES; i++) {
-			if (done[i] || stp_probes[i].kind != kind)
-				continue;
-			if (best < 0 || stp_probes[i].seq < stp_probes[best].seq)
-				best = i;
-		}
-		if (best < 0)
-			break;
-		done[best] = 1;
-		stp_run_probe(&stp_probes[best]);
-	}
+	stp_run_table_kind(stp_probes, STP_NPROBES, kind);
 }
 
 static inline void stp_run_error_probes(void)

@@ -121,6 +121,15 @@ static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
 				    __ATOMIC_SEQ_CST)
 
+/* Around begin/end/error probes: nothing to do in user space. */
+static inline void stp_probe_enter(void)
+{
+}
+
+static inline void stp_probe_exit(void)
+{
+}
+
 /* exit() was called: the main loop notices by itself. */
 static inline void stp_on_exit_requested(void)
 {
