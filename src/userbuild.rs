@@ -116,10 +116,19 @@ pub fn build(c_source: &str, keep: bool, verbose: u8) -> Result<PathBuf, String>
         msg.push_str(&String::from_utf8_lossy(&out.stderr));
         return Err(msg);
     }
-    std::fs::rename(&tmp_exe, &exe)
-        .map_err(|e| format!("cannot install {}: {}", exe.display(), e))?;
     if !keep {
         let _ = std::fs::remove_file(&c);
     }
-    Ok(exe)
+    if std::fs::rename(&dir, &final_dir).is_err() {
+        // Another build of the same program got there first; ours is not needed.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if final_exe.is_file() {
+        Ok(final_exe)
+    } else {
+        Err(format!(
+            "the built program vanished from {}",
+            final_dir.display()
+        ))
+    }
 }
