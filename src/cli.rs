@@ -38,9 +38,12 @@ pub enum PrologueSearching {
     about = "SystemTap translator/driver (stap-rs)",
     override_usage = "stap [OPTIONS] FILE [ARGUMENTS]\n       stap [OPTIONS] - [ARGUMENTS]\n       stap [OPTIONS] -e SCRIPT [ARGUMENTS]\n       stap [OPTIONS] -l PROBE [ARGUMENTS]\n       stap [OPTIONS] -L PROBE [ARGUMENTS]",
     disable_version_flag = true,
-    after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build the module, 5 run it.\n\
-                  Implemented so far: pass 1 (-p1).  Passes 2-5 are being built; asking for them\n\
-                  says so and exits with status 1."
+    after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build, 5 run.\n\
+                  --runtime=user builds a native program and runs it (begin/end/error/never/timer\n\
+                  probes).  The kernel backend builds a module with the kernel's Kbuild (-r KVER);\n\
+                  --vm runs it in a throwaway QEMU guest of that kernel.  Loading modules on this\n\
+                  machine (stpd) and kernel probe points (kernel.function, kprobe, ...) are not\n\
+                  available yet: asking for them says so."
 )]
 pub struct Cli {
     /// Print version information and exit.
