@@ -374,7 +374,7 @@ pub fn version_text() -> String {
          Copyright (C) 2026 stap-rs contributors\n\
          This is free software; see the source for copying conditions.\n\
          tested kernel versions: 6.1 (Debian bookworm)\n\
-         enabled features: PASS1 LANGUAGE({})\n",
+         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE VM LANGUAGE({})\n",
         crate::session::LANGUAGE_VERSION,
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,
