@@ -1,4 +1,4 @@
-//! Embeds the tapset library (`tapsets/`) into the `stap` binary.
+//! Embeds the tapset library (`tapsets/`) and the C runtime (`runtime-c/`) into `stap`.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -22,54 +22,49 @@ fn walk_ext(dir: &Path, out: &mut Vec<PathBuf>, exts: &[&str]) {
     }
 }
 
+/// Writes `$OUT_DIR/<file>`: `pub static <name>: &[(&str, &str)]` of (path under dir, text).
+fn embed(dir: &Path, exts: &[&str], name: &str, doc: &str, file: &str) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    walk_ext(dir, &mut files, exts);
+    let mut src = format!(
+        "/// {}: (path under its directory, text).\npub static {}: &[(&str, &str)] = &[\n",
+        doc, name
+    );
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            src,
+            "    ({:?}, include_str!({:?})),",
+            rel,
+            f.display().to_string()
+        )
+        .unwrap();
+    }
+    src.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(file);
+    std::fs::write(out, src).unwrap();
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let tapsets = root.join("tapsets");
-    println!("cargo:rerun-if-changed=tapsets");
-    let mut files = Vec::new();
-    walk_ext(&tapsets, &mut files, &["stp", "stpm"]);
-    let mut src = String::from("/// The embedded tapset library: (path under tapsets/, text).\npub static EMBEDDED: &[(&str, &str)] = &[\n");
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
-        let rel = f
-            .strip_prefix(&tapsets)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        writeln!(
-            src,
-            "    ({:?}, include_str!({:?})),",
-            rel,
-            f.display().to_string()
-        )
-        .unwrap();
-    }
-    src.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("tapsets.rs");
-    std::fs::write(out, src).unwrap();
-
-    // The C runtime, embedded the same way: (path under runtime-c/, text).
-    let runtime = root.join("runtime-c");
-    println!("cargo:rerun-if-changed=runtime-c");
-    let mut files = Vec::new();
-    walk_ext(&runtime, &mut files, &["h", "c"]);
-    let mut src = String::from("/// The embedded C runtime: (path under runtime-c/, text).\npub static RUNTIME: &[(&str, &str)] = &[\n");
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
-        let rel = f
-            .strip_prefix(&runtime)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        writeln!(
-            src,
-            "    ({:?}, include_str!({:?})),",
-            rel,
-            f.display().to_string()
-        )
-        .unwrap();
-    }
-    src.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("runtime.rs");
-    std::fs::write(out, src).unwrap();
+    embed(
+        &root.join("tapsets"),
+        &["stp", "stpm"],
+        "EMBEDDED",
+        "The embedded tapset library",
+        "tapsets.rs",
+    );
+    embed(
+        &root.join("runtime-c"),
+        &["h", "c"],
+        "RUNTIME",
+        "The embedded C runtime",
+        "runtime.rs",
+    );
 }
