@@ -255,52 +255,20 @@ fn run() -> i32 {
         return 0;
     }
 
-    // Pass 4.
-    if backend == stap_codegen::Backend::Kernel {
-        let timer = PassTimer::start();
-        let req = kbuild::Request {
+    // Pass 4: a module with the kernel's Kbuild, or a native program with cc.
+    let timer = PassTimer::start();
+    let built = match backend {
+        stap_codegen::Backend::Kernel => kbuild::build(&kbuild::Request {
             c_source: &c_source,
             kernel: &kernel,
             module_name: cli.module.as_deref(),
             make_vars: &cli.make_vars,
             keep: cli.keep,
             verbose: cli.verbose,
-        };
-        let ko = match kbuild::build(&req) {
-            Ok(p) => p,
-            Err(msg) => {
-                eprintln!("{}\nPass 4: compilation failed.", msg);
-                return 1;
-            }
-        };
-        if cli.verbose >= 1 {
-            eprintln!(
-                "Pass 4: compiled C into \"{}\" {}",
-                ko.display(),
-                timer.finish()
-            );
-        }
-        if last_pass == 4 {
-            println!("{}", ko.display());
-            return 0;
-        }
-        if cli.vm {
-            if cli.command.is_some() || cli.target_pid.is_some() || cli.output.is_some() {
-                eprintln!("stap --vm: -c, -x and -o are not supported in the VM yet");
-                return 1;
-            }
-            return vm::run(&ko, &kernel, cli.timeout, cli.verbose);
-        }
-        eprintln!(
-            "stap: pass 5 for the kernel backend on this machine (loading the module with stpd) \
-             is not implemented yet in stap-rs; run it in a disposable VM with --vm (the module \
-             is {})",
-            ko.display()
-        );
-        return 1;
-    }
-    let timer = PassTimer::start();
-    let exe = match userbuild::build(&c_source, cli.keep, cli.verbose) {
+        }),
+        stap_codegen::Backend::User => userbuild::build(&c_source, cli.keep, cli.verbose),
+    };
+    let artifact = match built {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("{}\nPass 4: compilation failed.", msg);
@@ -310,17 +278,33 @@ fn run() -> i32 {
     if cli.verbose >= 1 {
         eprintln!(
             "Pass 4: compiled C into \"{}\" {}",
-            exe.display(),
+            artifact.display(),
             timer.finish()
         );
     }
     if last_pass == 4 {
-        println!("{}", exe.display());
+        println!("{}", artifact.display());
         return 0;
+    }
+    if backend == stap_codegen::Backend::Kernel {
+        if cli.vm {
+            if cli.command.is_some() || cli.target_pid.is_some() || cli.output.is_some() {
+                eprintln!("stap --vm: -c, -x and -o are not supported in the VM yet");
+                return 1;
+            }
+            return vm::run(&artifact, &kernel, cli.timeout, cli.verbose);
+        }
+        eprintln!(
+            "stap: pass 5 for the kernel backend on this machine (loading the module with stpd) \
+             is not implemented yet in stap-rs; run it in a disposable VM with --vm (the module \
+             is {})",
+            artifact.display()
+        );
+        return 1;
     }
 
     // Pass 5: the program takes over this process (signals go straight to it).
-    let mut cmd = std::process::Command::new(&exe);
+    let mut cmd = std::process::Command::new(&artifact);
     if let Some(o) = &cli.output {
         cmd.arg("-o").arg(o);
     }
@@ -339,6 +323,6 @@ fn run() -> i32 {
     let _ = std::io::stdout().flush();
     use std::os::unix::process::CommandExt;
     let err = cmd.exec();
-    eprintln!("stap: cannot run {}: {}", exe.display(), err);
+    eprintln!("stap: cannot run {}: {}", artifact.display(), err);
     1
 }
