@@ -24,24 +24,10 @@ fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
         while i < fmt.len() && b"-+ #0".contains(&fmt[i]) {
             i += 1;
         }
-        if fmt.get(i) == Some(&b'*') {
-            out.push(Type::Long);
-            i += 1;
-        } else {
-            while i < fmt.len() && fmt[i].is_ascii_digit() {
-                i += 1;
-            }
-        }
+        // Width, then an optional `.precision`: each is digits or a `*` argument.
+        i = width(fmt, i, &mut out);
         if fmt.get(i) == Some(&b'.') {
-            i += 1;
-            if fmt.get(i) == Some(&b'*') {
-                out.push(Type::Long);
-                i += 1;
-            } else {
-                while i < fmt.len() && fmt[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
+            i = width(fmt, i + 1, &mut out);
         }
         // Length modifiers are accepted and ignored, as in SystemTap.
         while i < fmt.len() && b"hlLqjzt".contains(&fmt[i]) {
@@ -57,6 +43,18 @@ fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
         i += 1;
     }
     Ok(out)
+}
+
+/// Skips a width or precision at `i` (digits, or `*` which takes a long argument).
+fn width(fmt: &[u8], mut i: usize, out: &mut Vec<Type>) -> usize {
+    if fmt.get(i) == Some(&b'*') {
+        out.push(Type::Long);
+        return i + 1;
+    }
+    while i < fmt.len() && fmt[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 struct Checker<'p> {
