@@ -286,25 +286,27 @@ fn run() -> i32 {
         println!("{}", artifact.display());
         return 0;
     }
-    if backend == stap_codegen::Backend::Kernel {
-        if cli.vm {
-            if cli.command.is_some() || cli.target_pid.is_some() || cli.output.is_some() {
-                eprintln!("stap --vm: -c, -x and -o are not supported in the VM yet");
-                return 1;
-            }
-            return vm::run(&artifact, &kernel, cli.timeout, cli.verbose);
+    if backend == stap_codegen::Backend::Kernel && cli.vm {
+        if cli.target_pid.is_some() {
+            eprintln!("stap --vm: -x names a process of this machine, not of the VM; use -c CMD to start one in the VM");
+            return 1;
         }
-        eprintln!(
-            "stap: pass 5 for the kernel backend on this machine (loading the module with stpd) \
-             is not implemented yet in stap-rs; run it in a disposable VM with --vm (the module \
-             is {})",
-            artifact.display()
-        );
-        return 1;
+        return vm::run(&vm::Session {
+            ko: &artifact,
+            kernel: &kernel,
+            timeout: cli.timeout,
+            command: cli.command.as_deref(),
+            output: cli.output.as_deref().map(std::path::Path::new),
+            verbose: cli.verbose,
+        });
     }
 
-    // Pass 5: the program takes over this process (signals go straight to it).
-    let mut cmd = std::process::Command::new(&artifact);
+    // Pass 5: the program (or stpd with the module) takes over this process, so signals go
+    // straight to it.
+    let mut cmd = match backend {
+        stap_codegen::Backend::User => std::process::Command::new(&artifact),
+        stap_codegen::Backend::Kernel => std::process::Command::new(session::stpd_path()),
+    };
     if let Some(o) = &cli.output {
         cmd.arg("-o").arg(o);
     }
@@ -317,12 +319,18 @@ fn run() -> i32 {
     if let Some(x) = cli.target_pid {
         cmd.arg("-x").arg(x.to_string());
     }
+    if backend == stap_codegen::Backend::Kernel {
+        for _ in 1..cli.verbose {
+            cmd.arg("-v");
+        }
+        cmd.arg(&artifact);
+    }
     if cli.verbose >= 1 {
         eprintln!("Pass 5: starting run.");
     }
     let _ = std::io::stdout().flush();
     use std::os::unix::process::CommandExt;
     let err = cmd.exec();
-    eprintln!("stap: cannot run {}: {}", artifact.display(), err);
+    eprintln!("stap: cannot run {:?}: {}", cmd.get_program(), err);
     1
 }

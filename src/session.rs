@@ -9,6 +9,15 @@ use stap_syntax::preprocess::PpEnv;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// stpd, the module loader: beside this stap (as installed or built), else on PATH.
+pub fn stpd_path() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("stpd")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "stpd".into())
+}
+
 /// The SystemTap language version this translator implements (`systemtap_v`).
 pub const LANGUAGE_VERSION: &str = "5.3";
 

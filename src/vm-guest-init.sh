@@ -1,38 +1,40 @@
 #!/bin/busybox sh
 # /init of the probe VM (stap --vm and the test tier): runs every module in /modules in
-# turn, printing markers the host parses, then powers off.  A module's output streams from
-# /proc/stap_<name>/out to the console until its control file says "done" (exit(), or the
-# watchdog writing "exit" when the time allowed is up); then its error lines follow.
+# turn with stpd, printing markers the host parses, then powers off.
+#   /modules/NAME.args   stpd's options for NAME (shell words: -T, -c, -x, -o ...)
+# stpd writes the script's output and, prefixed with "=E= ", its error lines to the console
+# as whole lines; "=== STATUS NAME RC" gives its exit status.  When /ctl-on-ttyS1 exists,
+# each line the host writes to the second serial port interrupts the running stpd (Ctrl-C).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+ln -s /proc/self/fd /dev/fd 2>/dev/null
+ln -s fd/0 /dev/stdin 2>/dev/null
+ln -s fd/1 /dev/stdout 2>/dev/null
+ln -s fd/2 /dev/stderr 2>/dev/null
+export PATH=/bin
 echo "=== STAP-VM-BEGIN $(uname -r)"
+if [ -e /ctl-on-ttyS1 ]; then
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	(
+		while read -r _; do
+			[ -s /tmp/stpd.pid ] && kill -INT "$(cat /tmp/stpd.pid)"
+		done < /dev/ttyS1
+	) &
+fi
 for ko in /modules/*.ko; do
 	name=$(basename "$ko" .ko)
-	limit=$(cat "/modules/$name.seconds" 2>/dev/null || echo 10)
+	args=$(cat "/modules/$name.args" 2>/dev/null)
 	echo "=== CASE $name"
-	if ! insmod "$ko"; then
-		echo "=== INSMOD-FAILED $name"
-		continue
-	fi
-	d=/proc/stap_$name
-	# A watchdog ends the session when its time is up; output streams to the console live.
-	(
-		i=0
-		while [ "$(cat "$d/ctl" 2>/dev/null)" != "done" ]; do
-			i=$((i + 1))
-			[ "$i" -eq $((limit * 10)) ] && echo exit > "$d/ctl"
-			sleep 0.1
-		done
-	) &
-	watchdog=$!
 	echo "=== STDOUT $name"
-	cat "$d/out"
-	wait "$watchdog"
-	echo "=== STDERR $name"
-	cat "$d/err"
-	rmmod "$name" || echo "=== RMMOD-FAILED $name"
+	eval "set -- $args"
+	stpd --merge-stderr '=E= ' "$@" "$ko" &
+	echo $! > /tmp/stpd.pid
+	wait $!
+	rc=$?
+	: > /tmp/stpd.pid
+	echo "=== STATUS $name $rc"
 	if lsmod | grep -q "^$name "; then
 		echo "=== STILL-LOADED $name"
 	fi

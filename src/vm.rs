@@ -104,9 +104,58 @@ fn set_up(kernel: &Kernel) -> Result<PathBuf, String> {
     Ok(image)
 }
 
-/// Runs the module in a VM; returns the exit status (1 when the script had errors).
-pub fn run(ko: &Path, kernel: &Kernel, timeout: Option<f64>, verbose: u8) -> i32 {
-    let image = match set_up(kernel) {
+/// What `stap --vm` runs.
+pub struct Session<'a> {
+    /// The module.
+    pub ko: &'a Path,
+    /// The kernel to boot.
+    pub kernel: &'a Kernel,
+    /// `-T SECS`.
+    pub timeout: Option<f64>,
+    /// `-c CMD`, run inside the guest.
+    pub command: Option<&'a str>,
+    /// `-o FILE`, written on this machine.
+    pub output: Option<&'a Path>,
+    /// `-v` level.
+    pub verbose: u8,
+}
+
+/// Quotes a word for the guest's shell.
+fn shell_quote(w: &str) -> String {
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// Copies a dynamically linked program into the guest's root with the libraries `ldd`
+/// names, at the same paths (the guest has only busybox otherwise).
+pub fn stage_program(bin: &Path, root: &Path, dest: &str) -> std::io::Result<()> {
+    std::fs::copy(bin, root.join(dest))?;
+    let ldd = Command::new("ldd").arg(bin).output()?;
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let lib = match line.split_once("=>") {
+            Some((_, r)) => r.trim().split_whitespace().next().unwrap_or(""),
+            None => line.trim().split_whitespace().next().unwrap_or(""),
+        };
+        if lib.starts_with('/') {
+            let to = root.join(lib.trim_start_matches('/'));
+            if let Some(d) = to.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::copy(lib, &to)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C presses not yet passed to the guest.
+static INTERRUPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    INTERRUPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Runs the module in a VM; returns stpd's exit status in the guest.
+pub fn run(s: &Session) -> i32 {
+    let image = match set_up(s.kernel) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{}", e);
@@ -121,28 +170,41 @@ pub fn run(ko: &Path, kernel: &Kernel, timeout: Option<f64>, verbose: u8) -> i32
         }
     };
     let root = work.path().join("root");
-    let name = ko
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let secs = timeout.map(|t| (t.ceil() as i64).max(1)).unwrap_or(86_400);
+    let name =
+        s.ko.file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+    let mut args = Vec::new();
+    if let Some(t) = s.timeout {
+        args.push("-T".to_string());
+        args.push(t.to_string());
+    }
+    if let Some(c) = s.command {
+        args.push("-c".to_string());
+        args.push(c.to_string());
+    }
+    let stpd = crate::session::stpd_path();
     let staged = (|| -> std::io::Result<()> {
         for d in ["bin", "modules", "proc", "sys", "dev", "tmp"] {
             std::fs::create_dir_all(root.join(d))?;
         }
         std::fs::copy("/bin/busybox", root.join("bin/busybox"))?;
+        stage_program(&stpd, &root, "bin/stpd")?;
         std::fs::write(root.join("init"), GUEST_INIT)?;
+        std::fs::write(root.join("ctl-on-ttyS1"), "")?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(root.join("init"), std::fs::Permissions::from_mode(0o755))?;
-        std::fs::copy(ko, root.join(format!("modules/{}.ko", name)))?;
-        std::fs::write(
-            root.join(format!("modules/{}.seconds", name)),
-            secs.to_string(),
-        )?;
+        std::fs::copy(s.ko, root.join(format!("modules/{}.ko", name)))?;
+        let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        std::fs::write(root.join(format!("modules/{}.args", name)), words.join(" "))?;
         Ok(())
     })();
     if let Err(e) = staged {
-        eprintln!("stap --vm: cannot stage the guest: {}", e);
+        eprintln!(
+            "stap --vm: cannot stage the guest (busybox, {}, the module): {}",
+            stpd.display(),
+            e
+        );
         return 1;
     }
     let initrd = work.path().join("initramfs.gz");
@@ -159,8 +221,26 @@ pub fn run(ko: &Path, kernel: &Kernel, timeout: Option<f64>, verbose: u8) -> i32
         eprintln!("stap --vm: cannot pack the guest's initramfs (cpio, gzip)");
         return 1;
     }
+    let out: Box<dyn Write> = match s.output {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("stap --vm: cannot open output file {}: {}", p.display(), e);
+                return 1;
+            }
+        },
+        None => Box::new(std::io::stdout()),
+    };
     let log = work.path().join("console.log");
     let _ = std::fs::File::create(&log);
+    // The second serial port carries Ctrl-C to the guest: QEMU reads ctl.in.
+    let ctl = work.path().join("ctl");
+    for end in ["ctl.in", "ctl.out"] {
+        let _ = nix::unistd::mkfifo(
+            &work.path().join(end),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        );
+    }
     // KVM may be present but unusable (nested or restricted hosts): TCG unless asked.
     let kvm = std::env::var("STAP_VM_KVM").is_ok_and(|v| v == "1");
     let mut qemu = Command::new("qemu-system-x86_64");
@@ -184,15 +264,27 @@ pub fn run(ko: &Path, kernel: &Kernel, timeout: Option<f64>, verbose: u8) -> i32
         ])
         .arg("-serial")
         .arg(format!("file:{}", log.display()))
+        .arg("-serial")
+        .arg(format!("pipe:{}", ctl.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if verbose >= 1 {
+    if s.verbose >= 1 {
         eprintln!(
             "Pass 5: starting {} in a VM ({})",
             name,
             if kvm { "KVM" } else { "TCG" }
         );
+    }
+    // SAFETY: the handler only increments an atomic counter.
+    unsafe {
+        let h = nix::sys::signal::SigHandler::Handler(on_interrupt);
+        for sig in [
+            nix::sys::signal::Signal::SIGINT,
+            nix::sys::signal::Signal::SIGTERM,
+        ] {
+            let _ = nix::sys::signal::signal(sig, h);
+        }
     }
     let mut child = match qemu.spawn() {
         Ok(c) => c,
@@ -201,22 +293,44 @@ pub fn run(ko: &Path, kernel: &Kernel, timeout: Option<f64>, verbose: u8) -> i32
             return 1;
         }
     };
-    follow(&mut child, &log, secs)
+    let secs = s.timeout.map(|t| t.ceil() as u64).unwrap_or(0);
+    follow(&mut child, &log, &work.path().join("ctl.in"), out, secs)
 }
 
-/// Follows the guest console, forwarding the script's output; returns the exit status.
-fn follow(child: &mut std::process::Child, log: &Path, secs: i64) -> i32 {
+/// Follows the guest console, forwarding the script's output and error lines and passing
+/// Ctrl-C on; returns stpd's exit status.
+fn follow(
+    child: &mut std::process::Child,
+    log: &Path,
+    ctl_in: &Path,
+    mut out: Box<dyn Write>,
+    secs: u64,
+) -> i32 {
+    use std::sync::atomic::Ordering;
     let mut pos = 0u64;
     let mut pending = String::new();
-    let mut section = 0;
-    let mut errors = false;
+    let mut in_case = false;
+    let mut held_newline = false;
+    let mut status: Option<i32> = None;
     let mut finished = false;
-    let mut loaded = true;
-    let deadline = Instant::now() + Duration::from_secs(secs as u64 + 120);
-    let mut out = std::io::stdout();
+    let mut crashed = false;
+    let mut passed_on = 0;
+    // Without -T a session runs until exit() or Ctrl-C; with it, boot and shutdown get slack.
+    let deadline = (secs > 0).then(|| Instant::now() + Duration::from_secs(secs + 120));
     let mut err = std::io::stderr();
     loop {
         let exited = matches!(child.try_wait(), Ok(Some(_)));
+        let pressed = INTERRUPTS.load(Ordering::SeqCst);
+        if pressed > passed_on {
+            passed_on = pressed;
+            if pressed >= 3 {
+                eprintln!("stap --vm: interrupted three times: stopping the VM");
+                break;
+            }
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(ctl_in) {
+                let _ = f.write_all(b"INT\n");
+            }
+        }
         if let Ok(mut f) = std::fs::File::open(log) {
             let _ = f.seek(SeekFrom::Start(pos));
             let mut buf = Vec::new();
@@ -229,43 +343,53 @@ fn follow(child: &mut std::process::Child, log: &Path, secs: i64) -> i32 {
             let line: String = pending.drain(..=nl).collect();
             let text = line.trim_end_matches('\n');
             if text.starts_with("=== STDOUT ") {
-                section = 1;
-            } else if text.starts_with("=== STDERR ") {
-                section = 2;
-            } else if text.starts_with("=== END ") {
-                section = 0;
-            } else if text.starts_with("=== INSMOD-FAILED ") {
-                loaded = false;
+                in_case = true;
+            } else if text == "=== NONL" {
+                held_newline = false;
+            } else if let Some(rest) = text.strip_prefix("=== STATUS ") {
+                status = rest.rsplit(' ').next().and_then(|c| c.parse().ok());
+                in_case = false;
+                if std::mem::take(&mut held_newline) {
+                    let _ = out.write_all(b"\n");
+                    let _ = out.flush();
+                }
             } else if text.starts_with("=== STAP-VM-END") {
                 finished = true;
-            } else if section == 1 {
-                let _ = writeln!(out, "{}", text);
+            } else if text.starts_with("=== ") {
+            } else if let Some(e) = text.strip_prefix("=E= ").filter(|_| in_case) {
+                let _ = writeln!(err, "{}", e);
+            } else if in_case {
+                if held_newline {
+                    let _ = out.write_all(b"\n");
+                }
+                let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
-            } else if section == 2 {
-                errors |= text.starts_with("ERROR:");
-                let _ = writeln!(err, "{}", text);
+                held_newline = true;
             } else if text.contains("BUG:")
                 || text.contains("Oops")
                 || text.contains("Kernel panic")
             {
                 let _ = writeln!(err, "stap --vm: guest kernel: {}", text);
-                errors = true;
+                crashed = true;
             }
         }
-        if finished || exited || Instant::now() > deadline {
+        if finished || exited || deadline.is_some_and(|d| Instant::now() > d) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    if held_newline {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
     let _ = child.kill();
     let _ = child.wait();
-    if !loaded {
-        eprintln!("stap --vm: the module did not load in the guest");
-        return 1;
+    match status {
+        _ if crashed => 1,
+        Some(code) if finished => code,
+        _ => {
+            eprintln!("stap --vm: the guest stopped before the script finished");
+            1
+        }
     }
-    if !finished {
-        eprintln!("stap --vm: the guest stopped before the script finished");
-        return 1;
-    }
-    i32::from(errors)
 }

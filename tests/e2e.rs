@@ -247,38 +247,59 @@ fn e2e_table_user_runtime() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
 
-/// Splits the VM's serial log into each case's stdout and stderr (by the guest's markers).
-fn vm_results(log: &str) -> std::collections::HashMap<String, (String, String, Vec<String>)> {
+/// One case's result in the VM log: stdout, stderr, stpd's exit status, and notes.
+struct VmResult {
+    stdout: String,
+    stderr: String,
+    status: Option<i32>,
+    notes: Vec<String>,
+}
+
+/// Splits the VM's serial log into each case's result (by the guest's markers: stpd writes
+/// error lines prefixed with `=E= `, and `=== NONL` after a last line without a newline).
+fn vm_results(log: &str) -> std::collections::HashMap<String, VmResult> {
     let mut out = std::collections::HashMap::new();
-    let mut cur: Option<String> = None;
-    let mut section = 0;
-    let (mut so, mut se, mut notes) = (String::new(), String::new(), Vec::new());
+    let mut cur: Option<VmResult> = None;
+    let mut name = String::new();
+    let mut in_case = false;
     for line in log.replace('\r', "").lines() {
-        if let Some(name) = line.strip_prefix("=== CASE ") {
-            cur = Some(name.to_string());
-            section = 0;
-            so.clear();
-            se.clear();
-            notes.clear();
+        if let Some(n) = line.strip_prefix("=== CASE ") {
+            name = n.to_string();
+            in_case = false;
+            cur = Some(VmResult {
+                stdout: String::new(),
+                stderr: String::new(),
+                status: None,
+                notes: Vec::new(),
+            });
         } else if line.starts_with("=== STDOUT ") {
-            section = 1;
-        } else if line.starts_with("=== STDERR ") {
-            section = 2;
-        } else if line.starts_with("=== END ") {
-            if let Some(n) = cur.take() {
-                out.insert(n, (so.clone(), se.clone(), notes.clone()));
+            in_case = true;
+        } else if line == "=== NONL" {
+            if let Some(r) = cur.as_mut() {
+                r.stdout.pop();
             }
-            section = 0;
-        } else if let Some(note) = line.strip_prefix("=== ") {
-            notes.push(note.to_string());
-        } else if section == 1 {
-            so.push_str(line);
-            so.push('\n');
-        } else if section == 2 {
-            se.push_str(line);
-            se.push('\n');
-        } else if line.contains("BUG:") || line.contains("Oops") || line.contains("Call Trace") {
-            notes.push(format!("kernel: {}", line));
+        } else if let Some(rest) = line.strip_prefix("=== STATUS ") {
+            in_case = false;
+            if let Some(r) = cur.as_mut() {
+                r.status = rest.rsplit(' ').next().and_then(|c| c.parse().ok());
+            }
+        } else if line.starts_with("=== END ") {
+            if let Some(r) = cur.take() {
+                out.insert(std::mem::take(&mut name), r);
+            }
+        } else if let Some(r) = cur.as_mut() {
+            if let Some(note) = line.strip_prefix("=== ") {
+                r.notes.push(note.to_string());
+            } else if let Some(e) = line.strip_prefix("=E= ").filter(|_| in_case) {
+                r.stderr.push_str(e);
+                r.stderr.push('\n');
+            } else if in_case {
+                r.stdout.push_str(line);
+                r.stdout.push('\n');
+            } else if line.contains("BUG:") || line.contains("Oops") || line.contains("Call Trace")
+            {
+                r.notes.push(format!("kernel: {}", line));
+            }
         }
     }
     out
@@ -295,16 +316,8 @@ fn e2e_table_in_kernel_vm() {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
     let stage = tempfile::tempdir().unwrap();
     let mut runnable = Vec::new();
-    let mut skipped = Vec::new();
     for (i, c) in all_cases().into_iter().enumerate() {
         if !c.runtimes.iter().any(|r| r == "kernel") {
-            continue;
-        }
-        if c.args
-            .iter()
-            .any(|a| matches!(a.as_str(), "-c" | "-x" | "-o"))
-        {
-            skipped.push(format!("{} (needs stpd for -c/-x/-o)", c.name));
             continue;
         }
         // Translation errors are the user tier's business; they never reach a module.
@@ -341,18 +354,21 @@ fn e2e_table_in_kernel_vm() {
             let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
             std::fs::copy(&ko, stage.path().join(format!("{}.ko", name)))
                 .map_err(|e| e.to_string())?;
-            let secs = c
-                .args
-                .iter()
-                .position(|a| a == "-T")
-                .and_then(|p| c.args.get(p + 1))
-                .map(|t| (t.parse::<f64>().unwrap_or(1.0).ceil() as i64).max(1))
-                .unwrap_or(10);
-            std::fs::write(
-                stage.path().join(format!("{}.seconds", name)),
-                secs.to_string(),
-            )
-            .map_err(|e| e.to_string())
+            // stpd in the guest takes the run-time options; -T bounds every case.
+            let mut words = Vec::new();
+            let mut it = c.args.iter();
+            while let Some(a) = it.next() {
+                if matches!(a.as_str(), "-T" | "-c" | "-x" | "-o") {
+                    let v = it.next().cloned().unwrap_or_default();
+                    words.push(a.clone());
+                    words.push(format!("'{}'", v.replace('\'', "'\\''")));
+                }
+            }
+            if !c.args.iter().any(|a| a == "-T") {
+                words.push("-T 10".into());
+            }
+            std::fs::write(stage.path().join(format!("{}.args", name)), words.join(" "))
+                .map_err(|e| e.to_string())
         },
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
@@ -365,6 +381,7 @@ fn e2e_table_in_kernel_vm() {
     kos.sort();
     let log = stage.path().join("serial.log");
     let status = Command::new(root.join("tests/vm/boot.sh"))
+        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
         .arg(&log)
         .args(&kos)
         .status()
@@ -379,7 +396,13 @@ fn e2e_table_in_kernel_vm() {
     let results = vm_results(&log);
     let mut problems = Vec::new();
     for (name, c) in &runnable {
-        let Some((so, se, notes)) = results.get(name) else {
+        let Some(VmResult {
+            stdout: so,
+            stderr: se,
+            status,
+            notes,
+        }) = results.get(name)
+        else {
             problems.push(format!("[{}] {}: no result in the VM log", c.file, c.name));
             continue;
         };
@@ -387,11 +410,10 @@ fn e2e_table_in_kernel_vm() {
         if !notes.is_empty() {
             p.push(format!("notes: {:?}", notes));
         }
-        let exit = if se.contains("ERROR:") { 1 } else { 0 };
-        if exit != c.exit {
+        if *status != Some(c.exit) {
             p.push(format!(
-                "exit status {} (from ERROR lines), expected {}",
-                exit, c.exit
+                "stpd's exit status {:?}, expected {}",
+                status, c.exit
             ));
         }
         if let Some(want) = &c.stdout {
@@ -428,10 +450,9 @@ fn e2e_table_in_kernel_vm() {
         }
     }
     println!(
-        "e2e in the VM: {} cases run, {} failed; skipped: {:?}",
+        "e2e in the VM: {} cases run, {} failed",
         runnable.len(),
-        problems.len(),
-        skipped
+        problems.len()
     );
     assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
 }

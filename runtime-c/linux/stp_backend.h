@@ -7,9 +7,16 @@
  * Output travels to the loader (stpd) through two rings read from procfs:
  *   /proc/stap_<module>/out   the script's output
  *   /proc/stap_<module>/err   ERROR and WARNING lines
- *   /proc/stap_<module>/ctl   read: "running", "stopping" or "done"; write "exit" to stop
+ *   /proc/stap_<module>/ctl   read: "<state> <readers>", the state being "running",
+ *                             "stopping" or "done" and readers the number of open "out"
+ *                             files; write "exit" to stop
  * Reads block until data arrives or the session is done; nothing written before "done"
- * is lost, and a full ring drops (and counts) rather than blocking a probe.
+ * is lost, and a full ring drops (and counts) rather than blocking a probe.  When the last
+ * reader of "out" closes it (stpd exited or was killed) the session stops by itself, so a
+ * module whose loader died is left quiescent ("done 0") for the next stpd to unload.
+ *
+ * The module parameter stp_target is what target() returns (-x PID, or -c CMD's PID).
+ * timer.jiffies probes run on timer_list timers, every other timer.* unit on hrtimers.
  */
 #ifndef STP_BACKEND_H
 #define STP_BACKEND_H
@@ -19,9 +26,15 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/hrtimer.h>
+#include <linux/timer.h>
+#include <linux/jiffies.h>
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("stap-rs probe module");
+
+static long stp_target;
+module_param(stp_target, long, 0400);
+MODULE_PARM_DESC(stp_target, "target(): the -x PID or the PID of -c CMD");
 
 #ifndef STP_RING_SIZE
 #define STP_RING_SIZE (1 << 20)
@@ -37,6 +50,7 @@ struct stp_ring {
 static struct stp_ring stp_out_ring, stp_err_ring;
 static DECLARE_WAIT_QUEUE_HEAD(stp_readers);
 static int stp_done;
+static atomic_t stp_nreaders = ATOMIC_INIT(0);
 
 static void stp_ring_write(struct stp_ring *r, const char *b, size_t n)
 {
@@ -100,11 +114,28 @@ static ssize_t stp_err_read(struct file *f, char __user *b, size_t n, loff_t *of
 	return stp_ring_read(&stp_err_ring, b, n);
 }
 
+static int stp_out_open(struct inode *inode, struct file *f)
+{
+	atomic_inc(&stp_nreaders);
+	return 0;
+}
+
+/* The loader went away (exited or killed): stop the session rather than run unread. */
+static int stp_out_release(struct inode *inode, struct file *f)
+{
+	if (atomic_dec_and_test(&stp_nreaders) && !READ_ONCE(stp_done))
+		stp_request_exit();
+	return 0;
+}
+
 /* ---------------------------------------------------------------- stopping */
 
 static struct hrtimer *stp_timers;
 static const struct stp_probe **stp_timer_probes;
 static int stp_ntimers;
+static struct timer_list *stp_jtimers;
+static const struct stp_probe **stp_jtimer_probes;
+static int stp_njtimers;
 static void stp_stop(struct work_struct *w);
 static DECLARE_WORK(stp_stop_work, stp_stop);
 static DEFINE_MUTEX(stp_stop_mutex);
@@ -137,6 +168,8 @@ static void stp_stop(struct work_struct *w)
 	stp_request_exit();
 	for (i = 0; i < stp_ntimers; i++)
 		hrtimer_cancel(&stp_timers[i]);
+	for (i = 0; i < stp_njtimers; i++)
+		timer_delete_sync(&stp_jtimers[i]);
 	stp_run_kind(STP_PROBE_END);
 	stp_atomic_set(&stp_session.state, STP_STOPPED);
 	for (i = 0; i < stp_ncpus(); i++)
@@ -156,9 +189,10 @@ static void stp_stop(struct work_struct *w)
 
 static ssize_t stp_ctl_read(struct file *f, char __user *b, size_t n, loff_t *off)
 {
-	const char *s = READ_ONCE(stp_done) ? "done\n" :
-			stp_atomic_read(&stp_session.state) == STP_RUNNING ? "running\n" : "stopping\n";
-	size_t len = strlen(s);
+	const char *state = READ_ONCE(stp_done) ? "done" :
+			    stp_atomic_read(&stp_session.state) == STP_RUNNING ? "running" : "stopping";
+	char s[32];
+	size_t len = (size_t)snprintf(s, sizeof(s), "%s %d\n", state, atomic_read(&stp_nreaders));
 
 	if (*off >= len)
 		return 0;
@@ -181,7 +215,11 @@ static ssize_t stp_ctl_write(struct file *f, const char __user *b, size_t n, lof
 	return (ssize_t)n;
 }
 
-static const struct proc_ops stp_out_ops = { .proc_read = stp_out_read };
+static const struct proc_ops stp_out_ops = {
+	.proc_open = stp_out_open,
+	.proc_read = stp_out_read,
+	.proc_release = stp_out_release,
+};
 static const struct proc_ops stp_err_ops = { .proc_read = stp_err_read };
 static const struct proc_ops stp_ctl_ops = { .proc_read = stp_ctl_read, .proc_write = stp_ctl_write };
 static struct proc_dir_entry *stp_proc_dir;
@@ -203,6 +241,23 @@ static enum hrtimer_restart stp_timer_fire(struct hrtimer *t)
 	return HRTIMER_RESTART;
 }
 
+/* timer.jiffies(N): a timer_list re-armed N jiffies (plus the randomization) ahead. */
+static void stp_jtimer_fire(struct timer_list *t)
+{
+	int i = (int)(t - stp_jtimers);
+	const struct stp_probe *p = stp_jtimer_probes[i];
+	long period = p->jiffies > 0 ? (long)p->jiffies : 1;
+	long spread = (long)(p->randomize_ns / STP_JIFFY_NS);
+
+	if (stp_atomic_read(&stp_session.state) != STP_RUNNING)
+		return;
+	stp_run_probe(p);
+	if (spread > 0)
+		period += (long)(stp_random() % (uint64_t)(2 * spread + 1)) - spread;
+	if (stp_atomic_read(&stp_session.state) == STP_RUNNING)
+		mod_timer(t, jiffies + (period > 0 ? period : 1));
+}
+
 /* ---------------------------------------------------------------- module */
 
 static void stp_teardown(void)
@@ -212,6 +267,8 @@ static void stp_teardown(void)
 	stp_cleanup();
 	stp_free(stp_timers);
 	stp_free(stp_timer_probes);
+	stp_free(stp_jtimers);
+	stp_free(stp_jtimer_probes);
 	stp_free(stp_pbufs);
 	stp_free(stp_out_ring.buf);
 	stp_free(stp_err_ring.buf);
@@ -232,8 +289,11 @@ static int __init stp_module_init(void)
 			stp_ntimers++;
 	stp_timers = stp_alloc(sizeof(*stp_timers) * (size_t)(stp_ntimers + 1));
 	stp_timer_probes = stp_alloc(sizeof(*stp_timer_probes) * (size_t)(stp_ntimers + 1));
+	stp_jtimers = stp_alloc(sizeof(*stp_jtimers) * (size_t)(stp_ntimers + 1));
+	stp_jtimer_probes = stp_alloc(sizeof(*stp_jtimer_probes) * (size_t)(stp_ntimers + 1));
+	stp_session.target = stp_target;
 	if (!stp_out_ring.buf || !stp_err_ring.buf || !stp_pbufs || !stp_timers || !stp_timer_probes ||
-	    stp_init() != 0) {
+	    !stp_jtimers || !stp_jtimer_probes || stp_init() != 0) {
 		stp_teardown();
 		return -ENOMEM;
 	}
@@ -257,6 +317,13 @@ static int __init stp_module_init(void)
 
 		if (p->kind != STP_PROBE_TIMER)
 			continue;
+		if (p->period_ns <= 0 && p->jiffies > 0) {
+			stp_jtimer_probes[stp_njtimers] = p;
+			timer_setup(&stp_jtimers[stp_njtimers], stp_jtimer_fire, 0);
+			mod_timer(&stp_jtimers[stp_njtimers], jiffies + (unsigned long)p->jiffies);
+			stp_njtimers++;
+			continue;
+		}
 		period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
 		stp_timer_probes[stp_ntimers] = p;
 		hrtimer_init(&stp_timers[stp_ntimers], CLOCK_MONOTONIC, HRTIMER_MODE_REL);

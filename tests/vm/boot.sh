@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boots the installed Debian kernel under QEMU (TCG) with a busybox initramfs holding the
 # given modules, and writes the serial console to LOG.  Usage: boot.sh LOG MODULE.ko...
-# Each MODULE may have a MODULE.seconds file beside it (how long it may run).
+# Each MODULE may have a MODULE.args file beside it (stpd's options, shell words).
+# STPD names the stpd binary to put in the guest (with the libraries ldd lists).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log=$1
@@ -12,12 +13,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
 cp /bin/busybox "$work/root/bin/busybox"
+stpd=${STPD:?set STPD to the stpd binary}
+cp "$stpd" "$work/root/bin/stpd"
+ldd "$stpd" | grep -o '/[^ ]*' | while read -r lib; do
+	mkdir -p "$work/root$(dirname "$lib")"
+	cp -L "$lib" "$work/root$lib"
+done
 cp "$here/../../src/vm-guest-init.sh" "$work/root/init"
 chmod +x "$work/root/init"
 for ko in "$@"; do
 	cp "$ko" "$work/root/modules/"
-	secs="${ko%.ko}.seconds"
-	[ -f "$secs" ] && cp "$secs" "$work/root/modules/"
+	args="${ko%.ko}.args"
+	[ -f "$args" ] && cp "$args" "$work/root/modules/"
 done
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \

@@ -1,0 +1,202 @@
+//! The moving parts of a session: the `-c` command, and the threads that copy the module's
+//! output and error streams to where they go.
+
+use crate::Event;
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// The `-c` command: forked before the module loads (so `target()` is its PID in the begin
+/// probes), held on a pipe, and let go to exec once the module runs.
+pub struct Command {
+    /// Its process.
+    pub pid: Pid,
+    release: Option<OwnedFd>,
+    running: bool,
+}
+
+impl Command {
+    /// Forks `/bin/sh -c CMD`, waiting for [`Command::release`].  Call before any thread starts.
+    pub fn fork(cmd: &str) -> Result<Command, String> {
+        let sh = CString::new("/bin/sh").unwrap_or_default();
+        let argv = [
+            CString::new("sh").unwrap_or_default(),
+            CString::new("-c").unwrap_or_default(),
+            CString::new(cmd).map_err(|_| "the -c command contains a NUL byte".to_string())?,
+        ];
+        let (wait_end, release_end) =
+            nix::unistd::pipe().map_err(|e| format!("cannot make a pipe: {}", e))?;
+        // SAFETY: stpd has one thread here, so the child may run ordinary code until exec.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                drop(release_end);
+                let mut held = File::from(wait_end);
+                let mut b = [0u8; 1];
+                while let Err(e) = held.read(&mut b) {
+                    if e.kind() != std::io::ErrorKind::Interrupted {
+                        break;
+                    }
+                }
+                let _ = SigSet::empty().thread_set_mask();
+                let _ = nix::unistd::execv(&sh, &argv);
+                // SAFETY: _exit is always safe; it skips the parent's atexit handlers.
+                unsafe { nix::libc::_exit(127) }
+            }
+            Ok(ForkResult::Parent { child }) => {
+                drop(wait_end);
+                Ok(Command {
+                    pid: child,
+                    release: Some(release_end),
+                    running: true,
+                })
+            }
+            Err(e) => Err(format!("cannot start the -c command: {}", e)),
+        }
+    }
+
+    /// Lets the command exec.
+    pub fn release(&mut self) {
+        self.release.take();
+    }
+
+    /// Notes that the command has ended and been reaped.
+    pub fn reaped(&mut self) {
+        self.running = false;
+    }
+
+    /// Ends the command if it still runs (the session ended first), as SystemTap does.
+    pub fn kill(mut self) {
+        self.release.take();
+        if self.running {
+            let _ = kill(self.pid, Signal::SIGTERM);
+            let _ = nix::sys::wait::waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Which of the module's streams a thread copies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The script's output.
+    Output,
+    /// `WARNING:` and `ERROR:` lines.
+    Errors,
+}
+
+struct SinkInner {
+    out: Box<dyn Write + Send>,
+    merge: Option<String>,
+    /// In merged mode: output not yet ending in a newline, held so error lines never split it.
+    partial: Vec<u8>,
+}
+
+/// Where the streams go: stdout or `-o FILE` for output, stderr for errors, or in merged
+/// mode (`--merge-stderr PREFIX`) one stream of whole lines.
+#[derive(Clone)]
+pub struct Sink(Arc<Mutex<SinkInner>>);
+
+impl Sink {
+    /// Opens the output.
+    pub fn new(output: Option<&Path>, merge: Option<String>) -> Result<Sink, String> {
+        let out: Box<dyn Write + Send> = match output {
+            Some(p) => Box::new(
+                File::create(p)
+                    .map_err(|e| format!("cannot open output file {}: {}", p.display(), e))?,
+            ),
+            None => Box::new(std::io::stdout()),
+        };
+        Ok(Sink(Arc::new(Mutex::new(SinkInner {
+            out,
+            merge,
+            partial: Vec::new(),
+        }))))
+    }
+
+    fn output(&self, bytes: &[u8]) {
+        let Ok(mut s) = self.0.lock() else { return };
+        if s.merge.is_none() {
+            let _ = s.out.write_all(bytes);
+            let _ = s.out.flush();
+            return;
+        }
+        s.partial.extend_from_slice(bytes);
+        if let Some(last) = s.partial.iter().rposition(|b| *b == b'\n') {
+            let rest = s.partial.split_off(last + 1);
+            let whole = std::mem::replace(&mut s.partial, rest);
+            let _ = s.out.write_all(&whole);
+            let _ = s.out.flush();
+        }
+    }
+
+    fn error_line(&self, line: &[u8]) {
+        let Ok(mut s) = self.0.lock() else { return };
+        match s.merge.clone() {
+            Some(prefix) => {
+                let mut l = prefix.into_bytes();
+                l.extend_from_slice(line);
+                let _ = s.out.write_all(&l);
+                let _ = s.out.flush();
+            }
+            None => {
+                let mut e = std::io::stderr();
+                let _ = e.write_all(line);
+                let _ = e.flush();
+            }
+        }
+    }
+
+    /// Writes what is still held (merged mode: a last line without a newline, which the
+    /// console reader is told about with a `=== NONL` line).
+    pub fn finish(&self) {
+        let Ok(mut s) = self.0.lock() else { return };
+        if !s.partial.is_empty() {
+            let mut rest = std::mem::take(&mut s.partial);
+            rest.extend_from_slice(b"\n=== NONL\n");
+            let _ = s.out.write_all(&rest);
+        }
+        let _ = s.out.flush();
+    }
+}
+
+/// Starts a thread copying one stream until the module's session is done; it returns
+/// whether an `ERROR:` line went through it.
+pub fn pump(mut from: File, sink: Sink, kind: Kind, done: mpsc::Sender<Event>) -> JoinHandle<bool> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut line = Vec::new();
+        let mut errors = false;
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if kind == Kind::Output {
+                sink.output(&buf[..n]);
+                continue;
+            }
+            for &b in &buf[..n] {
+                line.push(b);
+                if b == b'\n' {
+                    errors |= line.starts_with(b"ERROR:");
+                    sink.error_line(&line);
+                    line.clear();
+                }
+            }
+        }
+        if !line.is_empty() {
+            errors |= line.starts_with(b"ERROR:");
+            line.push(b'\n');
+            sink.error_line(&line);
+        }
+        let _ = done.send(Event::StreamEnded);
+        errors
+    })
+}
