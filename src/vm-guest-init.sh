@@ -3,8 +3,11 @@
 # turn with stpd, printing markers the host parses, then powers off.
 #   /modules/NAME.args   stpd's options for NAME (shell words: -T, -c, -x, -o ...)
 # stpd writes the script's output and, prefixed with "=E= ", its error lines to the console
-# as whole lines; "=== STATUS NAME RC" gives its exit status.  When /ctl-on-ttyS1 exists,
-# each line the host writes to the second serial port interrupts the running stpd (Ctrl-C).
+# as whole lines; "=== STATUS NAME RC" gives its exit status.
+#   /ctl-on-ttyS1        each line the host writes to the second serial port interrupts the
+#                        running stpd (Ctrl-C in stap --vm)
+#   /modules/NAME.sh     a test scenario run instead of stpd, given the module's path
+#   /workload            a busy shell loop runs per CPU meanwhile (the test tier's load)
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -23,13 +26,22 @@ if [ -e /ctl-on-ttyS1 ]; then
 		done < /dev/ttyS1
 	) &
 fi
+if [ -e /workload ]; then
+	for _ in $(seq "$(grep -c '^processor' /proc/cpuinfo)"); do
+		(while :; do echo busy > /dev/null; done) &
+	done
+fi
 for ko in /modules/*.ko; do
 	name=$(basename "$ko" .ko)
 	args=$(cat "/modules/$name.args" 2>/dev/null)
 	echo "=== CASE $name"
 	echo "=== STDOUT $name"
 	eval "set -- $args"
-	stpd --merge-stderr '=E= ' "$@" "$ko" &
+	if [ -e "/modules/$name.sh" ]; then
+		sh "/modules/$name.sh" "$ko" &
+	else
+		stpd --merge-stderr '=E= ' "$@" "$ko" &
+	fi
 	echo $! > /tmp/stpd.pid
 	wait $!
 	rc=$?

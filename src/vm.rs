@@ -310,7 +310,7 @@ fn follow(
     let mut pos = 0u64;
     let mut pending = String::new();
     let mut in_case = false;
-    let mut held_newline = false;
+    let mut no_newline = false;
     let mut status: Option<i32> = None;
     let mut finished = false;
     let mut crashed = false;
@@ -345,26 +345,21 @@ fn follow(
             if text.starts_with("=== STDOUT ") {
                 in_case = true;
             } else if text == "=== NONL" {
-                held_newline = false;
+                no_newline = true;
             } else if let Some(rest) = text.strip_prefix("=== STATUS ") {
                 status = rest.rsplit(' ').next().and_then(|c| c.parse().ok());
                 in_case = false;
-                if std::mem::take(&mut held_newline) {
-                    let _ = out.write_all(b"\n");
-                    let _ = out.flush();
-                }
             } else if text.starts_with("=== STAP-VM-END") {
                 finished = true;
             } else if text.starts_with("=== ") {
             } else if let Some(e) = text.strip_prefix("=E= ").filter(|_| in_case) {
                 let _ = writeln!(err, "{}", e);
             } else if in_case {
-                if held_newline {
+                let _ = out.write_all(text.as_bytes());
+                if !std::mem::take(&mut no_newline) {
                     let _ = out.write_all(b"\n");
                 }
-                let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
-                held_newline = true;
             } else if text.contains("BUG:")
                 || text.contains("Oops")
                 || text.contains("Kernel panic")
@@ -377,9 +372,6 @@ fn follow(
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    if held_newline {
-        let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
     let _ = child.kill();

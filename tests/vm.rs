@@ -14,7 +14,14 @@ fn kver() -> String {
         .expect("no kernel build tree: install linux-headers-amd64")
 }
 
+/// One VM at a time: TCG guests on a two-core host would starve each other's timers.
+fn one_vm() -> std::sync::MutexGuard<'static, ()> {
+    static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    VM.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn vm(args: &[&str]) -> std::process::Output {
+    let _one = one_vm();
     Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
         .env(
@@ -66,6 +73,7 @@ fn errors_and_timeouts_in_a_vm() {
 #[test]
 fn vm_without_r_picks_an_installed_kernel() {
     // The acceptance command of the kernel backend: no -r, whatever the host runs.
+    let _one = one_vm();
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
         .env(
@@ -82,4 +90,110 @@ fn vm_without_r_picks_an_installed_kernel() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn timer_ms_10_fires_about_100_times_a_second() {
+    let out = vm(&[
+        "-e",
+        "global n probe timer.ms(10) { n++ } probe timer.s(1) { println(n); exit() }",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let n: i64 = text.trim().parse().unwrap_or_else(|_| panic!("{text:?}"));
+    assert!(
+        (90..=110).contains(&n),
+        "timer.ms(10) fired {n} times in 1 s"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn dash_t_ends_the_session_after_that_many_seconds() {
+    // Measured by the guest's own clock, from the begin probe to the end probe.
+    let out = vm(&[
+        "-T",
+        "2",
+        "-e",
+        "global t probe begin { t = gettimeofday_ms() } \
+         probe end { d = gettimeofday_ms() - t; println(d >= 1900 && d <= 2600 ? \"ok\" : sprint(d)) }",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn ctrl_c_runs_the_end_probes_in_the_vm() {
+    use std::io::BufRead;
+    let _one = one_vm();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env(
+            "SYSTEMTAP_DIR",
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
+        )
+        .args(["--vm", "-r", &kver(), "-e"])
+        .arg("probe begin { println(\"ready\") } probe end { println(\"end probe ran\") }")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest, ["end probe ran"]);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// A guest scenario: stpd is killed with SIGKILL mid-run; the module stops by itself, and
+/// the next stpd unloads it and says so.
+#[test]
+fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
+    let stage = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", &cache)
+        .args(["-p4", "-r", &kver(), "-m", "stale_test", "-e"])
+        .arg("global n probe timer.ms(50) { n++ } probe end { println(\"end\") }")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::copy(&ko, stage.path().join("stale_test.ko")).unwrap();
+    std::fs::write(
+        stage.path().join("stale_test.sh"),
+        "ko=$1\n\
+         stpd \"$ko\" > /dev/null 2>&1 &\n\
+         sleep 2\n\
+         kill -9 $!\n\
+         sleep 1\n\
+         echo \"ctl: $(cat /proc/stap_stale_test/ctl)\"\n\
+         stpd -T 1 \"$ko\" 2>&1\n\
+         echo \"rc: $?\"\n",
+    )
+    .unwrap();
+    let log = stage.path().join("serial.log");
+    let _one = one_vm();
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+        .arg(&log)
+        .arg(stage.path().join("stale_test.ko"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let log = std::fs::read_to_string(&log).unwrap().replace('\r', "");
+    assert!(log.contains("ctl: done 0\n"), "{log}");
+    assert!(
+        log.contains("stpd: unloaded module stale_test, left loaded by an earlier stpd that did not finish\nend\nrc: 0\n"),
+        "{log}"
+    );
+    assert!(!log.contains("STILL-LOADED"), "{log}");
 }

@@ -27,7 +27,10 @@
 #define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
 #endif
 #ifndef MAXTRYLOCK
-#define MAXTRYLOCK 1000
+#define MAXTRYLOCK 100		/* tries to take a global's lock ... */
+#endif
+#ifndef TRYLOCKDELAY
+#define TRYLOCKDELAY 10		/* ... this many microseconds apart, then skip the probe */
 #endif
 #ifndef MAXERRORS
 #define MAXERRORS 0
@@ -201,7 +204,7 @@ static inline int stp_count_action(struct stp_ctx *c)
 	return 0;
 }
 
-/* Takes a lock for a probe, trying at most MAXTRYLOCK times. */
+/* Takes a lock for a probe, trying at most MAXTRYLOCK times, TRYLOCKDELAY us apart. */
 static inline int stp_lock_acquire(stp_rwlock_t *l, int write)
 {
 	int i;
@@ -209,7 +212,7 @@ static inline int stp_lock_acquire(stp_rwlock_t *l, int write)
 	for (i = 0; i < MAXTRYLOCK; i++) {
 		if (write ? stp_rwlock_trywrite(l) : stp_rwlock_tryread(l))
 			return 1;
-		stp_cpu_relax();
+		stp_delay_us(TRYLOCKDELAY);
 	}
 	return 0;
 }

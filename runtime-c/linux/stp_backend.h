@@ -28,6 +28,7 @@
 #include <linux/hrtimer.h>
 #include <linux/timer.h>
 #include <linux/jiffies.h>
+#include <linux/cpu.h>
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("stap-rs probe module");
@@ -258,6 +259,68 @@ static void stp_jtimer_fire(struct timer_list *t)
 		mod_timer(t, jiffies + (period > 0 ? period : 1));
 }
 
+/* The k-th online CPU, counting round: timers spread over the CPUs so probes run concurrently. */
+static int stp_nth_online_cpu(int k)
+{
+	int cpu, n = (int)num_online_cpus();
+
+	k %= n > 0 ? n : 1;
+	for_each_online_cpu(cpu)
+		if (k-- == 0)
+			return cpu;
+	return raw_smp_processor_id();
+}
+
+/* Runs on the chosen CPU: a pinned hrtimer stays there. */
+static void stp_arm_hrtimer(void *info)
+{
+	long i = (long)info;
+	const struct stp_probe *p = stp_timer_probes[i];
+	int64_t period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
+
+	hrtimer_start(&stp_timers[i], ns_to_ktime(period), HRTIMER_MODE_REL_PINNED);
+}
+
+/*
+ * Arms every timer probe, timer i on the i-th online CPU.  Under stp_stop_mutex, and only
+ * while the session runs, so a concurrent stop either sees no timer or cancels them all.
+ */
+static void stp_arm_timers(void)
+{
+	int i, nh = 0, nj = 0;
+
+	mutex_lock(&stp_stop_mutex);
+	for (i = 0; i < STP_NPROBES; i++) {
+		const struct stp_probe *p = &stp_probes[i];
+
+		if (p->kind != STP_PROBE_TIMER)
+			continue;
+		if (p->period_ns <= 0 && p->jiffies > 0) {
+			stp_jtimer_probes[nj] = p;
+			timer_setup(&stp_jtimers[nj], stp_jtimer_fire, TIMER_PINNED);
+			nj++;
+		} else {
+			stp_timer_probes[nh] = p;
+			hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+			stp_timers[nh].function = stp_timer_fire;
+			nh++;
+		}
+	}
+	stp_ntimers = nh;
+	stp_njtimers = nj;
+	if (!stp_exit_requested()) {
+		cpus_read_lock();
+		for (i = 0; i < nh; i++)
+			smp_call_function_single(stp_nth_online_cpu(i), stp_arm_hrtimer, (void *)(long)i, 1);
+		for (i = 0; i < nj; i++) {
+			stp_jtimers[i].expires = jiffies + (unsigned long)stp_jtimer_probes[i]->jiffies;
+			add_timer_on(&stp_jtimers[i], stp_nth_online_cpu(nh + i));
+		}
+		cpus_read_unlock();
+	}
+	mutex_unlock(&stp_stop_mutex);
+}
+
 /* ---------------------------------------------------------------- module */
 
 static void stp_teardown(void)
@@ -277,7 +340,7 @@ static void stp_teardown(void)
 static int __init stp_module_init(void)
 {
 	char name[64];
-	int i;
+	int i, n = 0;
 
 	spin_lock_init(&stp_out_ring.lock);
 	spin_lock_init(&stp_err_ring.lock);
@@ -286,11 +349,11 @@ static int __init stp_module_init(void)
 	stp_pbufs = stp_alloc(sizeof(*stp_pbufs) * (size_t)stp_ncpus());
 	for (i = 0; i < STP_NPROBES; i++)
 		if (stp_probes[i].kind == STP_PROBE_TIMER)
-			stp_ntimers++;
-	stp_timers = stp_alloc(sizeof(*stp_timers) * (size_t)(stp_ntimers + 1));
-	stp_timer_probes = stp_alloc(sizeof(*stp_timer_probes) * (size_t)(stp_ntimers + 1));
-	stp_jtimers = stp_alloc(sizeof(*stp_jtimers) * (size_t)(stp_ntimers + 1));
-	stp_jtimer_probes = stp_alloc(sizeof(*stp_jtimer_probes) * (size_t)(stp_ntimers + 1));
+			n++;
+	stp_timers = stp_alloc(sizeof(*stp_timers) * (size_t)(n + 1));
+	stp_timer_probes = stp_alloc(sizeof(*stp_timer_probes) * (size_t)(n + 1));
+	stp_jtimers = stp_alloc(sizeof(*stp_jtimers) * (size_t)(n + 1));
+	stp_jtimer_probes = stp_alloc(sizeof(*stp_jtimer_probes) * (size_t)(n + 1));
 	stp_session.target = stp_target;
 	if (!stp_out_ring.buf || !stp_err_ring.buf || !stp_pbufs || !stp_timers || !stp_timer_probes ||
 	    !stp_jtimers || !stp_jtimer_probes || stp_init() != 0) {
@@ -310,27 +373,7 @@ static int __init stp_module_init(void)
 	if (stp_exit_requested())
 		return 0;	/* the stop work is already scheduled */
 	stp_atomic_set(&stp_session.state, STP_RUNNING);
-	stp_ntimers = 0;
-	for (i = 0; i < STP_NPROBES; i++) {
-		const struct stp_probe *p = &stp_probes[i];
-		int64_t period;
-
-		if (p->kind != STP_PROBE_TIMER)
-			continue;
-		if (p->period_ns <= 0 && p->jiffies > 0) {
-			stp_jtimer_probes[stp_njtimers] = p;
-			timer_setup(&stp_jtimers[stp_njtimers], stp_jtimer_fire, 0);
-			mod_timer(&stp_jtimers[stp_njtimers], jiffies + (unsigned long)p->jiffies);
-			stp_njtimers++;
-			continue;
-		}
-		period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
-		stp_timer_probes[stp_ntimers] = p;
-		hrtimer_init(&stp_timers[stp_ntimers], CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-		stp_timers[stp_ntimers].function = stp_timer_fire;
-		hrtimer_start(&stp_timers[stp_ntimers], ns_to_ktime(period), HRTIMER_MODE_REL);
-		stp_ntimers++;
-	}
+	stp_arm_timers();
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <linux/timekeeping.h>
 #include <linux/timex.h>
 #include <linux/atomic.h>
+#include <linux/delay.h>
 
 #define STP_KERNEL 1
 
@@ -90,6 +91,12 @@ static inline void stp_rwlock_unlock_write(stp_rwlock_t *l)
 static inline void stp_cpu_relax(void)
 {
 	cpu_relax();
+}
+
+/* Busy-waits (probe handlers cannot sleep). */
+static inline void stp_delay_us(unsigned int us)
+{
+	udelay(us);
 }
 
 /* Output and error lines are written whole, from any context. */

@@ -98,6 +98,14 @@ static inline void stp_cpu_relax(void)
 	sched_yield();
 }
 
+/* Probe threads may sleep: the lock holder gets the CPU meanwhile. */
+static inline void stp_delay_us(unsigned int us)
+{
+	struct timespec t = { 0, (long)us * 1000 };
+
+	nanosleep(&t, NULL);
+}
+
 /* A lock for writing output and error lines whole (the kernel's saves IRQ flags). */
 typedef pthread_mutex_t stp_mutex_t;
 #define STP_DEFINE_MUTEX(name) static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER

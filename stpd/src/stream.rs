@@ -151,13 +151,14 @@ impl Sink {
         }
     }
 
-    /// Writes what is still held (merged mode: a last line without a newline, which the
-    /// console reader is told about with a `=== NONL` line).
+    /// Writes what is still held (merged mode: a last line without a newline, announced
+    /// to the console reader by a `=== NONL` line before it).
     pub fn finish(&self) {
         let Ok(mut s) = self.0.lock() else { return };
         if !s.partial.is_empty() {
-            let mut rest = std::mem::take(&mut s.partial);
-            rest.extend_from_slice(b"\n=== NONL\n");
+            let mut rest = b"=== NONL\n".to_vec();
+            rest.append(&mut s.partial);
+            rest.push(b'\n');
             let _ = s.out.write_all(&rest);
         }
         let _ = s.out.flush();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Boots the installed Debian kernel under QEMU (TCG) with a busybox initramfs holding the
 # given modules, and writes the serial console to LOG.  Usage: boot.sh LOG MODULE.ko...
-# Each MODULE may have a MODULE.args file beside it (stpd's options, shell words).
+# Each MODULE may have a MODULE.args file beside it (stpd's options, shell words), or a
+# MODULE.sh scenario that the guest runs instead of stpd.
+# VM_WORKLOAD=1 keeps every guest CPU busy with a shell loop meanwhile.
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +27,10 @@ for ko in "$@"; do
 	cp "$ko" "$work/root/modules/"
 	args="${ko%.ko}.args"
 	[ -f "$args" ] && cp "$args" "$work/root/modules/"
+	scenario="${ko%.ko}.sh"
+	[ -f "$scenario" ] && cp "$scenario" "$work/root/modules/"
 done
+[ -n "${VM_WORKLOAD:-}" ] && touch "$work/root/workload"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
