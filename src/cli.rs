@@ -40,10 +40,10 @@ pub enum PrologueSearching {
     disable_version_flag = true,
     after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build, 5 run.\n\
                   --runtime=user builds a native program and runs it (begin/end/error/never/timer\n\
-                  probes).  The kernel backend builds a module with the kernel's Kbuild (-r KVER);\n\
-                  --vm runs it in a throwaway QEMU guest of that kernel.  Loading modules on this\n\
-                  machine (stpd) and kernel probe points (kernel.function, kprobe, ...) are not\n\
-                  available yet: asking for them says so."
+                  probes).  The kernel backend builds a module with the kernel's Kbuild (-r KVER)\n\
+                  and runs it with stpd (as root); --vm runs it with stpd in a throwaway QEMU\n\
+                  guest of that kernel.  Kernel probe points (kernel.function, kprobe, ...) are\n\
+                  not available yet: asking for them says so."
 )]
 pub struct Cli {
     /// Print version information and exit.
@@ -374,7 +374,7 @@ pub fn version_text() -> String {
          Copyright (C) 2026 stap-rs contributors\n\
          This is free software; see the source for copying conditions.\n\
          tested kernel versions: 6.1 (Debian bookworm)\n\
-         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE VM LANGUAGE({})\n",
+         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE STPD VM LANGUAGE({})\n",
         crate::session::LANGUAGE_VERSION,
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,

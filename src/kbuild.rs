@@ -33,7 +33,8 @@ pub fn build(req: &Request) -> Result<PathBuf, String> {
     let Some(build_dir) = &req.kernel.build_dir else {
         return Err(format!(
             "no kernel build tree for kernel {}: install its headers (on Debian: apt-get install \
-             linux-headers-{} or linux-headers-amd64), or name a tree or release with -r",
+             linux-headers-{} or linux-headers-amd64), or name a tree or release with -r, or run \
+             the script in a disposable VM of an installed kernel with --vm",
             req.kernel.release, req.kernel.release
         ));
     };
