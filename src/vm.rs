@@ -351,6 +351,12 @@ fn follow(
                 in_case = false;
             } else if text.starts_with("=== STAP-VM-END") {
                 finished = true;
+            } else if text.starts_with("=== STILL-LOADED") {
+                let _ = writeln!(
+                    err,
+                    "stap --vm: the module is still loaded after stpd ended"
+                );
+                crashed = true;
             } else if text.starts_with("=== ") {
             } else if let Some(e) = text.strip_prefix("=E= ").filter(|_| in_case) {
                 let _ = writeln!(err, "{}", e);

@@ -42,5 +42,8 @@ fn not_root_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("stpd: loading a kernel module needs root"), "{err}");
+    assert!(
+        err.starts_with("stpd: loading a kernel module needs root"),
+        "{err}"
+    );
 }

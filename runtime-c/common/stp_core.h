@@ -32,6 +32,12 @@
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10		/* ... this many microseconds apart, then skip the probe */
 #endif
+#ifndef STP_OVERLOAD_INTERVAL
+#define STP_OVERLOAD_INTERVAL 1000000000LL	/* ns: the window overload is measured over */
+#endif
+#ifndef STP_OVERLOAD_THRESHOLD
+#define STP_OVERLOAD_THRESHOLD 500000000LL	/* ns of probe handlers allowed per window and CPU */
+#endif
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
@@ -91,6 +97,7 @@ struct stp_ctx {
 	const char *last_error;
 	const char *last_stmt;	/* "file:line:col" of the statement running */
 	const struct stp_probe *probe;
+	int64_t ovl_start, ovl_used;	/* overload: this window's start and handler time */
 	char error_buf[MAXSTRINGLEN];
 	/* tokenize(): the string being split and where the next token starts. */
 	char tok_buf[MAXSTRINGLEN];
@@ -221,10 +228,30 @@ static inline void stp_flush_print(int cpu);
 static inline void stp_run_error_probes(void);
 
 /* Runs one probe handler on this CPU's context. */
+/*
+ * Overload protection, as SystemTap's STP_OVERLOAD: when ordinary probe handlers take more
+ * than STP_OVERLOAD_THRESHOLD ns of one CPU within STP_OVERLOAD_INTERVAL ns, the session
+ * stops with an error rather than starve the system.  -DSTP_NO_OVERLOAD turns it off.
+ */
+static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
+{
+	int64_t now = stp_monotonic_ns();
+
+	if (now - c->ovl_start > STP_OVERLOAD_INTERVAL) {
+		c->ovl_start = now;
+		c->ovl_used = 0;
+	}
+	c->ovl_used += now - t0;
+	return c->ovl_used > STP_OVERLOAD_THRESHOLD;
+}
+
 static inline void stp_run_probe(const struct stp_probe *p)
 {
 	int cpu = stp_this_cpu();
 	struct stp_ctx *c = stp_context_of(cpu);
+#ifndef STP_NO_OVERLOAD
+	int64_t t0;
+#endif
 
 	int state = stp_atomic_read(&stp_session.state);
 
@@ -256,10 +283,20 @@ static inline void stp_run_probe(const struct stp_probe *p)
 		}
 		return;
 	}
+#ifndef STP_NO_OVERLOAD
+	t0 = c->interruptible ? 0 : stp_monotonic_ns();
+#endif
 	p->handler(c);
 	if (p->unlock)
 		p->unlock(c);
 	stp_flush_print(cpu);
+#ifndef STP_NO_OVERLOAD
+	if (t0 && stp_overloaded(c, t0)) {
+		stp_atomic_inc(&stp_session.errors);
+		stp_error_line("ERROR: ", "probe overhead exceeded threshold", NULL);
+		stp_request_exit();
+	}
+#endif
 	if (unlikely(c->last_error)) {
 		int64_t n = stp_atomic_inc(&stp_session.errors);
 
