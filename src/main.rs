@@ -197,7 +197,9 @@ fn run() -> i32 {
 
     // Pass 2.
     let timer = PassTimer::start();
-    let Some(program) = pass2::run(&cli, &parsed, &mut rep).map(std::mem::ManuallyDrop::new) else {
+    let Some(program) =
+        pass2::run(&cli, &parsed, &mut rep, &kernel).map(std::mem::ManuallyDrop::new)
+    else {
         if cli.diagnostics == cli::DiagFormat::Text {
             eprintln!("Pass 2: analysis failed.");
         }

@@ -3,8 +3,10 @@
 use crate::cli::{Cli, Runtime};
 use crate::pass1::Parsed;
 use crate::report::Reporter;
+use crate::session::Kernel;
+use stap_kdata::BtfResolver;
 use stap_sema::ir::Program;
-use stap_sema::{elaborate, NoKernelData, Options};
+use stap_sema::{elaborate, KernelResolver, NoKernelData, Options};
 use stap_syntax::diag::Severity;
 use stap_syntax::source::FileKind;
 
@@ -18,14 +20,32 @@ fn options(cli: &Cli, listing: bool) -> Options {
 
 /// Runs pass 2 and prints its diagnostics.  Warnings about tapset code are not shown
 /// (as in SystemTap); `-w` hides all warnings and `-W` makes them errors.
-pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter) -> Option<Program> {
+/// Kernel probe points resolve against the target kernel's BTF (read on first use).
+pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter, kernel: &Kernel) -> Option<Program> {
     let listing = cli.list.is_some() || cli.list_vars.is_some();
+    let btf = BtfResolver::new(&kernel.release, crate::userbuild::cache_root());
+    let resolver: &dyn KernelResolver = match cli.runtime {
+        Runtime::Kernel => &btf,
+        Runtime::User => &NoKernelData,
+    };
     let result = elaborate(
         &parsed.user,
         &parsed.library,
         &options(cli, listing),
-        &NoKernelData,
+        resolver,
     );
+    if cli.verbose >= 2 || (cli.verbose >= 1 && !listing) {
+        for n in resolver.notes() {
+            if cli.verbose >= 2 || n.starts_with("kernel data") {
+                eprintln!("Pass 2: {}", n);
+            }
+        }
+    }
+    for n in resolver.notes() {
+        if n.starts_with("kernel.mark") && !cli.no_warnings {
+            eprintln!("Note: {}", n);
+        }
+    }
     let mut failed = false;
     for d in &result.diagnostics {
         let in_tapset = d

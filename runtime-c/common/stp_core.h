@@ -68,7 +68,19 @@ enum stp_probe_kind {
 	STP_PROBE_ERROR,
 	STP_PROBE_NEVER,
 	STP_PROBE_TIMER,
+	STP_PROBE_KPROBE,	/* kernel.function, kprobe.function: entry */
+	STP_PROBE_KRETPROBE,	/* ... .return */
+	STP_PROBE_TRACEPOINT,	/* kernel.trace */
 	STP_PROBE_OTHER,
+};
+
+/* What a kernel probe saw: the function's parameters (or the tracepoint's arguments) and,
+   in .return probes, the return value.  Target variables read it (stp_arg, stp_retval). */
+#define STP_MAX_ARGS 12
+struct stp_args {
+	uint64_t v[STP_MAX_ARGS];
+	uint64_t ret;
+	void *regs;		/* the probe's pt_regs, or NULL */
 };
 
 struct stp_ctx;
@@ -83,6 +95,8 @@ struct stp_probe {
 	void (*handler)(struct stp_ctx *c);
 	int (*lock)(struct stp_ctx *c);		/* take the globals it uses */
 	void (*unlock)(struct stp_ctx *c);
+	const char *symbol;	/* kernel probes: the function or tracepoint name */
+	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
 	const char *pp;		/* the probe point, for pp() */
 	const char *location;	/* file:line:col of the probe */
 };
@@ -97,6 +111,7 @@ struct stp_ctx {
 	const char *last_error;
 	const char *last_stmt;	/* "file:line:col" of the statement running */
 	const struct stp_probe *probe;
+	const struct stp_args *args;	/* kernel probes: what the probe saw */
 	int64_t ovl_start, ovl_used;	/* overload: this window's start and handler time */
 	char error_buf[MAXSTRINGLEN];
 	/* tokenize(): the string being split and where the next token starts. */
@@ -177,6 +192,54 @@ static inline void stp_set_errorf(struct stp_ctx *c, const char *fmt, ...)
 	c->last_error = c->error_buf;
 }
 
+/*
+ * Target variables: reads `size` bytes at the address in *v, fault-safely, into *v
+ * (sign-extended when `sign`); a bad address is a runtime error, never an oops.
+ */
+static inline int stp_kread(struct stp_ctx *c, uint64_t *v, int size, int sign, const char *near)
+{
+	uint64_t addr = *v, out = 0;
+
+	if (stp_copy_nofault(&out, addr, (size_t)size)) {
+		stp_set_errorf(c, "kernel read fault at 0x%016llx (addr)", (unsigned long long)addr);
+		c->last_stmt = near;
+		return -1;
+	}
+	if (sign && size < 8)
+		out = (uint64_t)((int64_t)(out << (64 - 8 * size)) >> (64 - 8 * size));
+	*v = out;
+	return 0;
+}
+
+/* Target variables: the string (a char array) at addr, at most max bytes. */
+static inline int stp_kread_string(struct stp_ctx *c, char *dst, uint64_t addr, size_t max,
+				   const char *near)
+{
+	size_t n = max && max < MAXSTRINGLEN ? max : MAXSTRINGLEN;
+
+	if (stp_copy_string_nofault(dst, addr, n) < 0) {
+		dst[0] = '\0';
+		stp_set_errorf(c, "kernel string copy fault at 0x%016llx (addr)",
+			       (unsigned long long)addr);
+		c->last_stmt = near;
+		return -1;
+	}
+	dst[n - 1] = '\0';
+	return 0;
+}
+
+/* $$parms and friends: "name=0x..." pairs. */
+static inline void stp_format_pairs(char *dst, const char *const *names, const uint64_t *vals, int n)
+{
+	size_t len = 0;
+	int i;
+
+	dst[0] = '\0';
+	for (i = 0; i < n && len < MAXSTRINGLEN; i++)
+		len += (size_t)snprintf(dst + len, MAXSTRINGLEN - len, "%s%s=0x%llx", i ? " " : "",
+					names[i], (unsigned long long)vals[i]);
+}
+
 static inline void stp_warn(const char *msg)
 {
 	stp_atomic_inc(&stp_session.warnings);
@@ -245,7 +308,25 @@ static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 	return c->ovl_used > STP_OVERLOAD_THRESHOLD;
 }
 
+static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args);
+
 static inline void stp_run_probe(const struct stp_probe *p)
+{
+	stp_run_probe_args(p, NULL);
+}
+
+/* Target variables: a parameter or tracepoint argument, and the return value. */
+static inline uint64_t stp_arg(const struct stp_ctx *c, int n)
+{
+	return c->args && n >= 0 && n < STP_MAX_ARGS ? c->args->v[n] : 0;
+}
+
+static inline uint64_t stp_retval(const struct stp_ctx *c)
+{
+	return c->args ? c->args->ret : 0;
+}
+
+static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)
 {
 	int cpu = stp_this_cpu();
 	struct stp_ctx *c = stp_context_of(cpu);
@@ -269,6 +350,7 @@ static inline void stp_run_probe(const struct stp_probe *p)
 	c->busy = 1;
 	c->cpu = cpu;
 	c->probe = p;
+	c->args = args;
 	c->nesting = -1;
 	c->last_error = NULL;
 	c->last_stmt = p->location;

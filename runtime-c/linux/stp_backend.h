@@ -146,6 +146,8 @@ static void stp_on_exit_requested(void)
 	schedule_work(&stp_stop_work);
 }
 
+#include "stp_kprobes.h"
+
 static void stp_run_kind(enum stp_probe_kind kind)
 {
 	stp_run_table_kind(stp_probes, STP_NPROBES, kind);
@@ -171,6 +173,7 @@ static void stp_stop(struct work_struct *w)
 		hrtimer_cancel(&stp_timers[i]);
 	for (i = 0; i < stp_njtimers; i++)
 		timer_delete_sync(&stp_jtimers[i]);
+	stp_kprobes_unregister();
 	stp_run_kind(STP_PROBE_END);
 	stp_atomic_set(&stp_session.state, STP_STOPPED);
 	for (i = 0; i < stp_ncpus(); i++)
@@ -328,6 +331,7 @@ static void stp_teardown(void)
 	if (stp_proc_dir)
 		proc_remove(stp_proc_dir);
 	stp_cleanup();
+	stp_kprobes_free();
 	stp_free(stp_timers);
 	stp_free(stp_timer_probes);
 	stp_free(stp_jtimers);
@@ -373,6 +377,14 @@ static int __init stp_module_init(void)
 	if (stp_exit_requested())
 		return 0;	/* the stop work is already scheduled */
 	stp_atomic_set(&stp_session.state, STP_RUNNING);
+	mutex_lock(&stp_stop_mutex);
+	if (!stp_exit_requested() && stp_kprobes_register() == -ENOMEM) {
+		mutex_unlock(&stp_stop_mutex);
+		stp_error_line("ERROR: ", "cannot allocate the kernel probes", NULL);
+		stp_request_exit();
+		return 0;
+	}
+	mutex_unlock(&stp_stop_mutex);
 	stp_arm_timers();
 	return 0;
 }

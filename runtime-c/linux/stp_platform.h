@@ -29,6 +29,9 @@
 #include <linux/timex.h>
 #include <linux/atomic.h>
 #include <linux/delay.h>
+#include <linux/uaccess.h>
+#include <linux/stacktrace.h>
+#include <linux/sched/signal.h>
 
 #define STP_KERNEL 1
 
@@ -91,6 +94,41 @@ static inline void stp_rwlock_unlock_write(stp_rwlock_t *l)
 static inline void stp_cpu_relax(void)
 {
 	cpu_relax();
+}
+
+/* Target variables: kernel memory, read without faulting on a bad address. */
+static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
+{
+	return copy_from_kernel_nofault(dst, (const void *)(uintptr_t)addr, size) ? -1 : 0;
+}
+
+/*
+ * A NUL-terminated string of at most max bytes (strncpy_from_kernel_nofault is not
+ * exported): aligned 8-byte reads, which never cross a page, else single bytes.
+ */
+static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	size_t i = 0, k;
+
+	while (i < max) {
+		if (!((addr + i) & 7) && i + 8 <= max) {
+			if (copy_from_kernel_nofault(dst + i, (const void *)(uintptr_t)(addr + i), 8))
+				return -EFAULT;
+			for (k = 0; k < 8; k++)
+				if (!dst[i + k])
+					return (long)(i + k);
+			i += 8;
+			continue;
+		}
+		if (copy_from_kernel_nofault(dst + i, (const void *)(uintptr_t)(addr + i), 1))
+			return -EFAULT;
+		if (!dst[i])
+			return (long)i;
+		i++;
+	}
+	if (max)
+		dst[max - 1] = '\0';
+	return (long)max;
 }
 
 /* Busy-waits (probe handlers cannot sleep). */

@@ -98,6 +98,23 @@ static inline void stp_cpu_relax(void)
 	sched_yield();
 }
 
+/* No kernel memory to read in user space: target variables never run here. */
+static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
+{
+	(void)dst;
+	(void)addr;
+	(void)size;
+	return -1;
+}
+
+static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	(void)dst;
+	(void)addr;
+	(void)max;
+	return -1;
+}
+
 /* Probe threads may sleep: the lock holder gets the CPU meanwhile. */
 static inline void stp_delay_us(unsigned int us)
 {

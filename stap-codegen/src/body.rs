@@ -15,7 +15,7 @@ use stap_syntax::source::{SourceMap, Span};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
 
-type R<T> = Result<T, Diagnostic>;
+pub(crate) type R<T> = Result<T, Diagnostic>;
 
 /// A C literal for a long (valid for i64::MIN too).
 pub(crate) fn c_long(v: i64) -> String {
@@ -61,7 +61,7 @@ pub(crate) struct Generated {
     pub calls: BTreeSet<FuncId>,
 }
 
-struct Gen<'a> {
+pub(crate) struct Gen<'a> {
     prog: &'a Program,
     sm: &'a SourceMap,
     names: &'a Names,
@@ -131,11 +131,11 @@ impl<'a> Gen<'a> {
         self.out.push('\n');
     }
 
-    fn err_label(&self) -> &str {
+    pub(crate) fn err_label(&self) -> &str {
         self.err.last().map(|s| s.as_str()).unwrap_or("out")
     }
 
-    fn temp(&mut self, t: Type) -> String {
+    pub(crate) fn temp(&mut self, t: Type) -> String {
         let name = format!("t{}", self.temps.len());
         self.taken.insert(name.clone());
         self.temps.push((name.clone(), t));
@@ -147,7 +147,7 @@ impl<'a> Gen<'a> {
         format!("{}_{}", what, self.labels)
     }
 
-    fn near(&self, span: Span) -> String {
+    pub(crate) fn near(&self, span: Span) -> String {
         c_str(&near(self.sm, span))
     }
 
@@ -571,7 +571,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn expr(&mut self, x: &Expr) -> R<String> {
+    pub(crate) fn expr(&mut self, x: &Expr) -> R<String> {
         Ok(match &x.kind {
             ExprKind::Literal(Literal::Number(n)) => format!("((int64_t){})", c_long(*n)),
             ExprKind::Literal(Literal::String(s)) => format!("\"{}\"", s),
@@ -666,9 +666,19 @@ impl<'a> Gen<'a> {
                 }
             }
             ExprKind::Const(name) => format!("((int64_t)({}))", name),
+            ExprKind::Target(t) if matches!(t.resolved, Some(Ok(_))) => self.target(t, x.span)?,
+            // @entry($param) is the parameter as saved at entry (the kretprobe keeps it).
+            ExprKind::Entry(o)
+                if matches!(&o.kind, ExprKind::Target(t) if matches!(
+                    &t.resolved,
+                    Some(Ok(r)) if matches!(r.source, stap_sema::ir::TargetSource::Param(_))
+                )) =>
+            {
+                self.expr(o)?
+            }
             ExprKind::Perf(_) | ExprKind::Target(_) | ExprKind::Entry(_) => {
                 return Err(cg_error(
-                    "target variables, @entry and @perf need the kernel backend's probe support, which stap-rs does not generate yet",
+                    "this target variable, @entry or @perf expression needs kernel data stap-rs does not read yet (DWARF)",
                     x.span,
                 ))
             }

@@ -12,6 +12,7 @@
 
 mod body;
 mod names;
+mod target;
 
 use stap_sema::ir::*;
 use stap_syntax::diag::{Diagnostic, Pass};
@@ -549,6 +550,49 @@ fn probe_kind(p: &Probe) -> String {
                     r.saturating_mul(scale)
                 ),
             }
+        }
+        Family::KernelDwarf | Family::Kprobe => {
+            let arg = |name: &str| {
+                p.point
+                    .components
+                    .iter()
+                    .find(|c| c.name == name)
+                    .and_then(|c| match &c.arg {
+                        Some(PointArg::String(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+            };
+            let func = arg("function").unwrap_or_default();
+            let symbol = match arg("module") {
+                Some(m) if m != "kernel" => format!("{}:{}", m, func),
+                _ => func,
+            };
+            let ret = p.point.components.iter().any(|c| c.name == "return");
+            format!(
+                "\t\t.kind = {}, .symbol = {}, .maxactive = {}LL,",
+                if ret {
+                    "STP_PROBE_KRETPROBE"
+                } else {
+                    "STP_PROBE_KPROBE"
+                },
+                c_str(&symbol),
+                num("maxactive").unwrap_or(0)
+            )
+        }
+        Family::Tracepoint => {
+            let name = p
+                .point
+                .components
+                .get(1)
+                .and_then(|c| match &c.arg {
+                    Some(PointArg::String(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            format!(
+                "\t\t.kind = STP_PROBE_TRACEPOINT, .symbol = {},",
+                c_str(&name)
+            )
         }
         _ => "\t\t.kind = STP_PROBE_OTHER,".to_string(),
     }

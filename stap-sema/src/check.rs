@@ -644,6 +644,16 @@ impl Checker<'_> {
                         self.err("sema.context-var", msg, x);
                     }
                 }
+                if let (TargetBase::Var(name), Some(Err(why))) = (&t.base, &t.resolved) {
+                    self.diags.push(
+                        sem_error(
+                            "sema.target-symbol",
+                            format!("unresolved target-symbol expression '{}'", name),
+                            x.span,
+                        )
+                        .with_note(why.clone()),
+                    );
+                }
                 if let TargetBase::Var(name) = &t.base {
                     if !self.family.is_some_and(|f| f.has_target_vars()) {
                         let note =
@@ -787,6 +797,7 @@ pub(crate) fn context_var_ok(point: &ProbePoint, name: &str) -> bool {
         components: Vec::new(),
         addressof: false,
         pretty: 0,
+        resolved: None,
     };
     let writing = point.components.iter().any(|c| c.name == "read");
     context_var_error(point, name, &t, writing).is_none()

@@ -451,6 +451,86 @@ pub struct TargetExpr {
     pub addressof: bool,
     /// `$`/`$$` pretty printing (0, 1 or 2).
     pub pretty: u8,
+    /// For `$name` in a kernel probe: what the kernel resolver made of it (an error is
+    /// reported only if the expression survives elision).
+    pub resolved: Option<Result<ResolvedTarget, String>>,
+}
+
+/// A target variable resolved against the kernel's types: where its value starts, the
+/// steps from there to the value the script reads, and what that value is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedTarget {
+    /// Where the value starts.
+    pub source: TargetSource,
+    /// The steps, in order, on a 64-bit value that is a number or an address.
+    pub ops: Vec<TargetOp>,
+    /// What the script gets.
+    pub result: TargetResult,
+    /// The C type of the value (for `-L` and messages).
+    pub c_type: String,
+}
+
+/// Where a resolved target variable's value starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSource {
+    /// The function's n-th parameter (0-based) at entry, by the calling convention (in a
+    /// `.return` probe: as saved at entry).
+    Param(u32),
+    /// The function's return value (`$return`).
+    Return,
+    /// The tracepoint's n-th argument (0-based).
+    TracepointArg(u32),
+    /// `$$parms` and friends: `name=value` pairs, each a parameter shown in hex.
+    Pairs(Vec<(String, TargetSource)>),
+}
+
+/// One step of a [`ResolvedTarget`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetOp {
+    /// Keeps the low `size` bytes, sign-extending when `signed`.
+    Narrow {
+        /// Bytes kept.
+        size: u8,
+        /// Sign-extend.
+        signed: bool,
+    },
+    /// Adds a constant (a member's offset).
+    Add(i64),
+    /// Adds the value of component `component`'s index expression times `scale`.
+    AddIndex {
+        /// Which `[expr]` of the target expression.
+        component: usize,
+        /// The element size.
+        scale: u64,
+    },
+    /// Reads `size` bytes at the address, fault-safely, sign-extending when `signed`.
+    Load {
+        /// Bytes read.
+        size: u8,
+        /// Sign-extend.
+        signed: bool,
+    },
+    /// Keeps bits `shift..shift+bits` of the value (a bitfield).
+    Bits {
+        /// Lowest bit.
+        shift: u8,
+        /// Width.
+        bits: u8,
+        /// Sign-extend.
+        signed: bool,
+    },
+}
+
+/// What a resolved target variable gives the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetResult {
+    /// A number (integers, enums, pointers).
+    Long,
+    /// The string at the address, at most `max` bytes (char arrays).
+    String {
+        /// The array's length.
+        max: u32,
+    },
 }
 
 /// The base of a [`TargetExpr`].

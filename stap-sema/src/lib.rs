@@ -41,8 +41,19 @@ pub struct Options {
 pub trait KernelResolver {
     /// Expands a point of a kernel family into concrete points, or says why it cannot.
     fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String>;
-    /// Whether a target variable (`$name`) exists at the probe point.
-    fn target_defined(&self, name: &str) -> bool;
+    /// Resolves `$name` followed by `components` (member names, `None` for `[index]`) at a
+    /// concrete point of a kernel family, or says why it cannot.
+    fn target(
+        &self,
+        point: &ProbePoint,
+        family: Family,
+        name: &str,
+        components: &[Option<&str>],
+    ) -> Result<ir::ResolvedTarget, String>;
+    /// Notes for the session (which data source served, what a name was taken to mean).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Whether the type `ty` (from `module`) can be used for member and element access.
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String>;
 }
@@ -79,8 +90,17 @@ impl KernelResolver for NoKernelData {
         }
     }
 
-    fn target_defined(&self, _name: &str) -> bool {
-        false
+    fn target(
+        &self,
+        _point: &ProbePoint,
+        _family: Family,
+        name: &str,
+        _components: &[Option<&str>],
+    ) -> Result<ir::ResolvedTarget, String> {
+        Err(format!(
+            "'{}' needs the target kernel's debug data, which is not available here",
+            name
+        ))
     }
 
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {

@@ -704,12 +704,22 @@ impl<'a> Elab<'a> {
                     (Some(f), Some(point)) if f.has_target_vars() => {
                         match crate::check::context_vars_known(point) {
                             true => crate::check::context_var_ok(point, name),
-                            false => self.resolver.target_defined(name),
+                            false => {
+                                let comps: Vec<Option<&str>> = t
+                                    .components
+                                    .iter()
+                                    .map(|c| match c {
+                                        ast::TargetComponent::Member(m) => Some(m.name.as_str()),
+                                        ast::TargetComponent::Index(_) => None,
+                                    })
+                                    .collect();
+                                self.resolver.target(point, f, name, &comps).is_ok()
+                            }
                         }
                     }
                     _ => false,
                 },
-                ast::TargetBase::AtVar { .. } => self.resolver.target_defined(""),
+                ast::TargetBase::AtVar { .. } => false,
                 ast::TargetBase::Cast { .. } | ast::TargetBase::Auto(_) => true,
             },
             _ => {
@@ -755,11 +765,33 @@ impl<'a> Elab<'a> {
                 ast::TargetComponent::Index(i) => TargetComponent::Index(self.lower_expr(s, i)?),
             });
         }
+        // In kernel probes, $name resolves against the kernel's types now; a failure is
+        // reported after elision, if the expression is still used.
+        let resolved = match (&t.base, s.family, &s.point) {
+            (ast::TargetBase::Var(name), Some(f), Some(point))
+                if f.has_target_vars() && !crate::check::context_vars_known(point) =>
+            {
+                let comps: Vec<Option<&str>> = components
+                    .iter()
+                    .map(|c| match c {
+                        TargetComponent::Member(m) => Some(m.as_str()),
+                        TargetComponent::Index(_) => None,
+                    })
+                    .collect();
+                Some(self.resolver.target(point, f, name, &comps))
+            }
+            _ => None,
+        };
+        let resolved_string = matches!(
+            &resolved,
+            Some(Ok(r)) if matches!(r.result, crate::ir::TargetResult::String { .. })
+        );
         // procfs probes pass the file's contents as the string $value.
         let procfs_value = s.family == Some(Family::Procfs)
             && matches!(&t.base, ast::TargetBase::Var(n) if n == "$value");
         let ty = if t.pretty > 0
             || procfs_value
+            || resolved_string
             || matches!(&t.base, ast::TargetBase::Var(n) if n.starts_with("$$"))
         {
             Type::String
@@ -772,6 +804,7 @@ impl<'a> Elab<'a> {
                 components,
                 addressof: t.addressof,
                 pretty: t.pretty,
+                resolved,
             })),
             ty,
             span,

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stap-rs runtime: kernel probes.
+ *
+ * kernel.function("f") and kprobe.function("f") are kprobes on the symbol; their .return
+ * forms are kretprobes whose entry handler saves the parameters, so $param reads the value
+ * at entry there too.  kernel.trace("t") attaches to the tracepoint found by name, with one
+ * callback per argument count: every tracepoint argument is an integer or a pointer, passed
+ * in a 64-bit slot on x86-64, and the generated code narrows it to its real type.
+ *
+ * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
+ * Everything registered is unregistered when the session stops, before the end probes.
+ */
+#ifndef STP_KPROBES_H
+#define STP_KPROBES_H
+
+#include <linux/kprobes.h>
+#include <linux/ptrace.h>
+#include <linux/tracepoint.h>
+
+struct stp_kslot {
+	struct kprobe kp;
+	struct kretprobe krp;
+	struct tracepoint *tp;
+	void *tp_fn;
+	const struct stp_probe *p;
+	int registered;
+};
+
+static struct stp_kslot *stp_kslots;
+static int stp_nkslots;
+
+/* x86-64 calling convention: the first six parameters in registers, the rest on the stack. */
+static void stp_args_from_regs(struct stp_args *a, struct pt_regs *regs)
+{
+	int i;
+
+	a->v[0] = regs->di;
+	a->v[1] = regs->si;
+	a->v[2] = regs->dx;
+	a->v[3] = regs->cx;
+	a->v[4] = regs->r8;
+	a->v[5] = regs->r9;
+	for (i = 6; i < STP_MAX_ARGS; i++) {
+		unsigned long at = regs->sp + 8 * (unsigned long)(i - 5);
+
+		if (copy_from_kernel_nofault(&a->v[i], (void *)at, sizeof(a->v[i])))
+			a->v[i] = 0;
+	}
+	a->ret = 0;
+	a->regs = regs;
+}
+
+static int stp_kprobe_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct stp_kslot *s = container_of(kp, struct stp_kslot, kp);
+	struct stp_args a;
+
+	stp_args_from_regs(&a, regs);
+	stp_run_probe_args(s->p, &a);
+	return 0;
+}
+
+static int stp_kretprobe_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	stp_args_from_regs((struct stp_args *)ri->data, regs);
+	return 0;
+}
+
+static int stp_kretprobe_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct kretprobe *rp = get_kretprobe(ri);
+	struct stp_kslot *s;
+	struct stp_args *a = (struct stp_args *)ri->data;
+
+	if (!rp)
+		return 0;
+	s = container_of(rp, struct stp_kslot, krp);
+	a->ret = regs_return_value(regs);
+	a->regs = regs;
+	stp_run_probe_args(s->p, a);
+	return 0;
+}
+
+/*
+ * The tracepoint callback: data is the probe's slot.  It takes twelve 64-bit arguments
+ * whatever the tracepoint passes: on x86-64 the caller owns the stack, so slots beyond
+ * what it passed are only read (as junk no target variable refers to), never written.
+ */
+static void stp_tp_callback(void *data, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 a6,
+			    u64 a7, u64 a8, u64 a9, u64 a10, u64 a11, u64 a12)
+{
+	struct stp_args a = { .v = { a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12 } };
+
+	stp_run_probe_args(((struct stp_kslot *)data)->p, &a);
+}
+
+struct stp_tp_search {
+	const char *name;
+	struct tracepoint *found;
+};
+
+static void stp_tp_match(struct tracepoint *tp, void *priv)
+{
+	struct stp_tp_search *s = priv;
+
+	if (!s->found && !strcmp(tp->name, s->name))
+		s->found = tp;
+}
+
+static void stp_kprobe_warn(const struct stp_probe *p, int rc)
+{
+	char msg[192];
+
+	snprintf(msg, sizeof(msg), "probe %s registration error (rc %d)", p->pp, rc);
+	stp_warn(msg);
+}
+
+/* Registers every kernel probe; returns how many are active. */
+static int stp_kprobes_register(void)
+{
+	int i, n = 0, active = 0;
+
+	for (i = 0; i < STP_NPROBES; i++)
+		if (stp_probes[i].kind == STP_PROBE_KPROBE || stp_probes[i].kind == STP_PROBE_KRETPROBE ||
+		    stp_probes[i].kind == STP_PROBE_TRACEPOINT)
+			n++;
+	if (!n)
+		return 0;
+	stp_kslots = stp_alloc(sizeof(*stp_kslots) * (size_t)n);
+	if (!stp_kslots)
+		return -ENOMEM;
+	for (i = 0; i < STP_NPROBES; i++) {
+		const struct stp_probe *p = &stp_probes[i];
+		struct stp_kslot *s = &stp_kslots[stp_nkslots];
+		int rc = 0;
+
+		if (p->kind != STP_PROBE_KPROBE && p->kind != STP_PROBE_KRETPROBE &&
+		    p->kind != STP_PROBE_TRACEPOINT)
+			continue;
+		s->p = p;
+		stp_nkslots++;
+		if (p->kind == STP_PROBE_KPROBE) {
+			s->kp.symbol_name = p->symbol;
+			s->kp.pre_handler = stp_kprobe_pre;
+			rc = register_kprobe(&s->kp);
+		} else if (p->kind == STP_PROBE_KRETPROBE) {
+			s->krp.kp.symbol_name = p->symbol;
+			s->krp.entry_handler = stp_kretprobe_entry;
+			s->krp.handler = stp_kretprobe_ret;
+			s->krp.data_size = sizeof(struct stp_args);
+			s->krp.maxactive = (int)p->maxactive;
+			rc = register_kretprobe(&s->krp);
+		} else {
+			struct stp_tp_search q = { .name = p->symbol };
+
+			for_each_kernel_tracepoint(stp_tp_match, &q);
+			if (!q.found) {
+				rc = -ENOENT;
+			} else {
+				s->tp = q.found;
+				s->tp_fn = stp_tp_callback;
+				rc = tracepoint_probe_register(s->tp, s->tp_fn, s);
+			}
+		}
+		if (rc) {
+			stp_kprobe_warn(p, rc);
+			continue;
+		}
+		s->registered = 1;
+		active++;
+	}
+	return active;
+}
+
+/* Unregisters them all and waits until no handler runs any more. */
+static void stp_kprobes_unregister(void)
+{
+	int i, tps = 0;
+
+	for (i = 0; i < stp_nkslots; i++) {
+		struct stp_kslot *s = &stp_kslots[i];
+
+		if (!s->registered)
+			continue;
+		s->registered = 0;
+		if (s->p->kind == STP_PROBE_KPROBE) {
+			unregister_kprobe(&s->kp);
+		} else if (s->p->kind == STP_PROBE_KRETPROBE) {
+			unregister_kretprobe(&s->krp);
+		} else {
+			tracepoint_probe_unregister(s->tp, s->tp_fn, s);
+			tps++;
+		}
+	}
+	if (tps)
+		tracepoint_synchronize_unregister();
+}
+
+static void stp_kprobes_free(void)
+{
+	stp_free(stp_kslots);
+	stp_kslots = NULL;
+	stp_nkslots = 0;
+}
+
+#endif /* STP_KPROBES_H */

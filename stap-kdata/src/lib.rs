@@ -1,0 +1,189 @@
+//! The target kernel's data for pass 2: its functions, tracepoints and types, read from BTF.
+//!
+//! [`KernelData::load`] finds the BTF of a kernel release: `/sys/kernel/btf/vmlinux` when that
+//! kernel is the running one, else the `.BTF` section of the debug vmlinux
+//! (`linux-image-KVER-dbg`), else the `.BTF` section of the vmlinux inside
+//! `/boot/vmlinuz-KVER` (decompressed once and cached).  [`BtfResolver`] implements pass 2's
+//! [`KernelResolver`] with it: `kernel.function` wildcards, `kprobe.function` names,
+//! `kernel.trace`/`kernel.mark` tracepoints, and target variables from prototypes and types.
+
+#![warn(missing_docs)]
+
+pub mod btf;
+mod resolve;
+mod source;
+
+pub use resolve::BtfResolver;
+
+use btf::{Btf, Kind, TypeId};
+use std::collections::HashMap;
+
+/// What pass 2 knows of one kernel.
+pub struct KernelData {
+    /// Where the data came from (for `-v`).
+    pub source: String,
+    /// The types.
+    pub btf: Btf,
+    /// Function names, sorted, with the FUNC type of each.
+    pub functions: Vec<(String, TypeId)>,
+    /// Tracepoint names, sorted.
+    pub tracepoints: Vec<String>,
+    func_index: HashMap<String, TypeId>,
+}
+
+impl KernelData {
+    /// Loads the data of kernel `release`, caching extracted BTF under `cache`.
+    pub fn load(release: &str, cache: &std::path::Path) -> Result<KernelData, String> {
+        let (bytes, source) = source::btf_bytes(release, cache)?;
+        let btf = Btf::parse(&bytes).map_err(|e| format!("{}: {}", source, e))?;
+        Ok(Self::from_btf(btf, source))
+    }
+
+    /// Indexes parsed BTF.
+    pub fn from_btf(btf: Btf, source: String) -> KernelData {
+        let mut functions: Vec<(String, TypeId)> = btf
+            .iter()
+            .filter(|(_, t)| t.kind == Kind::Func)
+            .map(|(id, t)| (t.name.clone(), id))
+            .collect();
+        functions.sort();
+        functions.dedup_by(|a, b| a.0 == b.0);
+        let mut tracepoints: Vec<String> = btf
+            .iter()
+            .filter(|(_, t)| t.kind == Kind::Typedef)
+            .filter_map(|(_, t)| t.name.strip_prefix("btf_trace_").map(str::to_string))
+            .collect();
+        tracepoints.sort();
+        tracepoints.dedup();
+        let func_index = functions.iter().cloned().collect();
+        KernelData {
+            source,
+            btf,
+            functions,
+            tracepoints,
+            func_index,
+        }
+    }
+
+    /// The FUNC type of a function.
+    pub fn function(&self, name: &str) -> Option<TypeId> {
+        self.func_index.get(name).copied()
+    }
+
+    /// A tracepoint's arguments (name, type), from its BPF trace stub's prototype.
+    pub fn tracepoint_args(&self, name: &str) -> Option<Vec<(String, TypeId)>> {
+        if self
+            .tracepoints
+            .binary_search_by(|t| t.as_str().cmp(name))
+            .is_err()
+        {
+            return None;
+        }
+        let params = self
+            .function(&format!("__bpf_trace_{}", name))
+            .and_then(|f| match &self.btf.get(self.btf.get(f).ty).kind {
+                Kind::FuncProto { params } => Some(params.clone()),
+                _ => None,
+            });
+        let params = match params {
+            Some(p) => p,
+            // No stub: the typedef's prototype has the types but no names.
+            None => {
+                let td = self
+                    .btf
+                    .find(&format!("btf_trace_{}", name), |k| *k == Kind::Typedef)?;
+                let ptr = self.btf.strip(self.btf.get(td).ty);
+                match &self.btf.get(self.btf.get(ptr).ty).kind {
+                    Kind::FuncProto { params } => params.clone(),
+                    _ => return None,
+                }
+            }
+        };
+        Some(
+            params
+                .into_iter()
+                .skip(1)
+                .enumerate()
+                .map(|(i, p)| {
+                    let n = if p.name.is_empty() {
+                        format!("arg{}", i + 1)
+                    } else {
+                        p.name
+                    };
+                    (n, p.ty)
+                })
+                .collect(),
+        )
+    }
+
+    /// A function's parameters (name, type) and return type.
+    pub fn function_proto(&self, name: &str) -> Option<(Vec<(String, TypeId)>, TypeId)> {
+        let f = self.function(name)?;
+        let proto = self.btf.get(f).ty;
+        match &self.btf.get(proto).kind {
+            Kind::FuncProto { params } => Some((
+                params
+                    .iter()
+                    .filter(|p| !(p.name.is_empty() && p.ty == 0))
+                    .map(|p| (p.name.clone(), p.ty))
+                    .collect(),
+                self.btf.get(proto).ty,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// SystemTap's wildcard match: `*` any run, `?` one character, `[...]` a class.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|c| *c == ']') else {
+                    return !n.is_empty() && n[0] == '[' && go(&p[1..], &n[1..]);
+                };
+                let Some(&c) = n.first() else { return false };
+                let class = &p[1..end];
+                let (neg, class) = match class.first() {
+                    Some('!') | Some('^') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != neg && go(&p[end + 1..], &n[1..])
+            }
+            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_match_like_systemtap() {
+        assert!(glob("vfs_*", "vfs_read"));
+        assert!(!glob("vfs_*", "do_vfs_read"));
+        assert!(glob("*_read", "vfs_read"));
+        assert!(glob("vfs_rea?", "vfs_read"));
+        assert!(glob("sys_[rw]*", "sys_write"));
+        assert!(!glob("sys_[!rw]*", "sys_write"));
+        assert!(glob("exact", "exact"));
+    }
+}

@@ -1,0 +1,549 @@
+//! [`BtfResolver`]: pass 2's kernel resolver over [`KernelData`].
+
+use crate::btf::{Btf, Kind, TypeId};
+use crate::{glob, KernelData};
+use stap_sema::ir::{
+    Family, PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetResult,
+    TargetSource,
+};
+use stap_sema::{similar, KernelResolver, NoKernelData};
+use std::cell::{OnceCell, RefCell};
+use std::path::PathBuf;
+
+/// Functions never probed by wildcards: the probe machinery's own code, exception and NMI
+/// entry, and what they call.  The kernel refuses the rest of its blacklist at registration.
+fn blacklisted(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "notifier_call_chain",
+        "atomic_notifier_call_chain",
+        "oops_begin",
+        "oops_end",
+        "__die",
+        "die",
+        "do_int3",
+        "do_debug",
+        "sync_regs",
+        "fixup_exception",
+        "preempt_count_add",
+        "preempt_count_sub",
+        "get_kprobe",
+        "__switch_to",
+        "__switch_to_asm",
+    ];
+    const PARTS: &[&str] = &[
+        "kprobe",
+        "kretprobe",
+        "_nmi",
+        "nmi_",
+        "int3",
+        "ftrace",
+        "exc_",
+        "irqentry",
+        "lockdep",
+        "trace_hardirqs",
+        "native_",
+        "__sanitizer",
+        "__x86_",
+        "rcu_nmi",
+    ];
+    EXACT.contains(&name)
+        || PARTS.iter().any(|p| name.contains(p))
+        || name.starts_with("__bpf_trace")
+}
+
+/// A [`KernelResolver`] that reads the target kernel's BTF the first time a kernel probe
+/// point needs it.
+pub struct BtfResolver {
+    release: String,
+    cache: PathBuf,
+    data: OnceCell<Result<KernelData, String>>,
+    notes: RefCell<Vec<String>>,
+}
+
+impl BtfResolver {
+    /// A resolver for kernel `release`, caching extracted data under `cache`.
+    pub fn new(release: &str, cache: PathBuf) -> BtfResolver {
+        BtfResolver {
+            release: release.to_string(),
+            cache,
+            data: OnceCell::new(),
+            notes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The kernel's data, loaded on first use.
+    pub fn data(&self) -> Result<&KernelData, String> {
+        self.data
+            .get_or_init(|| {
+                let d = KernelData::load(&self.release, &self.cache);
+                if let Ok(k) = &d {
+                    self.notes
+                        .borrow_mut()
+                        .push(format!("kernel data: {}", k.source));
+                }
+                d
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+
+    fn note(&self, n: String) {
+        self.notes.borrow_mut().push(n);
+    }
+}
+
+fn string_arg(c: &PointComponent) -> Option<&str> {
+    match &c.arg {
+        Some(PointArg::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn with_arg(point: &ProbePoint, i: usize, name: &str) -> ProbePoint {
+    let mut p = point.clone();
+    p.components[i].arg = Some(PointArg::String(name.to_string()));
+    p
+}
+
+fn names(point: &ProbePoint) -> Vec<&str> {
+    point.components.iter().map(|c| c.name.as_str()).collect()
+}
+
+impl KernelResolver for BtfResolver {
+    fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String> {
+        let n = names(point);
+        match (family, n.as_slice()) {
+            (Family::KernelDwarf, ["kernel", "function", rest @ ..])
+                if rest
+                    .iter()
+                    .all(|r| matches!(*r, "call" | "return" | "maxactive" | "exported")) =>
+            {
+                let pat = string_arg(&point.components[1]).unwrap_or("");
+                if pat.contains('@') {
+                    return Err(format!(
+                        "'{}': source files and lines need the kernel's DWARF (install \
+                         linux-image-{}-dbg); stap-rs reads BTF only so far",
+                        point, self.release
+                    ));
+                }
+                let k = self.data()?;
+                let found: Vec<ProbePoint> = k
+                    .functions
+                    .iter()
+                    .filter(|(f, _)| {
+                        glob(pat, f) && (!pat.contains(['*', '?', '[']) || !blacklisted(f))
+                    })
+                    .map(|(f, _)| with_arg(point, 1, f))
+                    .collect();
+                if found.is_empty() {
+                    return Err(no_match(
+                        point,
+                        pat,
+                        k.functions.iter().map(|(f, _)| f.as_str()),
+                        "function",
+                    ));
+                }
+                Ok(found)
+            }
+            (Family::KernelDwarf, _) => Err(format!(
+                "'{}' needs the kernel's DWARF (install linux-image-{}-dbg); stap-rs reads BTF \
+                 only so far, which serves kernel.function(\"NAME\") with .call and .return",
+                point, self.release
+            )),
+            (Family::Kprobe, ["kprobe", "function", ..]) => {
+                let name = string_arg(&point.components[1]).unwrap_or("");
+                let k = self.data()?;
+                if name.contains(['*', '?', '[']) {
+                    let found: Vec<ProbePoint> = k
+                        .functions
+                        .iter()
+                        .filter(|(f, _)| glob(name, f) && !blacklisted(f))
+                        .map(|(f, _)| with_arg(point, 1, f))
+                        .collect();
+                    if found.is_empty() {
+                        return Err(no_match(
+                            point,
+                            name,
+                            k.functions.iter().map(|(f, _)| f.as_str()),
+                            "function",
+                        ));
+                    }
+                    return Ok(found);
+                }
+                if k.function(name).is_none() {
+                    return Err(no_match(
+                        point,
+                        name,
+                        k.functions.iter().map(|(f, _)| f.as_str()),
+                        "function",
+                    ));
+                }
+                Ok(vec![point.clone()])
+            }
+            (Family::Tracepoint, [_, "trace" | "mark", ..]) => {
+                let name = string_arg(&point.components[1]).unwrap_or("");
+                let k = self.data()?;
+                let found: Vec<ProbePoint> = k
+                    .tracepoints
+                    .iter()
+                    .filter(|t| glob(name, t))
+                    .map(|t| {
+                        let mut p = with_arg(point, 1, t);
+                        p.components[1].name = "trace".into();
+                        p.components.truncate(2);
+                        p
+                    })
+                    .collect();
+                if found.is_empty() {
+                    return Err(no_match(
+                        point,
+                        name,
+                        k.tracepoints.iter().map(|s| s.as_str()),
+                        "tracepoint",
+                    ));
+                }
+                if n[1] == "mark" {
+                    self.note(format!(
+                        "kernel.mark(\"{}\"): markers are gone from Linux; using the tracepoint of that name",
+                        name
+                    ));
+                }
+                Ok(found)
+            }
+            _ => NoKernelData.resolve(point, family),
+        }
+    }
+
+    fn target(
+        &self,
+        point: &ProbePoint,
+        family: Family,
+        name: &str,
+        components: &[Option<&str>],
+    ) -> Result<ResolvedTarget, String> {
+        let n = names(point);
+        let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
+        let k = self.data()?;
+        let (params, ret, is_return, source_of): (
+            Vec<(String, TypeId)>,
+            TypeId,
+            bool,
+            fn(u32) -> TargetSource,
+        ) = match family {
+            Family::KernelDwarf if n.get(1) == Some(&"function") => {
+                let (p, r) = k
+                    .function_proto(fname)
+                    .ok_or_else(|| format!("no prototype for '{}' in the kernel's BTF", fname))?;
+                (p, r, n.contains(&"return"), TargetSource::Param)
+            }
+            Family::Tracepoint => {
+                let a = k
+                    .tracepoint_args(fname)
+                    .ok_or_else(|| format!("no arguments known for tracepoint '{}'", fname))?;
+                (a, 0, false, TargetSource::TracepointArg)
+            }
+            _ => {
+                return Err(format!(
+                    "'{}' probes have no target variables in stap-rs yet",
+                    point
+                ))
+            }
+        };
+        let pairs = |list: &[(String, TypeId)], start: u32| {
+            TargetSource::Pairs(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, (pn, _))| (pn.clone(), source_of(start + i as u32)))
+                    .collect(),
+            )
+        };
+        let string = |source| ResolvedTarget {
+            source,
+            ops: Vec::new(),
+            result: TargetResult::String { max: 0 },
+            c_type: "string".into(),
+        };
+        match name {
+            "$$parms" | "$$vars" => return Ok(string(pairs(&params, 0))),
+            "$$locals" => return Ok(string(TargetSource::Pairs(Vec::new()))),
+            "$$return" if is_return && ret != 0 => {
+                return Ok(string(TargetSource::Pairs(vec![(
+                    "return".into(),
+                    TargetSource::Return,
+                )])))
+            }
+            "$return" if is_return && ret != 0 => {
+                return walk(&k.btf, TargetSource::Return, ret, components)
+            }
+            _ => {}
+        }
+        let bare = name.trim_start_matches('$');
+        let idx = params.iter().position(|(pn, _)| pn == bare).or_else(|| {
+            (family == Family::Tracepoint)
+                .then(|| {
+                    bare.strip_prefix("arg")?
+                        .parse::<usize>()
+                        .ok()?
+                        .checked_sub(1)
+                })
+                .flatten()
+                .filter(|i| *i < params.len())
+        });
+        match idx {
+            Some(i) => walk(&k.btf, source_of(i as u32), params[i].1, components),
+            None => {
+                let mut known: Vec<String> =
+                    params.iter().map(|(p, _)| format!("${}", p)).collect();
+                if is_return && ret != 0 {
+                    known.push("$return".into());
+                }
+                let mut msg = format!(
+                    "'{}' is not a parameter of {}: it has {}",
+                    name,
+                    fname,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                if family == Family::KernelDwarf {
+                    msg.push_str(
+                        " (locals need the kernel's DWARF; BTF describes parameters only)",
+                    );
+                }
+                Err(msg)
+            }
+        }
+    }
+
+    fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {
+        let k = self.data()?;
+        let bare = ty
+            .trim()
+            .trim_start_matches("struct ")
+            .trim_start_matches("union ")
+            .trim_end_matches('*')
+            .trim();
+        if module.is_none_or(|m| m == "kernel") && !k.btf.named(bare).is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "type '{}'{} is not in the kernel's BTF",
+            ty,
+            module.map(|m| format!(" in {}", m)).unwrap_or_default()
+        ))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.borrow().clone()
+    }
+}
+
+fn no_match<'a>(
+    point: &ProbePoint,
+    pat: &str,
+    all: impl Iterator<Item = &'a str>,
+    what: &str,
+) -> String {
+    let near = similar(pat, all);
+    let mut m = format!(
+        "probe point mismatch: no {} matches '{}' in {}",
+        what, pat, point
+    );
+    if !near.is_empty() {
+        m.push_str(&format!(" (did you mean: {}?)", near.join(", ")));
+    }
+    m
+}
+
+/// Where a value is while walking members and indices.
+enum At {
+    /// In hand (a register), of this type.
+    Value(TypeId),
+    /// In memory at the address in hand, of this type; a bitfield's (shift, bits) if any.
+    Memory(TypeId, Option<(u8, u8)>),
+}
+
+/// Finds `name` among a struct's members, looking into anonymous members; returns the
+/// member's type, bit offset and bitfield width.
+fn member(btf: &Btf, st: TypeId, name: &str) -> Option<(TypeId, u64, u32)> {
+    let Kind::Struct { members, .. } = &btf.get(btf.strip(st)).kind else {
+        return None;
+    };
+    for m in members {
+        if m.name == name {
+            return Some((m.ty, m.bit_offset as u64, m.bit_size));
+        }
+        if m.name.is_empty() {
+            if let Some((t, off, bits)) = member(btf, m.ty, name) {
+                return Some((t, off + m.bit_offset as u64, bits));
+            }
+        }
+    }
+    None
+}
+
+fn member_names(btf: &Btf, st: TypeId) -> Vec<String> {
+    match &btf.get(btf.strip(st)).kind {
+        Kind::Struct { members, .. } => members
+            .iter()
+            .flat_map(|m| {
+                if m.name.is_empty() {
+                    member_names(btf, m.ty)
+                } else {
+                    vec![m.name.clone()]
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn scalar(btf: &Btf, ty: TypeId) -> Option<(u8, bool)> {
+    let t = btf.get(btf.strip(ty));
+    match &t.kind {
+        Kind::Int { signed, .. } => Some((t.size.min(8) as u8, *signed)),
+        Kind::Enum { signed } => Some((t.size.min(8) as u8, *signed)),
+        Kind::Ptr => Some((8, false)),
+        _ => None,
+    }
+}
+
+/// Walks `->member` and `[index]` steps from a value of type `ty`.
+fn walk(
+    btf: &Btf,
+    source: TargetSource,
+    ty: TypeId,
+    comps: &[Option<&str>],
+) -> Result<ResolvedTarget, String> {
+    let mut ops = Vec::new();
+    let mut at = At::Value(ty);
+    for (ci, c) in comps.iter().enumerate() {
+        // Reach an address of the object the step applies to.
+        let (obj_ty, obj) = match at {
+            At::Value(t) => {
+                let st = btf.strip(t);
+                if btf.get(st).kind != Kind::Ptr {
+                    return Err(format!("'{}' is not a pointer", btf.c_name(t)));
+                }
+                (btf.get(st).ty, true)
+            }
+            At::Memory(t, _) => {
+                let st = btf.strip(t);
+                match btf.get(st).kind {
+                    Kind::Ptr => {
+                        ops.push(TargetOp::Load {
+                            size: 8,
+                            signed: false,
+                        });
+                        (btf.get(st).ty, true)
+                    }
+                    Kind::Array { .. } if c.is_none() => (st, false),
+                    Kind::Struct { .. } if c.is_some() => (st, false),
+                    _ => {
+                        return Err(format!(
+                            "cannot take a member or element of '{}'",
+                            btf.c_name(t)
+                        ))
+                    }
+                }
+            }
+        };
+        let _ = obj;
+        match c {
+            Some(m) => {
+                let (mt, bit_off, bits) = member(btf, obj_ty, m).ok_or_else(|| {
+                    let known = member_names(btf, obj_ty);
+                    let near = similar(m, known.iter().map(|s| s.as_str()));
+                    format!(
+                        "'{}' has no member '{}'{}",
+                        btf.c_name(obj_ty),
+                        m,
+                        if near.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (did you mean: {}?)", near.join(", "))
+                        }
+                    )
+                })?;
+                if bits > 0 {
+                    let size = btf.size_of(mt).clamp(1, 8);
+                    let unit = size * 8;
+                    let base = (bit_off / unit) * size;
+                    ops.push(TargetOp::Add(base as i64));
+                    at = At::Memory(mt, Some(((bit_off % unit) as u8, bits as u8)));
+                } else {
+                    ops.push(TargetOp::Add((bit_off / 8) as i64));
+                    at = At::Memory(mt, None);
+                }
+            }
+            None => {
+                let elem = btf.get(btf.strip(obj_ty));
+                let elem_ty = match elem.kind {
+                    Kind::Array { .. } => elem.ty,
+                    _ => obj_ty,
+                };
+                ops.push(TargetOp::AddIndex {
+                    component: ci,
+                    scale: btf.size_of(elem_ty).max(1),
+                });
+                at = At::Memory(elem_ty, None);
+            }
+        }
+    }
+    let (result, c_type) = match at {
+        At::Value(t) => {
+            let (size, signed) = scalar(btf, t)
+                .ok_or_else(|| format!("'{}' is not a number or a pointer", btf.c_name(t)))?;
+            if size < 8 {
+                ops.push(TargetOp::Narrow { size, signed });
+            }
+            (TargetResult::Long, btf.c_name(t))
+        }
+        At::Memory(t, bitfield) => {
+            let st = btf.strip(t);
+            let tt = btf.get(st);
+            match (&tt.kind, scalar(btf, t)) {
+                (Kind::Array { nelems }, _)
+                    if matches!(btf.get(btf.strip(tt.ty)).kind, Kind::Int { .. })
+                        && btf.size_of(tt.ty) == 1 =>
+                {
+                    (TargetResult::String { max: *nelems }, btf.c_name(t))
+                }
+                (_, Some((size, signed))) => {
+                    ops.push(TargetOp::Load {
+                        size,
+                        signed: signed && bitfield.is_none(),
+                    });
+                    if let Some((shift, bits)) = bitfield {
+                        ops.push(TargetOp::Bits {
+                            shift,
+                            bits,
+                            signed,
+                        });
+                    }
+                    (TargetResult::Long, btf.c_name(t))
+                }
+                _ => {
+                    return Err(format!(
+                        "'{}' is a {}, not a number, pointer or string: name one of its members",
+                        btf.c_name(t),
+                        match tt.kind {
+                            Kind::Struct { union: true, .. } => "union",
+                            Kind::Struct { .. } => "struct",
+                            Kind::Array { .. } => "array",
+                            _ => "value of another kind",
+                        }
+                    ))
+                }
+            }
+        }
+    };
+    Ok(ResolvedTarget {
+        source,
+        ops,
+        result,
+        c_type,
+    })
+}

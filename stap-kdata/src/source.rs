@@ -1,0 +1,102 @@
+//! Where a kernel's BTF comes from, in order: the running kernel's `/sys/kernel/btf/vmlinux`
+//! (when it is the target), the debug vmlinux of `linux-image-KVER-dbg`, or the vmlinux
+//! inside `/boot/vmlinuz-KVER`, decompressed once and its `.BTF` cached.
+
+use object::{Object, ObjectSection};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+fn running_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The `.BTF` section of an ELF image.
+fn elf_btf(data: &[u8]) -> Result<Vec<u8>, String> {
+    let file = object::File::parse(data).map_err(|e| format!("not an ELF image: {}", e))?;
+    let sec = file
+        .section_by_name(".BTF")
+        .ok_or("the image has no .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF)")?;
+    sec.data()
+        .map(|d| d.to_vec())
+        .map_err(|e| format!("cannot read .BTF: {}", e))
+}
+
+/// Decompresses the xz stream of a bzImage (the payload after the setup code).
+fn vmlinux_of_bzimage(image: &[u8]) -> Result<Vec<u8>, String> {
+    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+    let mut start = 0;
+    while let Some(at) = image[start..].windows(XZ.len()).position(|w| w == XZ) {
+        let at = start + at;
+        let mut out = Vec::new();
+        // Trailing bytes after the stream are not part of it; a complete decode suffices.
+        let mut dec = xz2::read::XzDecoder::new(&image[at..]);
+        let ok = dec.read_to_end(&mut out).is_ok() || out.len() > 1 << 20;
+        if ok && out.starts_with(b"\x7fELF") {
+            return Ok(out);
+        }
+        start = at + 1;
+    }
+    Err("no xz-compressed vmlinux found in the image (only xz-compressed kernels are read)".into())
+}
+
+fn cache_name(image: &Path) -> Option<String> {
+    let md = std::fs::metadata(image).ok()?;
+    use std::os::unix::fs::MetadataExt;
+    Some(format!(
+        "btf-{}-{}-{}",
+        image.file_name()?.to_string_lossy(),
+        md.len(),
+        md.mtime()
+    ))
+}
+
+/// The BTF bytes of kernel `release` and a description of where they came from.
+pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), String> {
+    if release == running_release() {
+        if let Ok(b) = std::fs::read("/sys/kernel/btf/vmlinux") {
+            return Ok((
+                b,
+                "BTF of the running kernel (/sys/kernel/btf/vmlinux)".into(),
+            ));
+        }
+    }
+    let dbg = PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{}", release));
+    if let Ok(d) = std::fs::read(&dbg) {
+        if let Ok(b) = elf_btf(&d) {
+            return Ok((b, format!("BTF of {}", dbg.display())));
+        }
+    }
+    let image = PathBuf::from(format!("/boot/vmlinuz-{}", release));
+    if !image.is_file() {
+        return Err(format!(
+            "no data for kernel {}: neither {} nor {} exists (install linux-image-{})",
+            release,
+            image.display(),
+            dbg.display(),
+            release
+        ));
+    }
+    let cached = cache_name(&image).map(|n| cache.join(n));
+    if let Some(c) = &cached {
+        if let Ok(b) = std::fs::read(c) {
+            return Ok((
+                b,
+                format!("BTF of {} (cached in {})", image.display(), c.display()),
+            ));
+        }
+    }
+    let raw =
+        std::fs::read(&image).map_err(|e| format!("cannot read {}: {}", image.display(), e))?;
+    let vmlinux = vmlinux_of_bzimage(&raw).map_err(|e| format!("{}: {}", image.display(), e))?;
+    let b = elf_btf(&vmlinux).map_err(|e| format!("{}: {}", image.display(), e))?;
+    if let Some(c) = &cached {
+        let _ = std::fs::create_dir_all(cache);
+        let tmp = c.with_extension("tmp");
+        if std::fs::write(&tmp, &b).is_ok() {
+            let _ = std::fs::rename(&tmp, c);
+        }
+    }
+    Ok((b, format!("BTF of {}", image.display())))
+}
