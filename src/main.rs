@@ -197,8 +197,9 @@ fn run() -> i32 {
 
     // Pass 2.
     let timer = PassTimer::start();
-    let Some(program) =
-        pass2::run(&cli, &parsed, &mut rep, &kernel).map(std::mem::ManuallyDrop::new)
+    let mut kernel_vars = Vec::new();
+    let Some(program) = pass2::run(&cli, &parsed, &mut rep, &kernel, &mut kernel_vars)
+        .map(std::mem::ManuallyDrop::new)
     else {
         if cli.diagnostics == cli::DiagFormat::Text {
             eprintln!("Pass 2: analysis failed.");
@@ -215,7 +216,7 @@ fn run() -> i32 {
             timer.finish()
         );
     }
-    if let Some(listing) = pass2::listing(&cli, &program) {
+    if let Some(listing) = pass2::listing(&cli, &program, &kernel_vars) {
         print!("{}", listing);
         return 0;
     }

@@ -21,7 +21,14 @@ fn options(cli: &Cli, listing: bool) -> Options {
 /// Runs pass 2 and prints its diagnostics.  Warnings about tapset code are not shown
 /// (as in SystemTap); `-w` hides all warnings and `-W` makes them errors.
 /// Kernel probe points resolve against the target kernel's BTF (read on first use).
-pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter, kernel: &Kernel) -> Option<Program> {
+/// With `-L`, `kernel_vars` receives each kernel probe point's target variables.
+pub fn run(
+    cli: &Cli,
+    parsed: &Parsed,
+    rep: &mut Reporter,
+    kernel: &Kernel,
+    kernel_vars: &mut Vec<(String, Vec<(String, String)>)>,
+) -> Option<Program> {
     let listing = cli.list.is_some() || cli.list_vars.is_some();
     let btf = BtfResolver::new(&kernel.release, crate::userbuild::cache_root());
     let resolver: &dyn KernelResolver = match cli.runtime {
@@ -44,6 +51,16 @@ pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter, kernel: &Kernel) -> O
     for n in resolver.notes() {
         if n.starts_with("kernel.mark") && !cli.no_warnings {
             eprintln!("Note: {}", n);
+        }
+    }
+    if cli.list_vars.is_some() {
+        if let Some(p) = &result.program {
+            for probe in &p.probes {
+                let vars = resolver.variables(&probe.point, probe.family);
+                if !vars.is_empty() {
+                    kernel_vars.push((probe.point.to_string(), vars));
+                }
+            }
         }
     }
     let mut failed = false;
@@ -75,7 +92,11 @@ pub fn run(cli: &Cli, parsed: &Parsed, rep: &mut Reporter, kernel: &Kernel) -> O
 }
 
 /// `-l`/`-L`: the probe points the pattern resolved to (and, for -L, their variables).
-pub fn listing(cli: &Cli, program: &Program) -> Option<String> {
+pub fn listing(
+    cli: &Cli,
+    program: &Program,
+    kernel_vars: &[(String, Vec<(String, String)>)],
+) -> Option<String> {
     if cli.list.is_none() && cli.list_vars.is_none() {
         return None;
     }
@@ -85,6 +106,12 @@ pub fn listing(cli: &Cli, program: &Program) -> Option<String> {
         .map(|p| {
             let mut line = p.point.to_string();
             if cli.list_vars.is_some() {
+                let point = p.point.to_string();
+                for (_, vars) in kernel_vars.iter().filter(|(pp, _)| *pp == point) {
+                    for (name, ty) in vars {
+                        line.push_str(&format!(" {}:{}", name, ty));
+                    }
+                }
                 for l in &p.locals {
                     line.push_str(&format!(" {}:{}", l.name, l.ty));
                 }

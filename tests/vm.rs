@@ -197,3 +197,234 @@ fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
     );
     assert!(!log.contains("STILL-LOADED"), "{log}");
 }
+
+/// The workload: busybox dd copies N blocks of SIZE bytes from /dev/zero to /dev/null, one
+/// read(2) and one write(2) per block, then writes its summary to stderr.
+const N: usize = 5;
+const SIZE: usize = 7;
+
+fn dd() -> String {
+    format!(
+        "dd if=/dev/zero of=/dev/null bs={} count={} 2>/dev/null",
+        SIZE, N
+    )
+}
+
+#[test]
+fn kernel_function_and_kprobe_see_every_write_with_its_count() {
+    let out = vm(&[
+        "-c",
+        &dd(),
+        "-e",
+        "global calls, counts, kcalls, rets, reads
+         probe kernel.function(\"ksys_write\") { if (pid() == target()) { calls++; counts[$count]++ } }
+         probe kprobe.function(\"ksys_write\") { if (pid() == target()) kcalls++ }
+         probe kernel.function(\"ksys_write\").return { if (pid() == target()) rets[$count, $return]++ }
+         probe kernel.function(\"vfs_read\") { if (pid() == target()) reads[$count]++ }
+         probe end {
+             printf(\"calls>=N %d kcalls>=N %d\\n\", calls >= $1, kcalls >= $1)
+             printf(\"count %d seen %d times\\n\", $2, counts[$2])
+             printf(\"returned %d %d times\\n\", $2, rets[$2, $2])
+             printf(\"read count %d seen %d times\\n\", $2, reads[$2])
+         }",
+        &N.to_string(),
+        &SIZE.to_string(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "calls>=N 1 kcalls>=N 1\ncount {s} seen {n} times\nreturned {s} {n} times\nread count {s} seen {n} times\n",
+            s = SIZE,
+            n = N
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn tracepoint_and_marker_see_the_workloads_exec() {
+    let out = vm(&[
+        "-c",
+        "exec /bin/busybox true",
+        "-e",
+        "probe kernel.trace(\"sched_process_exec\") {
+             if (pid() == target()) printf(\"trace %s %s\\n\", $p->comm, kernel_string($bprm->filename))
+         }
+         probe kernel.mark(\"sched_process_exec\") {
+             if (pid() == target()) printf(\"mark %s %s\\n\", kernel_string($arg3->filename), probefunc())
+         }",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    // stpd execs /bin/sh -c CMD, which execs busybox: two execs of the target process.
+    assert_eq!(
+        lines,
+        [
+            "mark /bin/busybox sched_process_exec",
+            "mark /bin/sh sched_process_exec",
+            "trace busybox /bin/busybox",
+            "trace sh /bin/sh"
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("markers are gone"));
+}
+
+#[test]
+fn print_backtrace_names_the_functions() {
+    let out = vm(&[
+        "-c",
+        &dd(),
+        "-e",
+        "global done
+         probe kernel.function(\"ksys_write\") {
+             if (pid() == target() && !done++) print_backtrace()
+         }",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" : ksys_write+0x"), "{stdout}");
+    assert!(stdout.contains(" : do_syscall_64+0x"), "{stdout}");
+}
+
+#[test]
+fn a_bad_pointer_is_an_error_not_an_oops() {
+    let out = vm(&[
+        "-c",
+        "echo x > /dev/null",
+        "-e",
+        "probe kernel.function(\"ksys_write\") { println(kernel_long(16)) }
+         probe end { println(\"end\") }",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR: kernel read fault at 0x0000000000000010 (addr)"),
+        "{err}"
+    );
+    assert!(!err.contains("guest kernel"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "end\n");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// `kernel.function("vfs_*")` expands to the vfs_ functions of the kernel's symbol table
+/// (read from /proc/kallsyms inside the guest).
+#[test]
+fn vfs_wildcard_matches_the_kernels_symbol_table() {
+    let listed = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-l", "kernel.function(\"vfs_*\")"])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let ours: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| {
+            l.trim_start_matches("kernel.function(\"")
+                .trim_end_matches("\")")
+                .to_string()
+        })
+        .collect();
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
+    let stage = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env("SYSTEMTAP_DIR", &cache)
+        .args([
+            "-p4",
+            "-r",
+            &kver(),
+            "-m",
+            "kallsyms_list",
+            "-e",
+            "probe begin { exit() }",
+        ])
+        .output()
+        .unwrap();
+    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::copy(&ko, stage.path().join("kallsyms_list.ko")).unwrap();
+    std::fs::write(
+        stage.path().join("kallsyms_list.sh"),
+        "grep -E ' [tT] vfs_' /proc/kallsyms | while read -r a t n m; do echo \"sym $n\"; done\n",
+    )
+    .unwrap();
+    let log = stage.path().join("serial.log");
+    let _one = one_vm();
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+        .arg(&log)
+        .arg(stage.path().join("kallsyms_list.ko"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let log = std::fs::read_to_string(&log).unwrap().replace('\r', "");
+    let kallsyms: std::collections::BTreeSet<&str> =
+        log.lines().filter_map(|l| l.strip_prefix("sym ")).collect();
+    assert!(kallsyms.len() > 50, "{log}");
+    let missing: Vec<&String> = ours
+        .iter()
+        .filter(|f| !kallsyms.contains(f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "expanded to functions not in kallsyms: {missing:?}"
+    );
+    // BTF leaves out only functions it cannot describe; nearly all must be there.
+    assert!(
+        ours.len() * 10 >= kallsyms.len() * 8,
+        "{} of {} vfs_ functions",
+        ours.len(),
+        kallsyms.len()
+    );
+    for f in ["vfs_read", "vfs_write", "vfs_open"] {
+        assert!(ours.iter().any(|o| o == f), "{f} missing");
+    }
+}
+
+#[test]
+fn dash_l_lists_parameters_with_types_and_unknown_names_fail() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-L", "kernel.function(\"vfs_read\")"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "kernel.function(\"vfs_read\") $file:struct file * $buf:char * $count:size_t $pos:loff_t *\n"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args([
+            "-r",
+            &kver(),
+            "-p2",
+            "-e",
+            "probe kernel.function(\"vfs_reed\") {}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no function matches 'vfs_reed'") && err.contains("vfs_read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn timer_profile_fires_on_every_cpu() {
+    // stap --vm boots two CPUs; each gets its own tick timer.
+    let out = vm(&[
+        "-T",
+        "1",
+        "-e",
+        "global ticks probe timer.profile { ticks[cpu()]++ }
+         probe end { foreach (c+ in ticks) printf(\"cpu %d ticked %d\\n\", c, ticks[c] > 10) }",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "cpu 0 ticked 1\ncpu 1 ticked 1\n"
+    );
+}

@@ -92,6 +92,7 @@ struct stp_probe {
 	int64_t period_ns;	/* timers */
 	int64_t randomize_ns;	/* timers: +/- this much */
 	int64_t jiffies;	/* timer.jiffies / timer.hz: 0 unless given */
+	int percpu;		/* timer.profile: one timer on every CPU */
 	void (*handler)(struct stp_ctx *c);
 	int (*lock)(struct stp_ctx *c);		/* take the globals it uses */
 	void (*unlock)(struct stp_ctx *c);

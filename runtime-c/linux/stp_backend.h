@@ -134,6 +134,8 @@ static int stp_out_release(struct inode *inode, struct file *f)
 static struct hrtimer *stp_timers;
 static const struct stp_probe **stp_timer_probes;
 static int stp_ntimers;
+static int *stp_timer_cpus;	/* the CPU a timer.profile timer belongs to, or -1 */
+static int stp_timer_capacity;
 static struct timer_list *stp_jtimers;
 static const struct stp_probe **stp_jtimer_probes;
 static int stp_njtimers;
@@ -285,25 +287,37 @@ static void stp_arm_hrtimer(void *info)
 }
 
 /*
- * Arms every timer probe, timer i on the i-th online CPU.  Under stp_stop_mutex, and only
+ * Arms every timer probe: timer i on the i-th online CPU, and a timer.profile probe on
+ * every online CPU (as hrtimers at the tick's period).  Under stp_stop_mutex, and only
  * while the session runs, so a concurrent stop either sees no timer or cancels them all.
  */
 static void stp_arm_timers(void)
 {
-	int i, nh = 0, nj = 0;
-
+	int i, cpu, nh = 0, nj = 0, k;
 	mutex_lock(&stp_stop_mutex);
+	cpus_read_lock();
 	for (i = 0; i < STP_NPROBES; i++) {
 		const struct stp_probe *p = &stp_probes[i];
 
 		if (p->kind != STP_PROBE_TIMER)
 			continue;
-		if (p->period_ns <= 0 && p->jiffies > 0) {
+		if (p->percpu) {
+			for_each_online_cpu(cpu) {
+				if (nh >= stp_timer_capacity)
+					break;
+				stp_timer_probes[nh] = p;
+				stp_timer_cpus[nh] = cpu;
+				hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+				stp_timers[nh].function = stp_timer_fire;
+				nh++;
+			}
+		} else if (p->period_ns <= 0 && p->jiffies > 0) {
 			stp_jtimer_probes[nj] = p;
 			timer_setup(&stp_jtimers[nj], stp_jtimer_fire, TIMER_PINNED);
 			nj++;
-		} else {
+		} else if (nh < stp_timer_capacity) {
 			stp_timer_probes[nh] = p;
+			stp_timer_cpus[nh] = -1;
 			hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
 			stp_timers[nh].function = stp_timer_fire;
 			nh++;
@@ -312,15 +326,16 @@ static void stp_arm_timers(void)
 	stp_ntimers = nh;
 	stp_njtimers = nj;
 	if (!stp_exit_requested()) {
-		cpus_read_lock();
-		for (i = 0; i < nh; i++)
-			smp_call_function_single(stp_nth_online_cpu(i), stp_arm_hrtimer, (void *)(long)i, 1);
+		for (i = 0, k = 0; i < nh; i++) {
+			cpu = stp_timer_cpus[i] >= 0 ? stp_timer_cpus[i] : stp_nth_online_cpu(k++);
+			smp_call_function_single(cpu, stp_arm_hrtimer, (void *)(long)i, 1);
+		}
 		for (i = 0; i < nj; i++) {
 			stp_jtimers[i].expires = jiffies + (unsigned long)stp_jtimer_probes[i]->jiffies;
-			add_timer_on(&stp_jtimers[i], stp_nth_online_cpu(nh + i));
+			add_timer_on(&stp_jtimers[i], stp_nth_online_cpu(k++));
 		}
-		cpus_read_unlock();
 	}
+	cpus_read_unlock();
 	mutex_unlock(&stp_stop_mutex);
 }
 
@@ -334,6 +349,7 @@ static void stp_teardown(void)
 	stp_kprobes_free();
 	stp_free(stp_timers);
 	stp_free(stp_timer_probes);
+	stp_free(stp_timer_cpus);
 	stp_free(stp_jtimers);
 	stp_free(stp_jtimer_probes);
 	stp_free(stp_pbufs);
@@ -353,13 +369,16 @@ static int __init stp_module_init(void)
 	stp_pbufs = stp_alloc(sizeof(*stp_pbufs) * (size_t)stp_ncpus());
 	for (i = 0; i < STP_NPROBES; i++)
 		if (stp_probes[i].kind == STP_PROBE_TIMER)
-			n++;
+			n += stp_probes[i].percpu ? (int)nr_cpu_ids : 1;
+	stp_timer_capacity = n;
 	stp_timers = stp_alloc(sizeof(*stp_timers) * (size_t)(n + 1));
 	stp_timer_probes = stp_alloc(sizeof(*stp_timer_probes) * (size_t)(n + 1));
+	stp_timer_cpus = stp_alloc(sizeof(*stp_timer_cpus) * (size_t)(n + 1));
 	stp_jtimers = stp_alloc(sizeof(*stp_jtimers) * (size_t)(n + 1));
 	stp_jtimer_probes = stp_alloc(sizeof(*stp_jtimer_probes) * (size_t)(n + 1));
 	stp_session.target = stp_target;
 	if (!stp_out_ring.buf || !stp_err_ring.buf || !stp_pbufs || !stp_timers || !stp_timer_probes ||
+	    !stp_timer_cpus ||
 	    !stp_jtimers || !stp_jtimer_probes || stp_init() != 0) {
 		stp_teardown();
 		return -ENOMEM;

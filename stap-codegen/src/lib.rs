@@ -551,6 +551,10 @@ fn probe_kind(p: &Probe) -> String {
                 ),
             }
         }
+        // One timer per CPU, every tick.
+        Family::TimerProfile => {
+            "\t\t.kind = STP_PROBE_TIMER, .jiffies = 1LL, .percpu = 1,".to_string()
+        }
         Family::KernelDwarf | Family::Kprobe => {
             let arg = |name: &str| {
                 p.point

@@ -112,6 +112,10 @@ fn names(point: &ProbePoint) -> Vec<&str> {
 impl KernelResolver for BtfResolver {
     fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String> {
         let n = names(point);
+        let data = || {
+            self.data()
+                .map_err(|e| format!("cannot resolve '{}': {}", point, e))
+        };
         match (family, n.as_slice()) {
             (Family::KernelDwarf, ["kernel", "function", rest @ ..])
                 if rest
@@ -126,7 +130,7 @@ impl KernelResolver for BtfResolver {
                         point, self.release
                     ));
                 }
-                let k = self.data()?;
+                let k = data()?;
                 let found: Vec<ProbePoint> = k
                     .functions
                     .iter()
@@ -152,7 +156,7 @@ impl KernelResolver for BtfResolver {
             )),
             (Family::Kprobe, ["kprobe", "function", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
-                let k = self.data()?;
+                let k = data()?;
                 if name.contains(['*', '?', '[']) {
                     let found: Vec<ProbePoint> = k
                         .functions
@@ -182,7 +186,7 @@ impl KernelResolver for BtfResolver {
             }
             (Family::Tracepoint, [_, "trace" | "mark", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
-                let k = self.data()?;
+                let k = data()?;
                 let found: Vec<ProbePoint> = k
                     .tracepoints
                     .iter()
@@ -333,6 +337,35 @@ impl KernelResolver for BtfResolver {
             ty,
             module.map(|m| format!(" in {}", m)).unwrap_or_default()
         ))
+    }
+
+    fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
+        let Ok(k) = self.data() else {
+            return Vec::new();
+        };
+        let n = names(point);
+        let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
+        let (params, ret) = match family {
+            Family::KernelDwarf | Family::Kprobe if n.get(1) == Some(&"function") => {
+                match k.function_proto(fname) {
+                    Some(p) if family == Family::KernelDwarf => p,
+                    _ => return Vec::new(),
+                }
+            }
+            Family::Tracepoint => match k.tracepoint_args(fname) {
+                Some(a) => (a, 0),
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut out: Vec<(String, String)> = params
+            .iter()
+            .map(|(p, t)| (format!("${}", p), k.btf.c_name(*t)))
+            .collect();
+        if n.contains(&"return") && ret != 0 {
+            out.push(("$return".into(), k.btf.c_name(ret)));
+        }
+        out
     }
 
     fn notes(&self) -> Vec<String> {

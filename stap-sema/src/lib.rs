@@ -50,6 +50,10 @@ pub trait KernelResolver {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ir::ResolvedTarget, String>;
+    /// The target variables at a concrete point, with their C types (for `-L`).
+    fn variables(&self, _point: &ProbePoint, _family: Family) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Notes for the session (which data source served, what a name was taken to mean).
     fn notes(&self) -> Vec<String> {
         Vec::new()
