@@ -13,13 +13,28 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-51}
+    [semok]=${MIN_SEMOK:-66}
     [semko]=${MIN_SEMKO:-175}
-    [transok]=${MIN_TRANSOK:-14}
+    [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
 )
 
-out=$(CATEGORIES="parseok parseko semok semko transok transko" STAP=target/release/stap "$SUITE/score.sh" 2>&1)
+# Kernel probe points resolve against one target kernel, whatever this machine runs: the
+# Debian kernel the test tier installs (the newest with headers and an image), through a
+# wrapper that adds -r unless a test names its own.
+STAP=$(pwd)/target/release/stap
+kver=$(ls /usr/lib/modules 2>/dev/null | while read -r k; do
+    [ -e "/boot/vmlinuz-$k" ] && [ -d "/usr/lib/modules/$k/build" ] && echo "$k"; done | sort -V | tail -n 1)
+wrap=$(mktemp -d)
+trap 'rm -rf "$wrap"' EXIT
+if [ -n "$kver" ]; then
+    printf '#!/usr/bin/env bash\nfor a in "$@"; do case "$a" in -r|-r?*) exec "%s" "$@";; esac; done\nexec "%s" -r "%s" "$@"\n' \
+        "$STAP" "$STAP" "$kver" > "$wrap/stap"
+    chmod +x "$wrap/stap"
+    STAP=$wrap/stap
+    echo "peer-suite: kernel probe points resolve against $kver"
+fi
+out=$(CATEGORIES="parseok parseko semok semko transok transko" STAP=$STAP "$SUITE/score.sh" 2>&1)
 echo "$out"
 fail=0
 if echo "$out" | grep -Eq 'crashes=[1-9]|timeouts=[1-9]'; then

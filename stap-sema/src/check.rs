@@ -293,6 +293,25 @@ pub fn check(
         c.block(&p.body);
         if let Some(x) = &p.condition {
             c.expr(x, false);
+            // As SystemTap: a condition is re-evaluated whenever the globals it reads
+            // change, so it may only read globals, and neither write nor call anything.
+            let mut problem: Option<(&str, stap_syntax::source::Span)> = None;
+            crate::visit::expr(x, &mut |e| {
+                let why = match &e.kind {
+                    ExprKind::Assign(..) | ExprKind::IncDec { .. } => {
+                        "probe condition must not modify any variables"
+                    }
+                    ExprKind::Call(..) => "probe condition must not call functions",
+                    ExprKind::Var(Var::Local(_)) | ExprKind::Array(Var::Local(_)) => {
+                        "probe condition must refer only to global variables"
+                    }
+                    _ => return,
+                };
+                problem.get_or_insert((why, e.span));
+            });
+            if let Some((why, span)) = problem {
+                c.diags.push(sem_error("sema.probe-condition", why, span));
+            }
         }
     }
     for f in &prog.functions {

@@ -782,6 +782,31 @@ impl<'a> Elab<'a> {
             }
             _ => None,
         };
+        // &$var->member: the member's address (the last load dropped); a value in a
+        // register has none.
+        let resolved = match resolved {
+            Some(Ok(mut r)) if t.addressof => {
+                let last = r.ops.last().cloned();
+                match (last, &r.result) {
+                    (_, crate::ir::TargetResult::String { .. }) => {
+                        r.result = crate::ir::TargetResult::Long;
+                        Some(Ok(r))
+                    }
+                    (Some(crate::ir::TargetOp::Load { .. }), _) => {
+                        r.ops.pop();
+                        r.c_type = format!("{} *", r.c_type);
+                        Some(Ok(r))
+                    }
+                    (Some(crate::ir::TargetOp::Bits { .. }), _) => {
+                        Some(Err("cannot take the address of a bitfield".to_string()))
+                    }
+                    _ => Some(Err(
+                        "cannot take the address of a register parameter or return value".to_string(),
+                    )),
+                }
+            }
+            other => other,
+        };
         let resolved_string = matches!(
             &resolved,
             Some(Ok(r)) if matches!(r.result, crate::ir::TargetResult::String { .. })
