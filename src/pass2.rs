@@ -74,7 +74,7 @@ pub fn run(
                 failed = true;
                 rep.emit(&parsed.sm, d);
             }
-            Severity::Warning if cli.warnings_are_errors && !in_tapset => {
+            Severity::Warning if cli.warnings_are_errors && !cli.no_warnings && !in_tapset => {
                 failed = true;
                 let mut e = d.clone();
                 e.severity = Severity::Error;

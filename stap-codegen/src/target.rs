@@ -92,7 +92,8 @@ impl Gen<'_> {
             }
         }
         match r.result {
-            TargetResult::Long => code.push_str(" (int64_t)__t; })"),
+            // An aggregate only reaches here as &aggregate: its address.
+            TargetResult::Long | TargetResult::Aggregate(_) => code.push_str(" (int64_t)__t; })"),
             TargetResult::String { max } => {
                 let buf = self.temp(Type::String);
                 code.push_str(&format!(

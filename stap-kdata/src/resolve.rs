@@ -558,9 +558,9 @@ fn walk(
                     }
                     (TargetResult::Long, btf.c_name(t))
                 }
-                _ => {
-                    return Err(format!(
-                        "'{}' is a {}, not a number, pointer or string: name one of its members",
+                _ => (
+                    TargetResult::Aggregate(format!(
+                        "'{}' is a {}, not a number, pointer or string: name one of its members, or take its address with &",
                         btf.c_name(t),
                         match tt.kind {
                             Kind::Struct { union: true, .. } => "union",
@@ -568,8 +568,9 @@ fn walk(
                             Kind::Array { .. } => "array",
                             _ => "value of another kind",
                         }
-                    ))
-                }
+                    )),
+                    btf.c_name(t),
+                ),
             }
         }
     };

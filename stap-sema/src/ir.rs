@@ -531,6 +531,9 @@ pub enum TargetResult {
         /// The array's length.
         max: u32,
     },
+    /// A struct, union or array: only its address (`&`) can be used; the message says why
+    /// its value cannot.
+    Aggregate(String),
 }
 
 /// The base of a [`TargetExpr`].

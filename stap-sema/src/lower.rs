@@ -713,7 +713,16 @@ impl<'a> Elab<'a> {
                                         ast::TargetComponent::Index(_) => None,
                                     })
                                     .collect();
-                                self.resolver.target(point, f, name, &comps).is_ok()
+                                match self.resolver.target(point, f, name, &comps) {
+                                    Ok(r) => {
+                                        t.addressof
+                                            || !matches!(
+                                                r.result,
+                                                crate::ir::TargetResult::Aggregate(_)
+                                            )
+                                    }
+                                    Err(_) => false,
+                                }
                             }
                         }
                     }
@@ -788,7 +797,8 @@ impl<'a> Elab<'a> {
             Some(Ok(mut r)) if t.addressof => {
                 let last = r.ops.last().cloned();
                 match (last, &r.result) {
-                    (_, crate::ir::TargetResult::String { .. }) => {
+                    (_, crate::ir::TargetResult::String { .. })
+                    | (_, crate::ir::TargetResult::Aggregate(_)) => {
                         r.result = crate::ir::TargetResult::Long;
                         Some(Ok(r))
                     }
@@ -805,6 +815,10 @@ impl<'a> Elab<'a> {
                     )),
                 }
             }
+            Some(Ok(r)) => match &r.result {
+                crate::ir::TargetResult::Aggregate(why) => Some(Err(why.clone())),
+                _ => Some(Ok(r)),
+            },
             other => other,
         };
         let resolved_string = matches!(
