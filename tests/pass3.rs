@@ -100,3 +100,29 @@ fn ctrl_c_runs_the_end_probes() {
     assert_eq!(rest, "ended 1\n");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Kernel probes (resolved against the installed Debian kernel's BTF): the probe table and
+/// the target-variable reads.  Only parameter positions appear, no struct offsets, so the
+/// snapshot holds across kernel updates.
+#[test]
+fn p3_kernel_probes_snapshot() {
+    let kver = std::fs::read_dir("/usr/lib/modules")
+        .expect("no /usr/lib/modules: install linux-headers-amd64")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|k| Path::new(&format!("/boot/vmlinuz-{}", k)).is_file())
+        .max()
+        .expect("no /boot/vmlinuz-*: install linux-image-amd64 (tests/run-all.sh does)");
+    let c = p3(&[
+        "-r",
+        &kver,
+        "-p3",
+        "-e",
+        "probe kernel.function(\"vfs_read\") { println($count) }
+         probe kernel.function(\"vfs_read\").return { println($return, $$parms) }
+         probe kprobe.function(\"ksys_write\") { println(probefunc()) }
+         probe kernel.trace(\"sched_process_exec\") { println($old_pid) }",
+    ]);
+    let c = c.replace(&kver, "KVER");
+    insta::assert_snapshot!("p3_kernel_probes", c);
+}
