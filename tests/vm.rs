@@ -148,17 +148,15 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
-/// A guest scenario: stpd is killed with SIGKILL mid-run; the module stops by itself, and
-/// the next stpd unloads it and says so.
-#[test]
-fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
+/// Boots a guest that runs the shell script `sh` (given the module built from `script` as
+/// `$1`) instead of stpd, and returns its console log.
+fn scenario(module: &str, script: &str, sh: &str) -> String {
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let stage = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
         .env("SYSTEMTAP_DIR", &cache)
-        .args(["-p4", "-r", &kver(), "-m", "stale_test", "-e"])
-        .arg("global n probe timer.ms(50) { n++ } probe end { println(\"end\") }")
+        .args(["-p4", "-r", &kver(), "-m", module, "-e", script])
         .output()
         .unwrap();
     assert!(
@@ -167,9 +165,28 @@ fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
         String::from_utf8_lossy(&out.stderr)
     );
     let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    std::fs::copy(&ko, stage.path().join("stale_test.ko")).unwrap();
-    std::fs::write(
-        stage.path().join("stale_test.sh"),
+    let staged = stage.path().join(format!("{}.ko", module));
+    std::fs::copy(&ko, &staged).unwrap();
+    std::fs::write(stage.path().join(format!("{}.sh", module)), sh).unwrap();
+    let log = stage.path().join("serial.log");
+    let _one = one_vm();
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+        .arg(&log)
+        .arg(&staged)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(&log).unwrap().replace('\r', "")
+}
+
+/// A guest scenario: stpd is killed with SIGKILL mid-run; the module stops by itself, and
+/// the next stpd unloads it and says so.
+#[test]
+fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
+    let log = scenario(
+        "stale_test",
+        "global n probe timer.ms(50) { n++ } probe end { println(\"end\") }",
         "ko=$1\n\
          stpd \"$ko\" > /dev/null 2>&1 &\n\
          sleep 2\n\
@@ -178,18 +195,7 @@ fn a_module_left_by_a_killed_stpd_is_cleaned_up() {
          echo \"ctl: $(cat /proc/stap_stale_test/ctl)\"\n\
          stpd -T 1 \"$ko\" 2>&1\n\
          echo \"rc: $?\"\n",
-    )
-    .unwrap();
-    let log = stage.path().join("serial.log");
-    let _one = one_vm();
-    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
-        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
-        .arg(&log)
-        .arg(stage.path().join("stale_test.ko"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let log = std::fs::read_to_string(&log).unwrap().replace('\r', "");
+    );
     assert!(log.contains("ctl: done 0\n"), "{log}");
     assert!(
         log.contains("stpd: unloaded module stale_test, left loaded by an earlier stpd that did not finish\nend\nrc: 0\n"),
@@ -330,38 +336,11 @@ fn vfs_wildcard_matches_the_kernels_symbol_table() {
                 .to_string()
         })
         .collect();
-    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
-    let stage = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .env("SYSTEMTAP_DIR", &cache)
-        .args([
-            "-p4",
-            "-r",
-            &kver(),
-            "-m",
-            "kallsyms_list",
-            "-e",
-            "probe begin { exit() }",
-        ])
-        .output()
-        .unwrap();
-    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    std::fs::copy(&ko, stage.path().join("kallsyms_list.ko")).unwrap();
-    std::fs::write(
-        stage.path().join("kallsyms_list.sh"),
+    let log = scenario(
+        "kallsyms_list",
+        "probe begin { exit() }",
         "grep -E ' [tT] vfs_' /proc/kallsyms | while read -r a t n m; do echo \"sym $n\"; done\n",
-    )
-    .unwrap();
-    let log = stage.path().join("serial.log");
-    let _one = one_vm();
-    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
-        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
-        .arg(&log)
-        .arg(stage.path().join("kallsyms_list.ko"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let log = std::fs::read_to_string(&log).unwrap().replace('\r', "");
+    );
     let kallsyms: std::collections::BTreeSet<&str> =
         log.lines().filter_map(|l| l.strip_prefix("sym ")).collect();
     assert!(kallsyms.len() > 50, "{log}");

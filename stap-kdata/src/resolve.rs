@@ -130,24 +130,7 @@ impl KernelResolver for BtfResolver {
                         point, self.release
                     ));
                 }
-                let k = data()?;
-                let found: Vec<ProbePoint> = k
-                    .functions
-                    .iter()
-                    .filter(|(f, _)| {
-                        glob(pat, f) && (!pat.contains(['*', '?', '[']) || !blacklisted(f))
-                    })
-                    .map(|(f, _)| with_arg(point, 1, f))
-                    .collect();
-                if found.is_empty() {
-                    return Err(no_match(
-                        point,
-                        pat,
-                        k.functions.iter().map(|(f, _)| f.as_str()),
-                        "function",
-                    ));
-                }
-                Ok(found)
+                functions(data()?, point, pat)
             }
             (Family::KernelDwarf, _) => Err(format!(
                 "'{}' needs the kernel's DWARF (install linux-image-{}-dbg); stap-rs reads BTF \
@@ -156,33 +139,7 @@ impl KernelResolver for BtfResolver {
             )),
             (Family::Kprobe, ["kprobe", "function", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
-                let k = data()?;
-                if name.contains(['*', '?', '[']) {
-                    let found: Vec<ProbePoint> = k
-                        .functions
-                        .iter()
-                        .filter(|(f, _)| glob(name, f) && !blacklisted(f))
-                        .map(|(f, _)| with_arg(point, 1, f))
-                        .collect();
-                    if found.is_empty() {
-                        return Err(no_match(
-                            point,
-                            name,
-                            k.functions.iter().map(|(f, _)| f.as_str()),
-                            "function",
-                        ));
-                    }
-                    return Ok(found);
-                }
-                if k.function(name).is_none() {
-                    return Err(no_match(
-                        point,
-                        name,
-                        k.functions.iter().map(|(f, _)| f.as_str()),
-                        "function",
-                    ));
-                }
-                Ok(vec![point.clone()])
+                functions(data()?, point, name)
             }
             (Family::Tracepoint, [_, "trace" | "mark", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
@@ -371,6 +328,26 @@ impl KernelResolver for BtfResolver {
     fn notes(&self) -> Vec<String> {
         self.notes.borrow().clone()
     }
+}
+
+/// The functions `pat` names (wildcards skip blacklisted ones), as points, or a mismatch.
+fn functions(k: &KernelData, point: &ProbePoint, pat: &str) -> Result<Vec<ProbePoint>, String> {
+    let wild = pat.contains(['*', '?', '[']);
+    let found: Vec<ProbePoint> = k
+        .functions
+        .iter()
+        .filter(|(f, _)| glob(pat, f) && !(wild && blacklisted(f)))
+        .map(|(f, _)| with_arg(point, 1, f))
+        .collect();
+    if found.is_empty() {
+        return Err(no_match(
+            point,
+            pat,
+            k.functions.iter().map(|(f, _)| f.as_str()),
+            "function",
+        ));
+    }
+    Ok(found)
 }
 
 fn no_match<'a>(

@@ -811,7 +811,8 @@ impl<'a> Elab<'a> {
                         Some(Err("cannot take the address of a bitfield".to_string()))
                     }
                     _ => Some(Err(
-                        "cannot take the address of a register parameter or return value".to_string(),
+                        "cannot take the address of a register parameter or return value"
+                            .to_string(),
                     )),
                 }
             }
