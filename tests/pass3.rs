@@ -126,3 +126,16 @@ fn p3_kernel_probes_snapshot() {
     let c = c.replace(&kver, "KVER");
     insta::assert_snapshot!("p3_kernel_probes", c);
 }
+
+#[test]
+fn p3_folds_constant_operands() {
+    // SystemTap's PR18884: a folded literal needs no temporary.
+    let c = p3(&[
+        "-p3",
+        "-e",
+        "probe begin { println(\"foo\" . \"bar\", 2 * 3) }",
+    ]);
+    assert!(c.contains("{ .s = \"foobar\" }"), "{c}");
+    assert!(c.contains("{ .n = ((int64_t)6LL) }"), "{c}");
+    assert!(!c.contains("stp_concat"), "{c}");
+}

@@ -36,7 +36,7 @@ echo "== cargo test --release"
 cargo test --release --workspace
 
 echo "== end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
-STAP_E2E_SANITIZE=1 cargo test --release --test e2e
+STAP_E2E_SANITIZE=1 cargo test --release --test e2e e2e_table_user_runtime
 
 echo "== peer suite (passes 1 and 2)"
 tests/peer-suite.sh

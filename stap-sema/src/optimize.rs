@@ -53,11 +53,57 @@ pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
 }
 
 /// Elides unused code; warnings go to `diags`.
+/// SystemTap's constant folding: an operator on two literals is the literal it yields
+/// (`"foo" . "bar"` is `"foobar"`, `2 * 3` is `6`); division is left for run time, where a
+/// zero divisor is an error.
+fn fold_constants(prog: &mut Program) {
+    use stap_syntax::ast::BinOp::*;
+    let mut fold = |x: &mut Expr| {
+        let ExprKind::Binary(op, l, r) = &x.kind else {
+            return;
+        };
+        let v = match (&l.kind, &r.kind) {
+            (ExprKind::Literal(Literal::String(a)), ExprKind::Literal(Literal::String(b)))
+                if *op == Concat =>
+            {
+                Literal::String(format!("{}{}", a, b))
+            }
+            (ExprKind::Literal(Literal::Number(a)), ExprKind::Literal(Literal::Number(b))) => {
+                Literal::Number(match op {
+                    Add => a.wrapping_add(*b),
+                    Sub => a.wrapping_sub(*b),
+                    Mul => a.wrapping_mul(*b),
+                    BitAnd => a & b,
+                    BitOr => a | b,
+                    BitXor => a ^ b,
+                    Shl => a.wrapping_shl((*b & 63) as u32),
+                    Shr => a.wrapping_shr((*b & 63) as u32),
+                    _ => return,
+                })
+            }
+            _ => return,
+        };
+        x.kind = ExprKind::Literal(v);
+    };
+    for p in &mut prog.probes {
+        visit::block_mut(&mut p.body, &mut fold);
+        if let Some(c) = &mut p.condition {
+            visit::expr_mut(c, &mut fold);
+        }
+    }
+    for f in &mut prog.functions {
+        if let Body::Script(b) = &mut f.body {
+            visit::block_mut(b, &mut fold);
+        }
+    }
+}
+
 pub fn elide(
     prog: &mut Program,
     arity: &mut HashMap<GlobalId, (usize, Span)>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    fold_constants(prog);
     // Eliding one statement can make another dead (`x = $v; if (x) {}`): repeat until
     // nothing changes.
     let settle = |b: &mut Block,

@@ -4,7 +4,7 @@
 
 use super::{PResult, Parser};
 use crate::ast::*;
-use crate::lexer::Tok;
+use crate::lexer::{Tok, Token};
 
 /// Binding levels of the binary operators handled by precedence climbing.
 const IN_LEVEL: u8 = 5;
@@ -463,6 +463,30 @@ impl Parser<'_> {
         Ok(e)
     }
 
+    /// The arguments of a call to `name` (at `(`), which started at token `t`.
+    fn call(&mut self, name: Ident, t: Token) -> PResult<Expr> {
+        let start = t.span;
+        self.next();
+        let mut args = Vec::new();
+        if !self.eat(Tok::RParen) {
+            self.enter()?;
+            loop {
+                args.push(self.expr()?);
+                if self.eat(Tok::Comma) {
+                    continue;
+                }
+                self.expect(Tok::RParen, "',' or ')'")?;
+                break;
+            }
+            self.leave();
+        }
+        self.check_print_args(&name, &args, t)?;
+        Ok(Expr::new(
+            ExprKind::Call { name, args },
+            start.to(self.prev_span()),
+        ))
+    }
+
     /// A primary value: literal, variable, call, array element, `@op(...)`, `( expr )`.
     fn value(&mut self) -> PResult<Expr> {
         let t = self.tok();
@@ -486,6 +510,16 @@ impl Parser<'_> {
                 self.check_embedded(t)?;
                 let code = self.embed(t).code;
                 Ok(Expr::new(ExprKind::Embedded(code), t.span))
+            }
+            // `string(...)` and `long(...)` are calls: the type names are keywords only
+            // where a type is expected.
+            Tok::KwString | Tok::KwLong if self.peek_at(1) == Tok::LParen => {
+                self.next();
+                let name = Ident {
+                    name: self.text(t).to_string(),
+                    span: t.span,
+                };
+                self.call(name, t)
             }
             Tok::Ident => {
                 let text = self.text(t);
@@ -568,24 +602,7 @@ impl Parser<'_> {
                         span: t.span,
                     };
                     match self.peek() {
-                        Tok::LParen => {
-                            self.next();
-                            let mut args = Vec::new();
-                            if !self.eat(Tok::RParen) {
-                                self.enter()?;
-                                loop {
-                                    args.push(self.expr()?);
-                                    if self.eat(Tok::Comma) {
-                                        continue;
-                                    }
-                                    self.expect(Tok::RParen, "',' or ')'")?;
-                                    break;
-                                }
-                                self.leave();
-                            }
-                            self.check_print_args(&name, &args, t)?;
-                            Ok(Expr::new(ExprKind::Call { name, args }, at(self)))
-                        }
+                        Tok::LParen => self.call(name, t),
                         Tok::LBracket => {
                             self.next();
                             self.enter()?;

@@ -297,6 +297,21 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A function's name: an identifier, or `string`/`long` (the conversion functions).
+    fn function_name(&mut self) -> PResult<Ident> {
+        let t = self.tok();
+        let text = self.text(t);
+        if matches!(t.kind, Tok::KwString | Tok::KwLong) {
+            self.next();
+            Ok(Ident {
+                name: text.to_string(),
+                span: t.span,
+            })
+        } else {
+            Err(self.error("expected a function name"))
+        }
+    }
+
     // ------------------------------------------------------------------ top level
 
     fn item(&mut self, file: &mut ast::File) -> PResult<()> {
@@ -412,7 +427,11 @@ impl<'a> Parser<'a> {
 
     fn function(&mut self, private: bool) -> PResult<Function> {
         let kw = self.expect(Tok::KwFunction, "'function'")?;
-        let name = self.ident("identifier after 'function'")?;
+        let name = if matches!(self.peek(), Tok::KwString | Tok::KwLong) {
+            self.function_name()?
+        } else {
+            self.ident("identifier after 'function'")?
+        };
         let ret = if self.eat(Tok::Colon) {
             Some(self.type_name()?)
         } else {
