@@ -8,15 +8,7 @@
 # Installs systemtap, linux-headers-amd64 and hyperfine with apt when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-[ -x /usr/bin/stap ] || need+=(systemtap)
-ls /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
-KVER=$(ls /usr/lib/modules | head -n 1)
-cargo build --release -q
+. benches/against-systemtap.sh
 SCRIPT=${1:-tests/p1/statements.stp}
 JSON=$(mktemp)
 hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-json "$JSON" \

@@ -9,15 +9,7 @@
 # Prints each mean and the ratios.  Installs hyperfine, systemtap and the headers if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-[ -x /usr/bin/stap ] || need+=(systemtap)
-ls /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
-KVER=$(ls -d /usr/lib/modules/*/build | head -n 1 | cut -d/ -f5)
-cargo build --release -q
+. benches/against-systemtap.sh
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 SCRIPT='global n probe timer.ms(10) { n++ } probe timer.s(1) { printf("%d\n", n); exit() }'
