@@ -71,6 +71,7 @@ enum stp_probe_kind {
 	STP_PROBE_KPROBE,	/* kernel.function, kprobe.function: entry */
 	STP_PROBE_KRETPROBE,	/* ... .return */
 	STP_PROBE_TRACEPOINT,	/* kernel.trace */
+	STP_PROBE_PERF,		/* perf.type(T).config(C) */
 	STP_PROBE_OTHER,
 };
 
@@ -93,6 +94,7 @@ struct stp_probe {
 	int64_t randomize_ns;	/* timers: +/- this much */
 	int64_t jiffies;	/* timer.jiffies / timer.hz: 0 unless given */
 	int percpu;		/* timer.profile: one timer on every CPU */
+	int64_t perf_type, perf_config, perf_sample;	/* perf probes */
 	void (*handler)(struct stp_ctx *c);
 	int (*lock)(struct stp_ctx *c);		/* take the globals it uses */
 	void (*unlock)(struct stp_ctx *c);

@@ -8,6 +8,10 @@
  * callback per argument count: every tracepoint argument is an integer or a pointer, passed
  * in a 64-bit slot on x86-64, and the generated code narrows it to its real type.
  *
+ * perf.type(T).config(C).sample(N) opens a kernel counter on every online CPU whose overflow
+ * (every N events) runs the probe.  Only software events are taken: hardware counters
+ * overflow in NMI context, where the runtime's output locks are not safe.
+ *
  * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
  * Everything registered is unregistered when the session stops, before the end probes.
  */
@@ -17,12 +21,14 @@
 #include <linux/kprobes.h>
 #include <linux/ptrace.h>
 #include <linux/tracepoint.h>
+#include <linux/perf_event.h>
 
 struct stp_kslot {
 	struct kprobe kp;
 	struct kretprobe krp;
 	struct tracepoint *tp;
 	void *tp_fn;
+	struct perf_event **events;	/* perf probes: one per CPU (nr_cpu_ids) */
 	const struct stp_probe *p;
 	int registered;
 };
@@ -95,6 +101,61 @@ static void stp_tp_callback(void *data, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, 
 	stp_run_probe_args(((struct stp_kslot *)data)->p, &a);
 }
 
+static void stp_perf_overflow(struct perf_event *ev, struct perf_sample_data *data,
+			      struct pt_regs *regs)
+{
+	struct stp_kslot *s = ev->overflow_handler_context;
+	struct stp_args a = { .regs = regs };
+
+	stp_run_probe_args(s->p, &a);
+}
+
+static int stp_perf_register(struct stp_kslot *s)
+{
+	const struct stp_probe *p = s->p;
+	struct perf_event_attr attr = {
+		.type = (u32)p->perf_type,
+		.size = sizeof(attr),
+		.config = (u64)p->perf_config,
+		.sample_period = (u64)(p->perf_sample > 0 ? p->perf_sample : 1000000),
+		.pinned = 1,
+	};
+	int cpu, n = 0, rc = 0;
+
+	if (p->perf_type != PERF_TYPE_SOFTWARE)
+		return -EOPNOTSUPP;
+	s->events = stp_alloc(sizeof(*s->events) * nr_cpu_ids);
+	if (!s->events)
+		return -ENOMEM;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct perf_event *ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
+									 stp_perf_overflow, s);
+
+		if (IS_ERR(ev)) {
+			rc = (int)PTR_ERR(ev);
+			continue;
+		}
+		s->events[cpu] = ev;
+		n++;
+	}
+	cpus_read_unlock();
+	return n ? 0 : rc;
+}
+
+static void stp_perf_unregister(struct stp_kslot *s)
+{
+	int cpu;
+
+	if (!s->events)
+		return;
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (s->events[cpu])
+			perf_event_release_kernel(s->events[cpu]);
+	stp_free(s->events);
+	s->events = NULL;
+}
+
 struct stp_tp_search {
 	const char *name;
 	struct tracepoint *found;
@@ -123,7 +184,7 @@ static int stp_kprobes_register(void)
 
 	for (i = 0; i < STP_NPROBES; i++)
 		if (stp_probes[i].kind == STP_PROBE_KPROBE || stp_probes[i].kind == STP_PROBE_KRETPROBE ||
-		    stp_probes[i].kind == STP_PROBE_TRACEPOINT)
+		    stp_probes[i].kind == STP_PROBE_TRACEPOINT || stp_probes[i].kind == STP_PROBE_PERF)
 			n++;
 	if (!n)
 		return 0;
@@ -136,7 +197,7 @@ static int stp_kprobes_register(void)
 		int rc = 0;
 
 		if (p->kind != STP_PROBE_KPROBE && p->kind != STP_PROBE_KRETPROBE &&
-		    p->kind != STP_PROBE_TRACEPOINT)
+		    p->kind != STP_PROBE_TRACEPOINT && p->kind != STP_PROBE_PERF)
 			continue;
 		s->p = p;
 		stp_nkslots++;
@@ -151,6 +212,10 @@ static int stp_kprobes_register(void)
 			s->krp.data_size = sizeof(struct stp_args);
 			s->krp.maxactive = (int)p->maxactive;
 			rc = register_kretprobe(&s->krp);
+		} else if (p->kind == STP_PROBE_PERF) {
+			rc = stp_perf_register(s);
+			if (rc == -ENOMEM)
+				return rc;
 		} else {
 			struct stp_tp_search q = { .name = p->symbol };
 
@@ -188,6 +253,8 @@ static void stp_kprobes_unregister(void)
 			unregister_kprobe(&s->kp);
 		} else if (s->p->kind == STP_PROBE_KRETPROBE) {
 			unregister_kretprobe(&s->krp);
+		} else if (s->p->kind == STP_PROBE_PERF) {
+			stp_perf_unregister(s);
 		} else {
 			tracepoint_probe_unregister(s->tp, s->tp_fn, s);
 			tps++;
@@ -199,6 +266,10 @@ static void stp_kprobes_unregister(void)
 
 static void stp_kprobes_free(void)
 {
+	int i;
+
+	for (i = 0; i < stp_nkslots; i++)
+		stp_perf_unregister(&stp_kslots[i]);
 	stp_free(stp_kslots);
 	stp_kslots = NULL;
 	stp_nkslots = 0;

@@ -551,6 +551,13 @@ fn probe_kind(p: &Probe) -> String {
                 ),
             }
         }
+        // perf.type(T).config(C)[.sample(N)]: a counter on every CPU.
+        Family::Perf => format!(
+            "\t\t.kind = STP_PROBE_PERF, .perf_type = {}LL, .perf_config = {}LL, .perf_sample = {}LL,",
+            num("type").unwrap_or(0),
+            num("config").unwrap_or(0),
+            num("sample").unwrap_or(1_000_000)
+        ),
         // One timer per CPU, every tick.
         Family::TimerProfile => {
             "\t\t.kind = STP_PROBE_TIMER, .jiffies = 1LL, .percpu = 1,".to_string()
