@@ -15,6 +15,7 @@ fn options(cli: &Cli, listing: bool) -> Options {
         unoptimized: cli.unoptimized || listing,
         runtime_user: cli.runtime == Runtime::User,
         guru: cli.guru,
+        has_target: cli.command.is_some() || cli.target_pid.is_some(),
     }
 }
 

@@ -551,10 +551,16 @@ fn probe_kind(p: &Probe) -> String {
                 ),
             }
         }
-        // perf.type(T).config(C)[.sample(N)]: a counter on every CPU.
+        // perf.type(T).config(C)[.sample(N)]: a counter on every CPU.  Per-process counters
+        // (.process, .counter) and .hz are not built yet: type -1 makes the runtime refuse
+        // them with a registration WARNING rather than count the whole system.
         Family::Perf => format!(
             "\t\t.kind = STP_PROBE_PERF, .perf_type = {}LL, .perf_config = {}LL, .perf_sample = {}LL,",
-            num("type").unwrap_or(0),
+            if p.point.components.iter().any(|c| matches!(c.name.as_str(), "process" | "counter" | "hz")) {
+                -1
+            } else {
+                num("type").unwrap_or(0)
+            },
             num("config").unwrap_or(0),
             num("sample").unwrap_or(1_000_000)
         ),

@@ -332,6 +332,22 @@ impl<'a> Elab<'a> {
             };
             for point in concrete {
                 check_point(&point, family, span, self.opts.guru)?;
+                if family == Family::Perf
+                    && !self.opts.has_target
+                    && point
+                        .components
+                        .iter()
+                        .any(|c| c.name == "process" && c.arg.is_none())
+                {
+                    return Err(sem_error(
+                        "sema.perf-process",
+                        format!(
+                            "'{}' has no process: name one with .process(\"PATH\"), or give -c CMD or -x PID",
+                            point
+                        ),
+                        span,
+                    ));
+                }
                 out.push(Derived {
                     point,
                     family,

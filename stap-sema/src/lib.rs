@@ -32,6 +32,8 @@ pub struct Options {
     pub runtime_user: bool,
     /// `-g`.
     pub guru: bool,
+    /// `-c CMD` or `-x PID`: there is a target process.
+    pub has_target: bool,
 }
 
 /// Resolves kernel probe points and target variables against the target kernel's data.

@@ -113,6 +113,12 @@ fn run(args: &Args) -> Result<i32, String> {
     signals
         .thread_block()
         .map_err(|e| format!("cannot block signals: {}", e))?;
+    // A shell starts background jobs with SIGINT ignored, and an ignored signal never
+    // reaches sigwait: take them back (they stay blocked, so this cannot kill stpd).
+    for sig in signals.iter() {
+        // SAFETY: restoring the default disposition installs no handler.
+        let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+    }
 
     for m in module::clean_up_stale(&name) {
         eprintln!(
