@@ -1,4 +1,5 @@
-//! C for probe and function bodies: statements and expressions.
+//! C for probe and function bodies: the frame, statements and the generator state
+//! (expressions are in `expr.rs`).
 //!
 //! Every local and temporary lives in the body's frame struct (`l->...`), which is part
 //! of the per-CPU context.  Expressions become C expressions; anything that can fail
@@ -9,7 +10,7 @@ use crate::names::{c_ident, Names};
 use crate::{c_str, cg_error, field, loc, near};
 // (operator_after is used through crate:: for clarity at its one call site.)
 use stap_sema::ir::*;
-use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, SortDir, StatOp, UnOp};
+use stap_syntax::ast::{SortDir, StatOp};
 use stap_syntax::diag::Diagnostic;
 use stap_syntax::source::{SourceMap, Span};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -62,25 +63,25 @@ pub(crate) struct Generated {
 }
 
 pub(crate) struct Gen<'a> {
-    prog: &'a Program,
-    sm: &'a SourceMap,
-    names: &'a Names,
-    hists: &'a BTreeMap<GlobalId, HistKind>,
-    regexes: &'a [(String, Span)],
-    locals: Vec<String>,
-    local_types: Vec<Type>,
-    temps: Vec<(String, Type)>,
-    taken: HashSet<String>,
-    out: String,
-    indent: usize,
-    err: Vec<String>,
-    labels: usize,
-    globals: BTreeMap<GlobalId, bool>,
-    calls: BTreeSet<FuncId>,
-    function: Option<FuncId>,
+    pub(crate) prog: &'a Program,
+    pub(crate) sm: &'a SourceMap,
+    pub(crate) names: &'a Names,
+    pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
+    pub(crate) regexes: &'a [(String, Span)],
+    pub(crate) locals: Vec<String>,
+    pub(crate) local_types: Vec<Type>,
+    pub(crate) temps: Vec<(String, Type)>,
+    pub(crate) taken: HashSet<String>,
+    pub(crate) out: String,
+    pub(crate) indent: usize,
+    pub(crate) err: Vec<String>,
+    pub(crate) labels: usize,
+    pub(crate) globals: BTreeMap<GlobalId, bool>,
+    pub(crate) calls: BTreeSet<FuncId>,
+    pub(crate) function: Option<FuncId>,
 }
 
-fn stat_op(op: StatOp) -> &'static str {
+pub(crate) fn stat_op(op: StatOp) -> &'static str {
     match op {
         StatOp::Count => "STP_COUNT",
         StatOp::Sum => "STP_SUM",
@@ -92,7 +93,7 @@ fn stat_op(op: StatOp) -> &'static str {
 }
 
 impl<'a> Gen<'a> {
-    fn new(
+    pub(crate) fn new(
         prog: &'a Program,
         sm: &'a SourceMap,
         names: &'a Names,
@@ -123,7 +124,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn line(&mut self, s: &str) {
+    pub(crate) fn line(&mut self, s: &str) {
         for _ in 0..self.indent {
             self.out.push('\t');
         }
@@ -142,7 +143,7 @@ impl<'a> Gen<'a> {
         format!("l->{}", name)
     }
 
-    fn label(&mut self, what: &str) -> String {
+    pub(crate) fn label(&mut self, what: &str) -> String {
         self.labels += 1;
         format!("{}_{}", what, self.labels)
     }
@@ -151,16 +152,16 @@ impl<'a> Gen<'a> {
         c_str(&near(self.sm, span))
     }
 
-    fn use_global(&mut self, g: GlobalId, write: bool) {
+    pub(crate) fn use_global(&mut self, g: GlobalId, write: bool) {
         let e = self.globals.entry(g).or_insert(false);
         *e |= write;
     }
 
-    fn global(&self, g: GlobalId) -> String {
+    pub(crate) fn global(&self, g: GlobalId) -> String {
         format!("stp_g.{}", self.names.globals[g])
     }
 
-    fn var(&mut self, v: Var, write: bool) -> String {
+    pub(crate) fn var(&mut self, v: Var, write: bool) -> String {
         match v {
             Var::Local(i) => format!("l->{}", self.locals[i]),
             Var::Global(g) => {
@@ -170,7 +171,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn var_type(&self, v: Var) -> Type {
+    pub(crate) fn var_type(&self, v: Var) -> Type {
         match v {
             Var::Local(i) => self.local_types[i],
             Var::Global(g) => self.prog.globals[g].ty,
@@ -179,14 +180,14 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ statements
 
-    fn block(&mut self, b: &Block) -> R<()> {
+    pub(crate) fn block(&mut self, b: &Block) -> R<()> {
         for s in &b.stmts {
             self.stmt(s)?;
         }
         Ok(())
     }
 
-    fn stmt_prologue(&mut self, s: &Stmt) {
+    pub(crate) fn stmt_prologue(&mut self, s: &Stmt) {
         let at = format!("/* {} */", loc(self.sm, s.span));
         self.line(&at);
         let n = self.near(s.span);
@@ -194,7 +195,7 @@ impl<'a> Gen<'a> {
         self.line(&format!("STP_STMT({}, {});", n, l));
     }
 
-    fn loop_check(&mut self) {
+    pub(crate) fn loop_check(&mut self) {
         let l = self.err_label().to_string();
         self.line(&format!(
             "if (unlikely(stp_count_action(&c->rt))) goto {};",
@@ -202,7 +203,7 @@ impl<'a> Gen<'a> {
         ));
     }
 
-    fn stmt(&mut self, s: &Stmt) -> R<()> {
+    pub(crate) fn stmt(&mut self, s: &Stmt) -> R<()> {
         match &s.kind {
             StmtKind::Null => {}
             StmtKind::Block(b) => {
@@ -318,7 +319,7 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
-    fn assign_var(&mut self, v: Var, value: &str) -> String {
+    pub(crate) fn assign_var(&mut self, v: Var, value: &str) -> String {
         let t = self.var_type(v);
         let var = self.var(v, true);
         if t == Type::String {
@@ -328,7 +329,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn foreach(&mut self, f: &Foreach) -> R<()> {
+    pub(crate) fn foreach(&mut self, f: &Foreach) -> R<()> {
         let limit = match &f.limit {
             Some(l) => self.expr(l)?,
             None => "-1".to_string(),
@@ -444,7 +445,7 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
-    fn delete(&mut self, x: &Expr) -> R<()> {
+    pub(crate) fn delete(&mut self, x: &Expr) -> R<()> {
         match &x.kind {
             ExprKind::Array(Var::Global(g)) => {
                 let g = *g;
@@ -492,7 +493,7 @@ impl<'a> Gen<'a> {
     // ------------------------------------------------------------------ expressions
 
     /// A key array for map access, and the mask of `*` keys.
-    fn keys(&mut self, g: GlobalId, keys: &[Option<Expr>]) -> R<(String, u32)> {
+    pub(crate) fn keys(&mut self, g: GlobalId, keys: &[Option<Expr>]) -> R<(String, u32)> {
         let mut parts = Vec::new();
         let mut wild = 0u32;
         for (i, k) in keys.iter().enumerate() {
@@ -523,12 +524,12 @@ impl<'a> Gen<'a> {
         ))
     }
 
-    fn check(&self) -> String {
+    pub(crate) fn check(&self) -> String {
         format!("STP_CHECK({});", self.err_label())
     }
 
     /// The global a statistic operand lives in.
-    fn stat_global(&self, operand: &Expr) -> R<GlobalId> {
+    pub(crate) fn stat_global(&self, operand: &Expr) -> R<GlobalId> {
         match &operand.kind {
             ExprKind::Var(Var::Global(g)) => Ok(*g),
             ExprKind::Index(b, _) => match b.kind {
@@ -540,7 +541,7 @@ impl<'a> Gen<'a> {
     }
 
     /// A `const struct stp_stat *` for a statistic operand.
-    fn stat_ptr(&mut self, operand: &Expr) -> R<String> {
+    pub(crate) fn stat_ptr(&mut self, operand: &Expr) -> R<String> {
         match &operand.kind {
             ExprKind::Var(Var::Global(g)) => {
                 let g = *g;
@@ -563,7 +564,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn hist_cfg(&self, g: GlobalId, span: Span) -> R<String> {
+    pub(crate) fn hist_cfg(&self, g: GlobalId, span: Span) -> R<String> {
         if self.hists.contains_key(&g) {
             Ok(format!("&stp_hist_{}", self.names.globals[g]))
         } else {
@@ -571,492 +572,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    pub(crate) fn expr(&mut self, x: &Expr) -> R<String> {
-        Ok(match &x.kind {
-            ExprKind::Literal(Literal::Number(n)) => format!("((int64_t){})", c_long(*n)),
-            ExprKind::Literal(Literal::String(s)) => format!("\"{}\"", s),
-            ExprKind::Var(v) => self.var(*v, false),
-            ExprKind::Array(_) => return Err(cg_error("an array is not a value", x.span)),
-            ExprKind::Index(b, keys) => match &b.kind {
-                ExprKind::Array(Var::Global(g)) => {
-                    let g = *g;
-                    self.use_global(g, false);
-                    let (k, _) = self.keys(g, keys)?;
-                    match self.prog.globals[g].ty {
-                        Type::String => format!("stp_map_get_str(&{}, {})", self.global(g), k),
-                        _ => format!("stp_map_get_long(&{}, {})", self.global(g), k),
-                    }
-                }
-                ExprKind::Hist(_, operand) => {
-                    let g = self.stat_global(operand)?;
-                    let stat = self.stat_ptr(operand)?;
-                    let cfg = self.hist_cfg(g, x.span)?;
-                    let i = match keys.first() {
-                        Some(Some(k)) => self.expr(k)?,
-                        _ => return Err(cg_error("a histogram index is one number", x.span)),
-                    };
-                    let n = self.near(x.span);
-                    format!(
-                        "({{ int64_t __v = stp_hist_index(&c->rt, {}, {}, {}, {}); {} __v; }})",
-                        stat,
-                        cfg,
-                        i,
-                        n,
-                        self.check()
-                    )
-                }
-                _ => return Err(cg_error("only arrays and histograms can be indexed", x.span)),
-            },
-            ExprKind::In(keys, b) => {
-                let ExprKind::Array(Var::Global(g)) = b.kind else {
-                    return Err(cg_error("'in' needs an array", x.span));
-                };
-                self.use_global(g, false);
-                let (k, wild) = self.keys(g, keys)?;
-                if wild == 0 {
-                    format!("((int64_t)stp_map_exists(&{}, {}))", self.global(g), k)
-                } else {
-                    format!("((int64_t)stp_map_exists_slice(&{}, {}, {}u))", self.global(g), k, wild)
-                }
-            }
-            ExprKind::Call(f, args) => self.call(*f, args, x.span)?,
-            ExprKind::Print(kind, args) => self.print(*kind, args, x.span)?,
-            ExprKind::Binary(op, l, r) => self.binary(*op, l, r, x.span)?,
-            ExprKind::Unary(op, o) => {
-                let e = self.expr(o)?;
-                match op {
-                    UnOp::Neg => format!("((int64_t)(0 - (uint64_t)({})))", e),
-                    UnOp::Plus => format!("({})", e),
-                    UnOp::Not => format!("((int64_t)!({}))", e),
-                    UnOp::BitNot => format!("(~({}))", e),
-                }
-            }
-            ExprKind::IncDec { op, post, operand } => self.incdec(*op, *post, operand, x.span)?,
-            ExprKind::Assign(op, l, r) => self.assign(*op, l, r, x.span)?,
-            ExprKind::Ternary(c, t, o) => {
-                let c = self.expr(c)?;
-                let t = self.expr(t)?;
-                let o = self.expr(o)?;
-                format!("(({}) ? ({}) : ({}))", c, t, o)
-            }
-            ExprKind::Stat(op, operand) => {
-                let stat = self.stat_ptr(operand)?;
-                let n = self.near(x.span);
-                if matches!(op, StatOp::Count | StatOp::Sum) {
-                    format!("stp_stat_extract(&c->rt, {}, {}, {})", stat, stat_op(*op), n)
-                } else {
-                    format!(
-                        "({{ int64_t __v = stp_stat_extract(&c->rt, {}, {}, {}); {} __v; }})",
-                        stat,
-                        stat_op(*op),
-                        n,
-                        self.check()
-                    )
-                }
-            }
-            ExprKind::Hist(..) => {
-                return Err(cg_error("a histogram can only be printed, indexed or iterated", x.span))
-            }
-            ExprKind::Defined(b) => format!("((int64_t){})", *b as i32),
-            ExprKind::Embedded(code) => {
-                if x.ty == Type::String {
-                    format!("((const char *)({}))", code.trim())
-                } else {
-                    format!("((int64_t)({}))", code.trim())
-                }
-            }
-            ExprKind::Const(name) => format!("((int64_t)({}))", name),
-            ExprKind::Target(t) if matches!(t.resolved, Some(Ok(_))) => self.target(t, x.span)?,
-            // @entry($param) is the parameter as saved at entry (the kretprobe keeps it).
-            ExprKind::Entry(o)
-                if matches!(&o.kind, ExprKind::Target(t) if matches!(
-                    &t.resolved,
-                    Some(Ok(r)) if matches!(r.source, stap_sema::ir::TargetSource::Param(_))
-                )) =>
-            {
-                self.expr(o)?
-            }
-            ExprKind::Perf(_) | ExprKind::Target(_) | ExprKind::Entry(_) => {
-                return Err(cg_error(
-                    "this target variable, @entry or @perf expression needs kernel data stap-rs does not read yet (DWARF)",
-                    x.span,
-                ))
-            }
-        })
-    }
-
-    fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
-        let a = self.expr(l)?;
-        let b = self.expr(r)?;
-        let strings = l.ty == Type::String || r.ty == Type::String;
-        Ok(match op {
-            BinOp::Add => format!("((int64_t)((uint64_t)({}) + (uint64_t)({})))", a, b),
-            BinOp::Sub => format!("((int64_t)((uint64_t)({}) - (uint64_t)({})))", a, b),
-            BinOp::Mul => format!("((int64_t)((uint64_t)({}) * (uint64_t)({})))", a, b),
-            BinOp::Div | BinOp::Mod => {
-                let _ = span;
-                let n = self.near(crate::operator_after(self.sm, l.span));
-                let (name, minus_one) = if op == BinOp::Div {
-                    ("/", "(int64_t)(0 - (uint64_t)__a)")
-                } else {
-                    ("%", "0")
-                };
-                format!(
-                    "({{ int64_t __a = ({}), __b = ({}); if (unlikely(__b == 0)) {{ stp_error_near(&c->rt, \"division by 0\", {}); goto {}; }} __b == -1 ? {} : __a {} __b; }})",
-                    a, b, n, self.err_label(), minus_one, name
-                )
-            }
-            BinOp::Shl => format!("((int64_t)((uint64_t)({}) << (({}) & 63)))", a, b),
-            BinOp::Shr => format!("((int64_t)({}) >> (({}) & 63))", a, b),
-            BinOp::BitAnd => format!("(({}) & ({}))", a, b),
-            BinOp::BitOr => format!("(({}) | ({}))", a, b),
-            BinOp::BitXor => format!("(({}) ^ ({}))", a, b),
-            BinOp::And => format!("((int64_t)(({}) && ({})))", a, b),
-            BinOp::Or => format!("((int64_t)(({}) || ({})))", a, b),
-            BinOp::Concat => {
-                let t = self.temp(Type::String);
-                format!("stp_concat({}, {}, {})", t, a, b)
-            }
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
-                let c = op.as_str();
-                if strings {
-                    format!("((int64_t)(strcmp({}, {}) {} 0))", a, b, c)
-                } else {
-                    format!("((int64_t)(({}) {} ({})))", a, c, b)
-                }
-            }
-            BinOp::Match | BinOp::NotMatch => {
-                let Some(i) = self.regexes.iter().position(|(_, s)| *s == r.span) else {
-                    return Err(cg_error(
-                        "the regular expression must be a literal string",
-                        span,
-                    ));
-                };
-                let neg = if op == BinOp::NotMatch { "!" } else { "" };
-                format!(
-                    "((int64_t){}stp_re_match(&stp_re_{}, &c->rt.re, {}))",
-                    neg, i, a
-                )
-            }
-        })
-    }
-
-    /// A value read-modify-written in place: a long variable or array element.
-    fn rmw(
-        &mut self,
-        target: &Expr,
-        span: Span,
-        f: &dyn Fn(&str) -> String,
-        post: bool,
-    ) -> R<String> {
-        match &target.kind {
-            ExprKind::Var(v) => {
-                let var = self.var(*v, true);
-                Ok(if post {
-                    format!(
-                        "({{ int64_t __old = {v}; {v} = {}; __old; }})",
-                        f("__old"),
-                        v = var
-                    )
-                } else {
-                    format!("({v} = {})", f(&var), v = var)
-                })
-            }
-            ExprKind::Index(b, keys) => {
-                let ExprKind::Array(Var::Global(g)) = b.kind else {
-                    return Err(cg_error("this cannot be assigned", span));
-                };
-                self.use_global(g, true);
-                let (k, _) = self.keys(g, keys)?;
-                let n = self.near(span);
-                let m = self.global(g);
-                Ok(format!(
-                    "({{ const union stp_key *__k = {k}; int64_t __old = stp_map_get_long(&{m}, __k); int64_t __new = {}; stp_map_set_long(&c->rt, &{m}, __k, __new, {n}); {} {}; }})",
-                    f("__old"),
-                    self.check(),
-                    if post { "__old" } else { "__new" },
-                    k = k,
-                    m = m,
-                    n = n
-                ))
-            }
-            _ => Err(cg_error("this cannot be assigned", span)),
-        }
-    }
-
-    fn incdec(&mut self, op: IncDec, post: bool, operand: &Expr, span: Span) -> R<String> {
-        let delta = if op == IncDec::Incr { "+" } else { "-" };
-        self.rmw(
-            operand,
-            span,
-            &|v| format!("(int64_t)((uint64_t)({}) {} 1)", v, delta),
-            post,
-        )
-    }
-
-    fn assign(&mut self, op: AssignOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
-        let rhs = self.expr(r)?;
-        match op {
-            AssignOp::Assign => match &l.kind {
-                ExprKind::Var(v) => Ok(self.assign_var(*v, &rhs)),
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("this cannot be assigned", span));
-                    };
-                    self.use_global(g, true);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    let setter = if self.prog.globals[g].ty == Type::String {
-                        "stp_map_set_str"
-                    } else {
-                        "stp_map_set_long"
-                    };
-                    let t = if self.prog.globals[g].ty == Type::String {
-                        "const char *"
-                    } else {
-                        "int64_t"
-                    };
-                    Ok(format!(
-                        "({{ {} __v = {}(&c->rt, &{}, {}, {}, {}); {} __v; }})",
-                        t,
-                        setter,
-                        self.global(g),
-                        k,
-                        rhs,
-                        n,
-                        self.check()
-                    ))
-                }
-                _ => Err(cg_error("this cannot be assigned", span)),
-            },
-            AssignOp::Aggregate => match &l.kind {
-                ExprKind::Var(Var::Global(g)) => {
-                    // Lock-free: each CPU adds to its own slot (no global lock taken).
-                    let g = *g;
-                    Ok(format!(
-                        "({{ int64_t __v = ({}); stp_stat_set_add(&{}, c->rt.cpu, __v); __v; }})",
-                        rhs,
-                        self.global(g)
-                    ))
-                }
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("statistics must be global", span));
-                    };
-                    self.use_global(g, true);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    Ok(format!(
-                        "({{ int64_t __v = stp_map_add_stat(&c->rt, &{}, {}, {}, {}); {} __v; }})",
-                        self.global(g),
-                        k,
-                        rhs,
-                        n,
-                        self.check()
-                    ))
-                }
-                _ => Err(cg_error("statistics must be global", span)),
-            },
-            AssignOp::Compound(BinOp::Concat) => match &l.kind {
-                ExprKind::Var(v) => {
-                    let var = self.var(*v, true);
-                    Ok(format!("stp_strcat({}, {})", var, rhs))
-                }
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("this cannot be assigned", span));
-                    };
-                    self.use_global(g, true);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    let t = self.temp(Type::String);
-                    Ok(format!(
-                        "({{ const union stp_key *__k = {k}; stp_concat({t}, stp_map_get_str(&{m}, __k), {rhs}); stp_map_set_str(&c->rt, &{m}, __k, {t}, {n}); {} {t}; }})",
-                        self.check(),
-                        k = k,
-                        t = t,
-                        m = self.global(g),
-                        rhs = rhs,
-                        n = n
-                    ))
-                }
-                _ => Err(cg_error("this cannot be assigned", span)),
-            },
-            AssignOp::Compound(op) => {
-                let n = self.near(span);
-                let err = self.err_label().to_string();
-                let rhs_t = self.temp(Type::Long);
-                let rhs_slot = rhs_t.clone();
-                let f = move |v: &str| -> String {
-                    match op {
-                        BinOp::Add => format!("(int64_t)((uint64_t)({}) + (uint64_t){})", v, rhs_t),
-                        BinOp::Sub => format!("(int64_t)((uint64_t)({}) - (uint64_t){})", v, rhs_t),
-                        BinOp::Mul => format!("(int64_t)((uint64_t)({}) * (uint64_t){})", v, rhs_t),
-                        BinOp::Div | BinOp::Mod => format!(
-                            "({{ if (unlikely({r} == 0)) {{ stp_error_near(&c->rt, \"division by 0\", {n}); goto {err}; }} {r} == -1 ? {} : ({}) {} {r}; }})",
-                            if op == BinOp::Div { format!("(int64_t)(0 - (uint64_t)({}))", v) } else { "0".to_string() },
-                            v,
-                            op.as_str(),
-                            r = rhs_t,
-                            n = n,
-                            err = err
-                        ),
-                        BinOp::Shl => format!("(int64_t)((uint64_t)({}) << ({} & 63))", v, rhs_t),
-                        BinOp::Shr => format!("(({}) >> ({} & 63))", v, rhs_t),
-                        _ => format!("(({}) {} {})", v, op.as_str(), rhs_t),
-                    }
-                };
-                let rmw = self.rmw(l, span, &f, false)?;
-                Ok(format!("({{ {} = ({}); {}; }})", rhs_slot, rhs, rmw))
-            }
-        }
-    }
-
-    fn call(&mut self, f: FuncId, args: &[Expr], span: Span) -> R<String> {
-        self.calls.insert(f);
-        let func = &self.prog.functions[f];
-        let fname = self.names.functions[f].clone();
-        let mut parts = Vec::new();
-        let mut vals = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            let e = self.expr(a)?;
-            let t = func.locals[i].ty;
-            let tmp = self.temp(t);
-            parts.push(if t == Type::String {
-                format!("stp_strcpy({}, {});", tmp, e)
-            } else {
-                format!("{} = {};", tmp, e)
-            });
-            vals.push(tmp);
-        }
-        let frame = format!("c->frames[c->rt.nesting + 1].f{}", f);
-        let callee = local_names(
-            &func.locals,
-            &mut ["__ret".to_string()].into_iter().collect(),
-        );
-        let mut copy = Vec::new();
-        for (i, v) in vals.iter().enumerate() {
-            let pname = &callee[i];
-            copy.push(if func.locals[i].ty == Type::String {
-                format!("stp_strcpy({}.{}, {});", frame, pname, v)
-            } else {
-                format!("{}.{} = {};", frame, pname, v)
-            });
-        }
-        let n = self.near(span);
-        let result = match func.ret {
-            Type::String => {
-                let t = self.temp(Type::String);
-                format!("stp_strcpy({}, {}.__ret);", t, frame) + &format!(" (const char *){};", t)
-            }
-            Type::Long => format!("{}.__ret;", frame),
-            _ => "(int64_t)0;".to_string(),
-        };
-        Ok(format!(
-            "({{ {} if (unlikely(c->rt.nesting + 1 >= MAXNESTING)) {{ stp_error_near(&c->rt, \"MAXNESTING exceeded\", {}); goto {}; }} memset(&{}, 0, sizeof({})); {} stp_f_{}(c); {} {} }})",
-            parts.join(" "),
-            n,
-            self.err_label(),
-            frame,
-            frame,
-            copy.join(" "),
-            fname,
-            self.check(),
-            result
-        ))
-    }
-
-    fn print(&mut self, kind: PrintKind, args: &[Expr], span: Span) -> R<String> {
-        let (to_string, newline) = match kind {
-            PrintKind::Print { newline, to_string } => (to_string, newline),
-            PrintKind::Format { to_string } => (to_string, false),
-            PrintKind::Delimited { newline, to_string } => (to_string, newline),
-        };
-        // A histogram argument is drawn, not formatted.
-        if args.iter().any(|a| matches!(a.kind, ExprKind::Hist(..))) {
-            if to_string || !matches!(kind, PrintKind::Print { .. }) {
-                return Err(cg_error(
-                    "a histogram can only be drawn with print/println",
-                    span,
-                ));
-            }
-            let mut parts = Vec::new();
-            for a in args {
-                if let ExprKind::Hist(_, operand) = &a.kind {
-                    let g = self.stat_global(operand)?;
-                    let stat = self.stat_ptr(operand)?;
-                    let cfg = self.hist_cfg(g, a.span)?;
-                    parts.push(format!("stp_hist_print(&c->rt, {}, {});", stat, cfg));
-                } else {
-                    let e = self.expr(a)?;
-                    let f = if a.ty == Type::String { "%s" } else { "%d" };
-                    let field = if a.ty == Type::String { "s" } else { "n" };
-                    parts.push(format!(
-                        "stp_printf(&c->rt, \"{}\", 1, (const union stp_arg[]){{ {{ .{} = {} }} }});",
-                        f, field, e
-                    ));
-                }
-            }
-            if newline {
-                parts.push("stp_print_str(&c->rt, \"\\n\");".to_string());
-            }
-            return Ok(format!("({{ {} (int64_t)0; }})", parts.join(" ")));
-        }
-        let (fmt, values): (String, &[Expr]) = match kind {
-            PrintKind::Format { .. } => match args.first().map(|a| &a.kind) {
-                Some(ExprKind::Literal(Literal::String(f))) => (f.clone(), &args[1..]),
-                _ => return Err(cg_error("the format must be a literal string", span)),
-            },
-            PrintKind::Delimited { .. } => {
-                let delim = match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Literal(Literal::String(d))) => d.replace('%', "%%"),
-                    _ => return Err(cg_error("the delimiter must be a literal string", span)),
-                };
-                let f: Vec<&str> = args[1..]
-                    .iter()
-                    .map(|a| if a.ty == Type::String { "%s" } else { "%d" })
-                    .collect();
-                (f.join(&delim), &args[1..])
-            }
-            PrintKind::Print { .. } => (
-                args.iter()
-                    .map(|a| if a.ty == Type::String { "%s" } else { "%d" })
-                    .collect::<String>(),
-                args,
-            ),
-        };
-        let fmt = if newline { format!("{}\\n", fmt) } else { fmt };
-        let mut vals = Vec::new();
-        for a in values {
-            let e = self.expr(a)?;
-            let field = if a.ty == Type::String { "s" } else { "n" };
-            vals.push(format!("{{ .{} = {} }}", field, e));
-        }
-        let arr = if vals.is_empty() {
-            "NULL".to_string()
-        } else {
-            format!("(const union stp_arg[]){{ {} }}", vals.join(", "))
-        };
-        if to_string {
-            let t = self.temp(Type::String);
-            Ok(format!(
-                "stp_sprintf({}, \"{}\", {}, {})",
-                t,
-                fmt,
-                vals.len(),
-                arr
-            ))
-        } else {
-            Ok(format!(
-                "({{ stp_printf(&c->rt, \"{}\", {}, {}); (int64_t)0; }})",
-                fmt,
-                vals.len(),
-                arr
-            ))
-        }
-    }
-
-    fn frame_struct(&self, name: &str, ret: Option<Type>) -> String {
+    pub(crate) fn frame_struct(&self, name: &str, ret: Option<Type>) -> String {
         let mut s = format!("struct {} {{\n", name);
         for (i, l) in self.locals.iter().enumerate() {
             let _ = writeln!(s, "\t{}", field(self.local_types[i], l));

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod body;
+mod expr;
 mod names;
 mod target;
 
