@@ -82,6 +82,8 @@ struct stp_args {
 	uint64_t v[STP_MAX_ARGS];
 	uint64_t ret;
 	void *regs;		/* the probe's pt_regs, or NULL */
+	uint64_t stack;		/* function entry: the stack pointer; parameters 7.. are read
+				   from the caller's frame above it only when used (0: all in v) */
 };
 
 struct stp_ctx;
@@ -321,7 +323,15 @@ static inline void stp_run_probe(const struct stp_probe *p)
 /* Target variables: a parameter or tracepoint argument, and the return value. */
 static inline uint64_t stp_arg(const struct stp_ctx *c, int n)
 {
-	return c->args && n >= 0 && n < STP_MAX_ARGS ? c->args->v[n] : 0;
+	uint64_t v = 0;
+
+	if (!c->args || n < 0 || n >= STP_MAX_ARGS)
+		return 0;
+	if (n < 6 || !c->args->stack)
+		return c->args->v[n];
+	if (stp_copy_nofault(&v, c->args->stack + 8 * (uint64_t)(n - 5), sizeof(v)))
+		return 0;
+	return v;
 }
 
 static inline uint64_t stp_retval(const struct stp_ctx *c)

@@ -36,23 +36,20 @@ struct stp_kslot {
 static struct stp_kslot *stp_kslots;
 static int stp_nkslots;
 
-/* x86-64 calling convention: the first six parameters in registers, the rest on the stack. */
+/*
+ * x86-64 calling convention: the first six parameters in registers, the rest on the
+ * caller's stack (read by stp_arg only when a script uses them; the caller's frame outlives
+ * the call, so .return probes read them there too).
+ */
 static void stp_args_from_regs(struct stp_args *a, struct pt_regs *regs)
 {
-	int i;
-
 	a->v[0] = regs->di;
 	a->v[1] = regs->si;
 	a->v[2] = regs->dx;
 	a->v[3] = regs->cx;
 	a->v[4] = regs->r8;
 	a->v[5] = regs->r9;
-	for (i = 6; i < STP_MAX_ARGS; i++) {
-		unsigned long at = regs->sp + 8 * (unsigned long)(i - 5);
-
-		if (copy_from_kernel_nofault(&a->v[i], (void *)at, sizeof(a->v[i])))
-			a->v[i] = 0;
-	}
+	a->stack = regs->sp;
 	a->ret = 0;
 	a->regs = regs;
 }
