@@ -42,8 +42,10 @@ pub enum PrologueSearching {
                   --runtime=user builds a native program and runs it (begin/end/error/never/timer\n\
                   probes).  The kernel backend builds a module with the kernel's Kbuild (-r KVER)\n\
                   and runs it with stpd (as root); --vm runs it with stpd in a throwaway QEMU\n\
-                  guest of that kernel.  Kernel probe points (kernel.function, kprobe, ...) are\n\
-                  not available yet: asking for them says so."
+                  guest of that kernel.  Kernel probe points (kernel.function, kprobe.function,\n\
+                  kernel.trace, timer.profile, perf.sw) and their target variables resolve against\n\
+                  the target kernel's BTF; what needs DWARF (locals, @file:line, module(...))\n\
+                  says so."
 )]
 pub struct Cli {
     /// Print version information and exit.
@@ -374,7 +376,7 @@ pub fn version_text() -> String {
          Copyright (C) 2026 stap-rs contributors\n\
          This is free software; see the source for copying conditions.\n\
          tested kernel versions: 6.1 (Debian bookworm)\n\
-         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE STPD VM LANGUAGE({})\n",
+         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE KERNEL_PROBES_BTF STPD VM LANGUAGE({})\n",
         crate::session::LANGUAGE_VERSION,
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,
