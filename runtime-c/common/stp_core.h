@@ -303,7 +303,7 @@ static inline void stp_run_error_probes(void);
  */
 static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 {
-	int64_t now = stp_monotonic_ns();
+	int64_t now = stp_cpu_clock_ns();
 
 	if (now - c->ovl_start > STP_OVERLOAD_INTERVAL) {
 		c->ovl_start = now;
@@ -379,7 +379,7 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 		return;
 	}
 #ifndef STP_NO_OVERLOAD
-	t0 = c->interruptible ? 0 : stp_monotonic_ns();
+	t0 = c->interruptible ? 0 : stp_cpu_clock_ns();
 #endif
 	p->handler(c);
 	if (p->unlock)

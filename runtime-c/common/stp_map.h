@@ -210,15 +210,21 @@ static inline int stp_map_match(const struct stp_map *m, struct stp_map_entry *e
 	return 1;
 }
 
-static inline struct stp_map_entry *stp_map_find(const struct stp_map *m, const union stp_key *keys)
+/* The entry for keys, whose hash is h. */
+static inline struct stp_map_entry *stp_map_find_h(const struct stp_map *m, const union stp_key *keys,
+					    uint64_t h)
 {
-	uint64_t h = stp_key_hash(m, keys);
 	struct stp_map_entry *e = m->buckets[h & (m->nbuckets - 1)];
 
 	for (; e; e = e->hnext)
 		if (e->hash == h && stp_map_match(m, e, keys, 0))
 			return e;
 	return NULL;
+}
+
+static inline struct stp_map_entry *stp_map_find(const struct stp_map *m, const union stp_key *keys)
+{
+	return stp_map_find_h(m, keys, stp_key_hash(m, keys));
 }
 
 static inline void stp_map_unlink(struct stp_map *m, struct stp_map_entry *e)
@@ -245,7 +251,8 @@ static inline void stp_map_unlink(struct stp_map *m, struct stp_map_entry *e)
 static inline struct stp_map_entry *stp_map_slot(struct stp_ctx *c, struct stp_map *m,
 					  const union stp_key *keys, const char *near)
 {
-	struct stp_map_entry *e = stp_map_find(m, keys);
+	uint64_t h = stp_key_hash(m, keys);
+	struct stp_map_entry *e = stp_map_find_h(m, keys, h);
 	unsigned b;
 	int i;
 
@@ -270,7 +277,7 @@ static inline struct stp_map_entry *stp_map_slot(struct stp_ctx *c, struct stp_m
 		else
 			*stp_key_long_slot(m, e, i) = keys[i].n;
 	}
-	e->hash = stp_key_hash(m, keys);
+	e->hash = h;
 	e->seq = ++m->seq;
 	b = (unsigned)(e->hash & (m->nbuckets - 1));
 	e->hnext = m->buckets[b];
@@ -315,6 +322,16 @@ static inline int64_t stp_map_set_long(struct stp_ctx *c, struct stp_map *m, con
 	if (e)
 		*stp_value_long_slot(m, e) = v;
 	return v;
+}
+
+/* The long value of keys' entry, created as 0 when missing, to update in place; NULL
+   (with the error set) when the map is full. */
+static inline int64_t *stp_map_slot_long(struct stp_ctx *c, struct stp_map *m, const union stp_key *keys,
+				  const char *near)
+{
+	struct stp_map_entry *e = stp_map_slot(c, m, keys, near);
+
+	return e ? stp_value_long_slot(m, e) : NULL;
 }
 
 static inline const char *stp_map_set_str(struct stp_ctx *c, struct stp_map *m, const union stp_key *keys,

@@ -179,6 +179,12 @@ static inline int64_t stp_monotonic_ns(void)
 	return stp_time_ns(CLOCK_MONOTONIC);
 }
 
+/* The clock of the overload check: only differences on one CPU matter. */
+static inline int64_t stp_cpu_clock_ns(void)
+{
+	return stp_monotonic_ns();
+}
+
 static inline int64_t stp_cycles(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

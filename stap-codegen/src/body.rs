@@ -587,6 +587,27 @@ impl<'a> Gen<'a> {
             s.push_str("\tint unused;\n");
         }
         s.push_str("};\n\n");
+        // Fresh locals read as 0 and "": one store per field, never a memset of the
+        // string buffers (the hot path of every probe and call).
+        let _ = write!(
+            s,
+            "static inline void {}_init(struct {} *l)\n{{\n\t(void)l;\n",
+            name, name
+        );
+        let fields = self
+            .locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), self.local_types[i]))
+            .chain(ret.map(|t| ("__ret", t)))
+            .chain(self.temps.iter().map(|(n, t)| (n.as_str(), *t)));
+        for (n, t) in fields {
+            let _ = match t {
+                Type::String => writeln!(s, "\tl->{}[0] = '\\0';", n),
+                _ => writeln!(s, "\tl->{} = 0;", n),
+            };
+        }
+        s.push_str("}\n\n");
         s
     }
 }
@@ -694,9 +715,10 @@ pub(crate) fn gen_probe(
     }
     g.block(&p.body)?;
     let code = format!(
-        "/* probe {} at {} */\nstatic void stp_p_{}(struct stp_ctx *rt)\n{{\n\tstruct context *c = (struct context *)rt;\n\tstruct stp_locals_probe_{} *l = &c->probe.p{};\n\n\tmemset(l, 0, sizeof(*l));\n{}out: __attribute__((unused));\n\t;\n}}\n\n",
+        "/* probe {} at {} */\nstatic void stp_p_{}(struct stp_ctx *rt)\n{{\n\tstruct context *c = (struct context *)rt;\n\tstruct stp_locals_probe_{} *l = &c->probe.p{};\n\n\tstp_locals_probe_{}_init(l);\n{}out: __attribute__((unused));\n\t;\n}}\n\n",
         p.point,
         loc(sm, p.span),
+        id,
         id,
         id,
         id,

@@ -209,10 +209,11 @@ impl Gen<'_> {
                 let (k, _) = self.keys(g, keys)?;
                 let n = self.near(span);
                 let m = self.global(g);
+                // One lookup: the entry is found or created, then updated in place.
                 Ok(format!(
-                    "({{ const union stp_key *__k = {k}; int64_t __old = stp_map_get_long(&{m}, __k); int64_t __new = {}; stp_map_set_long(&c->rt, &{m}, __k, __new, {n}); {} {}; }})",
-                    f("__old"),
+                    "({{ const union stp_key *__k = {k}; int64_t *__p = stp_map_slot_long(&c->rt, &{m}, __k, {n}); {} int64_t __old = *__p; int64_t __new = {}; *__p = __new; {}; }})",
                     self.check(),
+                    f("__old"),
                     if post { "__old" } else { "__new" },
                     k = k,
                     m = m,
@@ -398,11 +399,11 @@ impl Gen<'_> {
             _ => "(int64_t)0;".to_string(),
         };
         Ok(format!(
-            "({{ {} if (unlikely(c->rt.nesting + 1 >= MAXNESTING)) {{ stp_error_near(&c->rt, \"MAXNESTING exceeded\", {}); goto {}; }} memset(&{}, 0, sizeof({})); {} stp_f_{}(c); {} {} }})",
+            "({{ {} if (unlikely(c->rt.nesting + 1 >= MAXNESTING)) {{ stp_error_near(&c->rt, \"MAXNESTING exceeded\", {}); goto {}; }} stp_locals_{}_init(&{}); {} stp_f_{}(c); {} {} }})",
             parts.join(" "),
             n,
             self.err_label(),
-            frame,
+            fname,
             frame,
             copy.join(" "),
             fname,

@@ -5,6 +5,8 @@
 # MODULE.sh scenario that the guest runs instead of stpd.
 # VM_WORKLOAD=1 keeps every guest CPU busy with a shell loop meanwhile.
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
+# VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
+# options (shell words), e.g. "-icount shift=0" for the benchmarks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log=$1
@@ -21,6 +23,9 @@ ldd "$stpd" | grep -o '/[^ ]*' | while read -r lib; do
 	mkdir -p "$work/root$(dirname "$lib")"
 	cp -L "$lib" "$work/root$lib"
 done
+for bin in ${VM_BIN:-}; do
+	cp "$bin" "$work/root/bin/"
+done
 cp "$here/../../src/vm-guest-init.sh" "$work/root/init"
 chmod +x "$work/root/init"
 for ko in "$@"; do
@@ -35,4 +40,4 @@ done
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1" \
-	-nographic -no-reboot -serial "file:$log" -monitor none -display none
+	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}
