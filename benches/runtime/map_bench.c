@@ -6,7 +6,10 @@
  *     generated code does, against an open-addressing hash map (no lock on one thread,
  *     a mutex on two);
  *   - statistics (s <<< v): the runtime's lock-free per-CPU aggregate, against
- *     a shared count/sum under a mutex.
+ *     a shared count/sum under a mutex;
+ *   - statistics arrays (a[k] <<< v): the runtime map under this CPU's flag of the
+ *     global's lock, each CPU adding into its own slot, against the open-addressing map
+ *     holding a count/sum per key (a mutex on two threads).
  * Usage: map_bench [operations per thread]
  */
 #include "stp_platform.h"
@@ -26,13 +29,13 @@ static inline void stp_run_error_probes(void)
 #define KEYS 1000
 
 static long ops = 5000000;
-static struct stp_map map;
+static struct stp_map map, smap;
 static struct stp_stat_set stat;
-static stp_rwlock_t lock;
+static struct stp_glock lock, slock;
 
 /* ---- baseline: open addressing, int64 -> int64 ---- */
 struct base_slot {
-	int64_t key, value;
+	int64_t key, value, sum;
 	int used;
 };
 static struct base_slot base[4096];
@@ -50,6 +53,18 @@ static inline void base_set(int64_t k, int64_t v)
 	base[h].used = 1;
 	base[h].key = k;
 	base[h].value = v;
+}
+
+static inline void base_add(int64_t k, int64_t v)
+{
+	uint64_t h = ((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> 52;
+
+	while (base[h].used && base[h].key != k)
+		h = (h + 1) & 4095;
+	base[h].used = 1;
+	base[h].key = k;
+	base[h].value++;
+	base[h].sum += v;
 }
 
 struct job {
@@ -72,10 +87,10 @@ static void *run(void *arg)
 
 		switch (j->which) {
 		case 0:	/* runtime map update under the global's write lock */
-			while (!stp_lock_acquire(&lock, 1))
+			while (!stp_lock_acquire(&lock, STP_LOCK_WRITE, c->cpu))
 				;	/* a probe would be skipped; the benchmark retries */
 			stp_map_set_long(c, &map, &key, i, "bench");
-			stp_rwlock_unlock_write(&lock);
+			stp_lock_release(&lock, STP_LOCK_WRITE, c->cpu);
 			break;
 		case 1:	/* baseline hash map */
 			if (j->locked)
@@ -87,11 +102,24 @@ static void *run(void *arg)
 		case 2:	/* runtime <<<: per-CPU and lock-free, as generated code does it */
 			stp_stat_set_add(&stat, c->cpu, i);
 			break;
-		default:	/* baseline aggregate */
+		case 3:	/* baseline aggregate */
 			if (j->locked)
 				pthread_mutex_lock(&base_mutex);
 			base_stat.count++;
 			base_stat.sum += i;
+			if (j->locked)
+				pthread_mutex_unlock(&base_mutex);
+			break;
+		case 4:	/* runtime a[k] <<< v: this CPU's flag of the lock, as generated code does it */
+			while (!stp_lock_acquire(&slock, STP_LOCK_ADD, c->cpu))
+				;
+			stp_map_add_stat(c, &smap, &key, i, "bench");
+			stp_lock_release(&slock, STP_LOCK_ADD, c->cpu);
+			break;
+		default:	/* baseline per-key aggregate */
+			if (j->locked)
+				pthread_mutex_lock(&base_mutex);
+			base_add(k, i);
 			if (j->locked)
 				pthread_mutex_unlock(&base_mutex);
 			break;
@@ -120,18 +148,20 @@ static double measure(int which, int threads)
 
 int main(int argc, char **argv)
 {
-	static const char *names[] = { "array update", "array update", "<<<", "<<<" };
+	static const char *names[] = { "array update", "array update", "<<<", "<<<", "a[k] <<<", "a[k] <<<" };
 	int threads, which;
 
 	if (argc > 1)
 		ops = atol(argv[1]);
 	stp_ncpus_value = 2;
-	stp_rwlock_init(&lock);
+	if (stp_glock_init(&lock, 0) || stp_glock_init(&slock, 1))
+		return 1;
 	if (stp_map_init(&map, "a", 1, (const enum stp_type[]){ STP_LONG }, STP_LONG, 0, 0, NULL) ||
+	    stp_map_init(&smap, "s", 1, (const enum stp_type[]){ STP_LONG }, STP_STATS, 0, 0, NULL) ||
 	    stp_stat_set_init(&stat, NULL))
 		return 1;
 	for (threads = 1; threads <= 2; threads++) {
-		for (which = 0; which < 4; which += 2) {
+		for (which = 0; which < 6; which += 2) {
 			double rt = measure(which, threads);
 			double bl = measure(which + 1, threads);
 

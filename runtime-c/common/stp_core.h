@@ -279,13 +279,114 @@ static inline int stp_count_action(struct stp_ctx *c)
 	return 0;
 }
 
+/*
+ * The lock of a global: a reader/writer lock.  A statistics array also has one flag per
+ * CPU, each on its own cache line, for its third mode, STP_LOCK_ADD (<<< into elements):
+ * an adder marks only its own CPU's flag, so CPUs adding at once share no cache line; the
+ * exclusive side takes the writer lock, raises the writer mark and then finds every flag
+ * clear (or backs off and tries again).
+ */
+enum stp_lock_mode {
+	STP_LOCK_READ,
+	STP_LOCK_WRITE,
+	STP_LOCK_ADD,
+};
+
+#define STP_FLAG_STRIDE 64
+
+struct stp_glock {
+	stp_rwlock_t rw;
+	char *adders;	/* statistics arrays: ncpus flags (NULL otherwise) */
+	int writer;
+};
+
+static inline int *stp_glock_flag(struct stp_glock *l, int cpu)
+{
+	return (int *)(l->adders + STP_FLAG_STRIDE * (size_t)cpu);
+}
+
+static inline int stp_glock_init(struct stp_glock *l, int per_cpu_adders)
+{
+	stp_rwlock_init(&l->rw);
+	l->writer = 0;
+	l->adders = per_cpu_adders ? stp_alloc(STP_FLAG_STRIDE * (size_t)stp_ncpus()) : NULL;
+	return per_cpu_adders && !l->adders ? -1 : 0;
+}
+
+static inline void stp_glock_free(struct stp_glock *l)
+{
+	stp_free(l->adders);
+}
+
+static inline int stp_glock_tryadd(struct stp_glock *l, int cpu)
+{
+	int *f = stp_glock_flag(l, cpu);
+
+	__atomic_store_n(f, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (likely(!__atomic_load_n(&l->writer, __ATOMIC_RELAXED)))
+		return 1;
+	__atomic_store_n(f, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static inline int stp_glock_trywrite(struct stp_glock *l)
+{
+	int i;
+
+	if (!stp_rwlock_trywrite(&l->rw))
+		return 0;
+	if (!l->adders)
+		return 1;
+	__atomic_store_n(&l->writer, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < stp_ncpus(); i++) {
+		if (__atomic_load_n(stp_glock_flag(l, i), __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&l->writer, 0, __ATOMIC_RELEASE);
+			stp_rwlock_unlock_write(&l->rw);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static inline void stp_lock_release(struct stp_glock *l, enum stp_lock_mode mode, int cpu)
+{
+	switch (mode) {
+	case STP_LOCK_READ:
+		stp_rwlock_unlock_read(&l->rw);
+		break;
+	case STP_LOCK_ADD:
+		__atomic_store_n(stp_glock_flag(l, cpu), 0, __ATOMIC_RELEASE);
+		break;
+	default:
+		if (l->adders)
+			__atomic_store_n(&l->writer, 0, __ATOMIC_RELEASE);
+		stp_rwlock_unlock_write(&l->rw);
+		break;
+	}
+}
+
 /* Takes a lock for a probe, trying at most MAXTRYLOCK times, TRYLOCKDELAY us apart. */
-static inline int stp_lock_acquire(stp_rwlock_t *l, int write)
+static inline int stp_lock_acquire(struct stp_glock *l, enum stp_lock_mode mode, int cpu)
 {
 	int i;
 
 	for (i = 0; i < MAXTRYLOCK; i++) {
-		if (write ? stp_rwlock_trywrite(l) : stp_rwlock_tryread(l))
+		int ok;
+
+		switch (mode) {
+		case STP_LOCK_READ:
+			ok = stp_rwlock_tryread(&l->rw);
+			break;
+		case STP_LOCK_ADD:
+			ok = stp_glock_tryadd(l, cpu);
+			break;
+		default:
+			ok = stp_glock_trywrite(l);
+			break;
+		}
+		if (ok)
 			return 1;
 		stp_delay_us(TRYLOCKDELAY);
 	}

@@ -7,6 +7,13 @@
  * strings or statistics.  Reading a missing key yields 0 or "" and creates nothing.  A
  * full map is an error ("Array overflow"), unless declared with % (wrap), which drops the
  * oldest entry.  Entries stay in insertion order; foreach sorts a per-CPU snapshot.
+ *
+ * A statistics value is one slot per CPU (each padded to a cache line).  <<< into an
+ * array needs only the shared side of the array's lock: each CPU adds into its own slot
+ * of the entry, and a key not yet there is inserted under the map's short insertion lock
+ * and published to concurrent lookups with a release store.  Readers hold the exclusive
+ * side; reading an entry folds the other CPUs' slots into slot 0 first.  Maps declared
+ * with % evict entries when full, so their <<< takes the exclusive side too.
  */
 #ifndef STP_MAP_H
 #define STP_MAP_H
@@ -59,6 +66,8 @@ struct stp_map {
 	struct stp_map_entry *head, *tail;
 	struct stp_map_entry **sortbuf;		/* ncpus * capacity */
 	struct stp_stat *empty_stat;		/* what a missing statistics key reads as */
+	size_t stat_stride;			/* statistics values: one slot per CPU */
+	int ins_lock;				/* held while inserting under the shared lock */
 };
 
 #define STP_ENTRY(m, i) ((struct stp_map_entry *)((m)->pool + (m)->entry_size * (size_t)(i)))
@@ -84,14 +93,21 @@ static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, c
 	}
 	m->value = value;
 	m->value_off = stp_align16(off);
+	if (value == STP_STATS)	/* each CPU's slot on cache lines of its own */
+		m->value_off = (STP_ENTRY_HDR + off + STP_CACHELINE - 1) / STP_CACHELINE * STP_CACHELINE -
+			       STP_ENTRY_HDR;
 	off = m->value_off;
 	if (value == STP_STRING)
 		off += stp_align16(MAXSTRINGLEN);
-	else if (value == STP_STATS)
-		off += stp_align16(stp_stat_size(cfg));
+	else if (value == STP_STATS) {
+		m->stat_stride = (stp_stat_size(cfg) + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
+		off += m->stat_stride * (size_t)stp_ncpus();
+	}
 	else
 		off += 8;
 	m->entry_size = stp_align16(STP_ENTRY_HDR + off);
+	if (value == STP_STATS)
+		m->entry_size = (m->entry_size + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
 	m->capacity = capacity > 0 ? capacity : MAXMAPENTRIES;
 	m->wrap = wrap;
 	m->cfg = cfg;
@@ -147,6 +163,13 @@ static inline char *stp_value_str_slot(const struct stp_map *m, struct stp_map_e
 	return stp_entry_data(e) + m->value_off;
 }
 
+/* CPU cpu's slot of a statistics value. */
+static inline struct stp_stat *stp_value_stat_cpu(const struct stp_map *m, struct stp_map_entry *e, int cpu)
+{
+	return (struct stp_stat *)(stp_entry_data(e) + m->value_off + m->stat_stride * (size_t)cpu);
+}
+
+/* Slot 0 of a statistics value: the whole statistic once stp_map_fold_stat() ran. */
 static inline struct stp_stat *stp_value_stat_slot(const struct stp_map *m, struct stp_map_entry *e)
 {
 	return (struct stp_stat *)(stp_entry_data(e) + m->value_off);
@@ -210,11 +233,12 @@ static inline int stp_map_match(const struct stp_map *m, struct stp_map_entry *e
 	return 1;
 }
 
-/* The entry for keys, whose hash is h. */
+/* The entry for keys, whose hash is h.  Safe against a concurrent insertion (a chain's
+   head is published with a release store, after the entry is complete). */
 static inline struct stp_map_entry *stp_map_find_h(const struct stp_map *m, const union stp_key *keys,
 					    uint64_t h)
 {
-	struct stp_map_entry *e = m->buckets[h & (m->nbuckets - 1)];
+	struct stp_map_entry *e = __atomic_load_n(&m->buckets[h & (m->nbuckets - 1)], __ATOMIC_ACQUIRE);
 
 	for (; e; e = e->hnext)
 		if (e->hash == h && stp_map_match(m, e, keys, 0))
@@ -281,7 +305,7 @@ static inline struct stp_map_entry *stp_map_slot(struct stp_ctx *c, struct stp_m
 	e->seq = ++m->seq;
 	b = (unsigned)(e->hash & (m->nbuckets - 1));
 	e->hnext = m->buckets[b];
-	m->buckets[b] = e;
+	__atomic_store_n(&m->buckets[b], e, __ATOMIC_RELEASE);
 	e->prev = m->tail;
 	e->next = NULL;
 	if (m->tail)
@@ -307,11 +331,28 @@ static inline const char *stp_map_get_str(const struct stp_map *m, const union s
 	return e ? stp_value_str_slot(m, e) : "";
 }
 
+/* Folds every CPU's slot of e's statistic into slot 0 (under the exclusive lock). */
+static inline struct stp_stat *stp_map_fold_stat(const struct stp_map *m, struct stp_map_entry *e)
+{
+	struct stp_stat *s0 = stp_value_stat_slot(m, e);
+	int i;
+
+	for (i = 1; i < stp_ncpus(); i++) {
+		struct stp_stat *si = stp_value_stat_cpu(m, e, i);
+
+		if (si->count) {
+			stp_stat_merge_into(s0, si, m->cfg);
+			memset(si, 0, stp_stat_size(m->cfg));
+		}
+	}
+	return s0;
+}
+
 static inline const struct stp_stat *stp_map_get_stat(const struct stp_map *m, const union stp_key *keys)
 {
 	struct stp_map_entry *e = stp_map_find(m, keys);
 
-	return e ? stp_value_stat_slot(m, e) : m->empty_stat;
+	return e ? stp_map_fold_stat(m, e) : m->empty_stat;
 }
 
 static inline int64_t stp_map_set_long(struct stp_ctx *c, struct stp_map *m, const union stp_key *keys,
@@ -347,10 +388,18 @@ static inline const char *stp_map_set_str(struct stp_ctx *c, struct stp_map *m, 
 static inline int64_t stp_map_add_stat(struct stp_ctx *c, struct stp_map *m, const union stp_key *keys,
 				int64_t v, const char *near)
 {
-	struct stp_map_entry *e = stp_map_slot(c, m, keys, near);
+	struct stp_map_entry *e = stp_map_find(m, keys);
 
-	if (e)
-		stp_stat_add_one(stp_value_stat_slot(m, e), m->cfg, v);
+	if (unlikely(!e)) {
+		/* Other CPUs may be adding (shared lock): insert under the map's own lock. */
+		while (__atomic_exchange_n(&m->ins_lock, 1, __ATOMIC_ACQUIRE))
+			stp_cpu_relax();
+		e = stp_map_slot(c, m, keys, near);
+		__atomic_store_n(&m->ins_lock, 0, __ATOMIC_RELEASE);
+		if (!e)
+			return v;
+	}
+	stp_stat_add_one(stp_value_stat_cpu(m, e, c->cpu), m->cfg, v);
 	return v;
 }
 
@@ -471,9 +520,13 @@ static inline void stp_map_iter_start(struct stp_ctx *c, struct stp_map_iter *it
 	int n = 0;
 
 	it->list = m->sortbuf + (size_t)m->capacity * (size_t)c->cpu;
-	for (e = m->head; e; e = e->next)
-		if (!slice || stp_map_match(m, e, slice, wild))
-			it->list[n++] = e;
+	for (e = m->head; e; e = e->next) {
+		if (slice && !stp_map_match(m, e, slice, wild))
+			continue;
+		if (m->value == STP_STATS)
+			stp_map_fold_stat(m, e);
+		it->list[n++] = e;
+	}
 	if (column >= 0 && n > 1)
 		stp_sort_r(it->list, (size_t)n, sizeof(*it->list), stp_sort_cmp, &spec);
 	if (limit >= 0 && limit < n)

@@ -55,9 +55,15 @@ static inline int stp_this_cpu(void)
 }
 
 /* Memory: only at start-up and shutdown, never in probe context. */
+/* Zeroed and cache-line aligned, like the kernel's vzalloc (page aligned). */
 static inline void *stp_alloc(size_t size)
 {
-	return calloc(1, size);
+	void *p = NULL;
+
+	if (posix_memalign(&p, 64, size ? size : 1))
+		return NULL;
+	memset(p, 0, size ? size : 1);
+	return p;
 }
 
 static inline void stp_free(void *p)

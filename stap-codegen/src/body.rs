@@ -152,9 +152,22 @@ impl<'a> Gen<'a> {
         c_str(&near(self.sm, span))
     }
 
+    /// Records that this probe or function uses global `g`, and whether it needs the
+    /// exclusive side of its lock.  Every read of a statistics array does (reading folds
+    /// the per-CPU slots of its entries).
     pub(crate) fn use_global(&mut self, g: GlobalId, write: bool) {
+        let glob = &self.prog.globals[g];
+        let write = write || (glob.ty == Type::Stats && glob.is_array);
         let e = self.globals.entry(g).or_insert(false);
         *e |= write;
+    }
+
+    /// `<<<` into an element of statistics array `g`: the shared side of its lock is
+    /// enough (each CPU adds into its own slot), unless the array evicts entries (`%`).
+    pub(crate) fn use_global_for_add(&mut self, g: GlobalId) {
+        let wrap = self.prog.globals[g].wrap;
+        let e = self.globals.entry(g).or_insert(false);
+        *e |= wrap;
     }
 
     pub(crate) fn global(&self, g: GlobalId) -> String {

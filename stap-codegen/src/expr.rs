@@ -289,7 +289,7 @@ impl Gen<'_> {
                     let ExprKind::Array(Var::Global(g)) = b.kind else {
                         return Err(cg_error("statistics must be global", span));
                     };
-                    self.use_global(g, true);
+                    self.use_global_for_add(g);
                     let (k, _) = self.keys(g, keys)?;
                     let n = self.near(span);
                     Ok(format!(

@@ -299,7 +299,7 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     o.push_str("} stp_g __attribute__((unused));\n");
     let _ = writeln!(
         o,
-        "static stp_rwlock_t stp_glock[{}];\n",
+        "static struct stp_glock stp_glock[{}];\n",
         prog.globals.len().max(1)
     );
 
@@ -352,7 +352,7 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     }
     for (i, p) in probes.iter().enumerate() {
         o.push_str(&p.code);
-        o.push_str(&lock_functions(i, &probe_globals(p, &funcs)));
+        o.push_str(&lock_functions(prog, i, &probe_globals(p, &funcs)));
     }
 
     // Init and cleanup.
@@ -360,9 +360,18 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     o.push_str("\tstp_contexts = stp_alloc(sizeof(*stp_contexts) * (size_t)stp_ncpus());\n\tif (!stp_contexts)\n\t\treturn -1;\n");
     let _ = writeln!(
         o,
-        "\tfor (i = 0; i < {}; i++)\n\t\tstp_rwlock_init(&stp_glock[i]);",
+        "\tfor (i = 0; i < {}; i++)\n\t\tstp_glock_init(&stp_glock[i], 0);",
         prog.globals.len().max(1)
     );
+    for (i, g) in prog.globals.iter().enumerate() {
+        if is_stats_array(g) {
+            let _ = writeln!(
+                o,
+                "\tif (stp_glock_init(&stp_glock[{}], 1)) /* {}: per-CPU <<< */\n\t\treturn -1;",
+                i, g.name
+            );
+        }
+    }
     for (i, (p, span)) in regexes.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -415,7 +424,7 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
             };
         }
     }
-    o.push_str("\treturn 0;\n}\n\nstatic void stp_cleanup(void)\n{\n");
+    o.push_str("\treturn 0;\n}\n\nstatic void stp_cleanup(void)\n{\n\tint i;\n\n");
     for (i, g) in prog.globals.iter().enumerate() {
         let n = &names.globals[i];
         if g.is_array {
@@ -424,6 +433,11 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
             let _ = writeln!(o, "\tstp_stat_set_free(&stp_g.{});", n);
         }
     }
+    let _ = writeln!(
+        o,
+        "\tfor (i = 0; i < {}; i++)\n\t\tstp_glock_free(&stp_glock[i]);",
+        prog.globals.len().max(1)
+    );
     o.push_str("\tstp_free(stp_contexts);\n}\n\n");
 
     // The probe table.
@@ -463,10 +477,20 @@ fn probe_globals(p: &body::Generated, funcs: &[body::Generated]) -> BTreeMap<Glo
     out
 }
 
+/// A statistics array: `<<<` into it takes only this CPU's flag of its lock.
+fn is_stats_array(g: &Global) -> bool {
+    g.ty == Type::Stats && g.is_array
+}
+
 /// Lock and unlock functions for a probe: every global it uses, in index order (so two
-/// probes can never deadlock), each with a bounded try.  `true` means a write lock.
-fn lock_functions(id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
-    let mode = |w: bool| if w { "write" } else { "read" };
+/// probes can never deadlock), each with a bounded try.  `true` means the exclusive side;
+/// the shared side of a statistics array is its per-CPU `<<<` mode.
+fn lock_functions(prog: &Program, id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
+    let mode = |g: GlobalId, w: bool| match (w, is_stats_array(&prog.globals[g])) {
+        (true, _) => "STP_LOCK_WRITE",
+        (false, true) => "STP_LOCK_ADD",
+        (false, false) => "STP_LOCK_READ",
+    };
     let mut o = format!(
         "static int stp_lock_{}(struct stp_ctx *rt)\n{{\n\t(void)rt;\n",
         id
@@ -474,8 +498,10 @@ fn lock_functions(id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
     for (k, (g, w)) in globals.iter().enumerate() {
         let _ = writeln!(
             o,
-            "\tif (!stp_lock_acquire(&stp_glock[{}], {}))\n\t\tgoto unlock_{};",
-            g, *w as i32, k
+            "\tif (!stp_lock_acquire(&stp_glock[{}], {}, rt->cpu))\n\t\tgoto unlock_{};",
+            g,
+            mode(*g, *w),
+            k
         );
     }
     o.push_str("\treturn 1;\n");
@@ -484,7 +510,12 @@ fn lock_functions(id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
     for k in (1..held.len()).rev() {
         let (g, w) = held[k - 1];
         let _ = writeln!(o, "unlock_{}:", k);
-        let _ = writeln!(o, "\tstp_rwlock_unlock_{}(&stp_glock[{}]);", mode(*w), g);
+        let _ = writeln!(
+            o,
+            "\tstp_lock_release(&stp_glock[{}], {}, rt->cpu);",
+            g,
+            mode(*g, *w)
+        );
     }
     if !held.is_empty() {
         o.push_str("unlock_0:\n\treturn 0;\n");
@@ -496,7 +527,12 @@ fn lock_functions(id: usize, globals: &BTreeMap<GlobalId, bool>) -> String {
         id
     );
     for (g, w) in globals.iter().rev() {
-        let _ = writeln!(o, "\tstp_rwlock_unlock_{}(&stp_glock[{}]);", mode(*w), g);
+        let _ = writeln!(
+            o,
+            "\tstp_lock_release(&stp_glock[{}], {}, rt->cpu);",
+            g,
+            mode(*g, *w)
+        );
     }
     o.push_str("}\n\n");
     o
