@@ -44,7 +44,8 @@ static struct {
 	int64_t count, sum;
 } base_stat;
 
-static inline void base_set(int64_t k, int64_t v)
+/* The slot of key k (claimed if new): open addressing with linear probing. */
+static inline struct base_slot *base_slot(int64_t k)
 {
 	uint64_t h = ((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> 52;
 
@@ -52,19 +53,20 @@ static inline void base_set(int64_t k, int64_t v)
 		h = (h + 1) & 4095;
 	base[h].used = 1;
 	base[h].key = k;
-	base[h].value = v;
+	return &base[h];
+}
+
+static inline void base_set(int64_t k, int64_t v)
+{
+	base_slot(k)->value = v;
 }
 
 static inline void base_add(int64_t k, int64_t v)
 {
-	uint64_t h = ((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> 52;
+	struct base_slot *s = base_slot(k);
 
-	while (base[h].used && base[h].key != k)
-		h = (h + 1) & 4095;
-	base[h].used = 1;
-	base[h].key = k;
-	base[h].value++;
-	base[h].sum += v;
+	s->value++;
+	s->sum += v;
 }
 
 struct job {

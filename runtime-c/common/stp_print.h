@@ -214,6 +214,35 @@ static inline void stp_fmt_int(struct stp_out *o, int64_t v, char conv, int flag
 		stp_out_rep(o, ' ', pad);
 }
 
+/* %#s: the string as a script would write it inside quotes (C escapes, octal for the
+   other unprintable bytes). */
+static inline void stp_fmt_str_escaped(struct stp_out *o, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		switch (ch) {
+		case '\n': stp_out_mem(o, "\\n", 2); break;
+		case '\t': stp_out_mem(o, "\\t", 2); break;
+		case '\r': stp_out_mem(o, "\\r", 2); break;
+		case '"': stp_out_mem(o, "\\\"", 2); break;
+		case '\\': stp_out_mem(o, "\\\\", 2); break;
+		default:
+			if (ch < 32 || ch > 126) {
+				stp_out_char(o, '\\');
+				stp_out_char(o, (char)('0' + ((ch >> 6) & 7)));
+				stp_out_char(o, (char)('0' + ((ch >> 3) & 7)));
+				stp_out_char(o, (char)('0' + (ch & 7)));
+			} else {
+				stp_out_char(o, (char)ch);
+			}
+			break;
+		}
+	}
+}
+
 static inline void stp_fmt_str(struct stp_out *o, const char *s, size_t n, int flags, int width)
 {
 	int pad = width - (int)n;
@@ -315,7 +344,10 @@ static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, c
 
 			if (prec >= 0 && (size_t)prec < n)
 				n = (size_t)prec;
-			stp_fmt_str(o, s, n, flags, width);
+			if (flags & F_ALT)
+				stp_fmt_str_escaped(o, s, n);
+			else
+				stp_fmt_str(o, s, n, flags, width);
 			break;
 		}
 		case 'b': {

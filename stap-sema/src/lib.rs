@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod check;
+mod display;
 mod elaborate;
 mod infer;
 pub mod ir;
@@ -220,6 +221,7 @@ pub fn elaborate(
         diags.push(e);
     } else {
         check::check(&prog, resolver, opts.guru, &mut diags);
+        display::add_global_display(&mut prog);
     }
     let ok = !failed(&diags);
     Elaborated {

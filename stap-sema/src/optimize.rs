@@ -438,20 +438,8 @@ fn remove_unused_globals(
             seen.push(v);
         }
     };
-    let mut bodies: Vec<&Block> = prog.probes.iter().map(|p| &p.body).collect();
-    bodies.extend(prog.functions.iter().filter_map(|f| match &f.body {
-        Body::Script(b) => Some(b),
-        _ => None,
-    }));
-    for b in &bodies {
-        visit::block(b, &mut note);
-    }
-    for p in &prog.probes {
-        if let Some(c) = &p.condition {
-            visit::expr(c, &mut note);
-        }
-    }
-    for b in &bodies {
+    visit::program(prog, &mut note);
+    for b in visit::script_bodies(prog) {
         for_each_foreach_var(b, &mut |v| seen.push(v));
     }
     let mut used = vec![false; prog.globals.len()];

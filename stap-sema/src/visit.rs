@@ -208,3 +208,26 @@ pub fn expr_mut(x: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     }
     f(x);
 }
+
+/// Every script body of a program: probe handlers, then script functions (embedded-C
+/// functions have none).
+pub fn script_bodies(prog: &Program) -> Vec<&Block> {
+    let mut bodies: Vec<&Block> = prog.probes.iter().map(|p| &p.body).collect();
+    bodies.extend(prog.functions.iter().filter_map(|f| match &f.body {
+        Body::Script(b) => Some(b),
+        _ => None,
+    }));
+    bodies
+}
+
+/// Calls `f` on every expression of every script body and probe condition.
+pub fn program(prog: &Program, f: &mut dyn FnMut(&Expr)) {
+    for b in script_bodies(prog) {
+        block(b, f);
+    }
+    for p in &prog.probes {
+        if let Some(c) = &p.condition {
+            expr(c, f);
+        }
+    }
+}
