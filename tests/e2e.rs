@@ -16,6 +16,16 @@ struct Case {
     stdout: Option<String>,
     stderr: Option<String>,
     stderr_contains: Vec<String>,
+    /// Stderr lines starting with one of these are allowed anywhere (`tolerate:` lines).
+    tolerate: Vec<String>,
+}
+
+/// Stderr without the lines a case tolerates.
+fn strip_tolerated(c: &Case, stderr: &str) -> String {
+    stderr
+        .split_inclusive('\n')
+        .filter(|l| !c.tolerate.iter().any(|t| l.starts_with(t.as_str())))
+        .collect()
 }
 
 fn parse(file: &Path) -> Vec<Case> {
@@ -72,6 +82,7 @@ fn parse(file: &Path) -> Vec<Case> {
                     "runtimes" => c.runtimes = v.split_whitespace().map(String::from).collect(),
                     "args" => c.args = v.split_whitespace().map(String::from).collect(),
                     "exit" => c.exit = v.trim().parse().expect("exit status"),
+                    "tolerate" => c.tolerate.push(v.trim().to_string()),
                     _ => {}
                 }
             }
@@ -103,7 +114,7 @@ fn run_case(c: &Case, cache: &Path, sanitize: bool) -> Result<(), String> {
     }
     let out = cmd.output().map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = strip_tolerated(c, &String::from_utf8_lossy(&out.stderr));
     let mut problems = Vec::new();
     if out.status.code() != Some(c.exit) {
         problems.push(format!(
@@ -425,6 +436,7 @@ fn table_in_vm(select: &dyn Fn(&Case) -> bool, smp: u32, workload: bool) {
             problems.push(format!("[{}] {}: no result in the VM log", c.file, c.name));
             continue;
         };
+        let se = &strip_tolerated(c, se);
         let mut p = Vec::new();
         if !notes.is_empty() {
             p.push(format!("notes: {:?}", notes));

@@ -249,6 +249,37 @@ fn kernel_function_and_kprobe_see_every_write_with_its_count() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// `@cast` reads kernel structures through the BTF types, from a target variable and from
+/// a tapset function's value, in any probe.
+#[test]
+fn cast_reads_members_through_the_kernels_types() {
+    let out = vm(&[
+        "-c",
+        &dd(),
+        "-e",
+        "global names, tgid_ok, comms
+         probe kernel.function(\"vfs_write\") {
+             if (pid() == target() && $count == $1) {
+                 names[kernel_string(@cast($file, \"file\")->f_path->dentry->d_name->name)]++
+                 tgid_ok += @cast(task_current(), \"struct task_struct\")->tgid == pid()
+                 comms[@cast(task_current(), \"task_struct\", \"kernel<linux/sched.h>\")->comm]++
+             }
+         }
+         probe end {
+             foreach (n in names) printf(\"file %s %d\\n\", n, names[n])
+             foreach (c in comms) printf(\"comm %s %d\\n\", c, comms[c])
+             printf(\"tgid %d\\n\", tgid_ok)
+         }",
+        &SIZE.to_string(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("file null {n}\ncomm dd {n}\ntgid {n}\n", n = N),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn tracepoint_and_marker_see_the_workloads_exec() {
     let out = vm(&[

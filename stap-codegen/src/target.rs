@@ -4,7 +4,7 @@
 use crate::body::{Gen, R};
 use stap_sema::ir::Type;
 use stap_sema::ir::{
-    ResolvedTarget, TargetComponent, TargetExpr, TargetOp, TargetResult, TargetSource,
+    ResolvedTarget, TargetBase, TargetComponent, TargetExpr, TargetOp, TargetResult, TargetSource,
 };
 use stap_syntax::source::Span;
 
@@ -14,7 +14,7 @@ fn source(s: &TargetSource) -> String {
             format!("stp_arg(&c->rt, {})", n)
         }
         TargetSource::Return => "stp_retval(&c->rt)".to_string(),
-        TargetSource::Pairs(_) => "0".to_string(),
+        TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
     }
 }
 
@@ -47,7 +47,13 @@ impl Gen<'_> {
                 buf
             ));
         }
-        let mut code = format!("({{ uint64_t __t = {};", source(&r.source));
+        let start = match (&r.source, &t.base) {
+            (TargetSource::Value, TargetBase::Cast { expr, .. }) => {
+                format!("(uint64_t)({})", self.expr(expr)?)
+            }
+            (s, _) => source(s),
+        };
+        let mut code = format!("({{ uint64_t __t = {};", start);
         for op in &r.ops {
             match op {
                 TargetOp::Narrow { size, signed } => {

@@ -280,20 +280,18 @@ impl KernelResolver for BtfResolver {
 
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {
         let k = self.data()?;
-        let bare = ty
-            .trim()
-            .trim_start_matches("struct ")
-            .trim_start_matches("union ")
-            .trim_end_matches('*')
-            .trim();
-        if module.is_none_or(|m| m == "kernel") && !k.btf.named(bare).is_empty() {
-            return Ok(());
-        }
-        Err(format!(
-            "type '{}'{} is not in the kernel's BTF",
-            ty,
-            module.map(|m| format!(" in {}", m)).unwrap_or_default()
-        ))
+        cast_target(&k.btf, ty.trim().trim_end_matches('*'), module).map(|_| ())
+    }
+
+    fn cast(
+        &self,
+        ty: &str,
+        module: Option<&str>,
+        components: &[Option<&str>],
+    ) -> Result<ResolvedTarget, String> {
+        let k = self.data()?;
+        let t = cast_target(&k.btf, ty, module)?;
+        walk_from(&k.btf, TargetSource::Value, At::Memory(t, None), components)
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
@@ -420,6 +418,46 @@ fn scalar(btf: &Btf, ty: TypeId) -> Option<(u8, bool)> {
     }
 }
 
+/// The type a `@cast` names: `T`, `struct T`, `union T` or a typedef, in the kernel (the
+/// module `kernel`, or `kernel<header.h>`: BTF has every type, so the header is not needed).
+fn cast_target(btf: &Btf, ty: &str, module: Option<&str>) -> Result<TypeId, String> {
+    let trimmed = ty.trim();
+    let (bare, want) = if let Some(r) = trimmed.strip_prefix("struct ") {
+        (r.trim(), Some(false))
+    } else if let Some(r) = trimmed.strip_prefix("union ") {
+        (r.trim(), Some(true))
+    } else {
+        (trimmed, None)
+    };
+    let in_kernel = module.is_none_or(|m| m == "kernel" || m.starts_with("kernel<"));
+    let found = in_kernel
+        .then(|| {
+            btf.find(bare, |k| match (k, want) {
+                (Kind::Struct { union, .. }, Some(u)) => *union == u,
+                (Kind::Struct { .. }, None) => true,
+                _ => false,
+            })
+            .or_else(|| {
+                want.is_none()
+                    .then(|| btf.named(bare).first().copied())
+                    .flatten()
+            })
+        })
+        .flatten();
+    found.ok_or_else(|| {
+        format!(
+            "type definition '{}' not found in '{}'{}",
+            ty,
+            module.unwrap_or("kernel"),
+            if in_kernel {
+                ""
+            } else {
+                " (stap-rs reads the types of the kernel image only)"
+            }
+        )
+    })
+}
+
 /// Walks `->member` and `[index]` steps from a value of type `ty`.
 fn walk(
     btf: &Btf,
@@ -427,8 +465,18 @@ fn walk(
     ty: TypeId,
     comps: &[Option<&str>],
 ) -> Result<ResolvedTarget, String> {
+    walk_from(btf, source, At::Value(ty), comps)
+}
+
+/// Walks `->member` and `[index]` steps from `at`.
+fn walk_from(
+    btf: &Btf,
+    source: TargetSource,
+    start: At,
+    comps: &[Option<&str>],
+) -> Result<ResolvedTarget, String> {
     let mut ops = Vec::new();
-    let mut at = At::Value(ty);
+    let mut at = start;
     for (ci, c) in comps.iter().enumerate() {
         // Reach an address of the object the step applies to.
         let (obj_ty, obj) = match at {

@@ -648,8 +648,25 @@ impl Checker<'_> {
                 // (checked after elision: unused casts need no type).
                 if !t.components.is_empty() || t.pretty > 0 {
                     let need = match &t.base {
-                        TargetBase::Cast { ty, module, .. } => Some((ty.clone(), module.clone())),
-                        TargetBase::Auto(_) => Some(("the autocast value".to_string(), None)),
+                        TargetBase::Cast { ty, module, .. } => {
+                            // A known type with a bad member chain says what is wrong.
+                            match (self.resolver.cast_type(ty, module.as_deref()), &t.resolved) {
+                                (Ok(()), Some(Err(why))) => {
+                                    self.err("sema.cast-member", why.clone(), x);
+                                    None
+                                }
+                                (Ok(()), _) => None,
+                                (Err(_), _) => Some((ty.clone(), module.clone())),
+                            }
+                        }
+                        TargetBase::Auto(_) => {
+                            self.err(
+                                "sema.autocast",
+                                "the type of the value before '->' is not known (stap-rs does not track types through functions and locals yet): name it with @cast(value, \"type\")".to_string(),
+                                x,
+                            );
+                            None
+                        }
                         _ => None,
                     };
                     if let Some((ty, module)) = need {

@@ -482,6 +482,8 @@ pub enum TargetSource {
     TracepointArg(u32),
     /// `$$parms` and friends: `name=value` pairs, each a parameter shown in hex.
     Pairs(Vec<(String, TargetSource)>),
+    /// The value of a `@cast`'s first operand: the address of an object of the cast type.
+    Value,
 }
 
 /// One step of a [`ResolvedTarget`].

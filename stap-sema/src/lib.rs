@@ -63,6 +63,18 @@ pub trait KernelResolver {
     }
     /// Whether the type `ty` (from `module`) can be used for member and element access.
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String>;
+    /// Resolves `@cast(address, ty, module)` followed by `components` (member names,
+    /// `None` for `[index]`): the steps from the address (source
+    /// [`ir::TargetSource::Value`]) to the value the script reads.
+    fn cast(
+        &self,
+        ty: &str,
+        module: Option<&str>,
+        _components: &[Option<&str>],
+    ) -> Result<ir::ResolvedTarget, String> {
+        self.cast_type(ty, module)?;
+        Err(format!("@cast to '{}' needs the target kernel's types", ty))
+    }
 }
 
 /// A resolver with no kernel data: it accepts the points that need none.

@@ -729,7 +729,26 @@ impl<'a> Elab<'a> {
                     _ => false,
                 },
                 ast::TargetBase::AtVar { .. } => false,
-                ast::TargetBase::Cast { .. } | ast::TargetBase::Auto(_) => true,
+                // @cast: defined when the type has the members named (with no kernel
+                // types at hand, SystemTap's answer without debuginfo: assume so).
+                ast::TargetBase::Cast { ty, module, .. } => {
+                    let comps: Vec<Option<&str>> = t
+                        .components
+                        .iter()
+                        .map(|c| match c {
+                            ast::TargetComponent::Member(m) => Some(m.name.as_str()),
+                            ast::TargetComponent::Index(_) => None,
+                        })
+                        .collect();
+                    match self.resolver.cast(ty, module.as_deref(), &comps) {
+                        Ok(r) => {
+                            t.addressof
+                                || !matches!(r.result, crate::ir::TargetResult::Aggregate(_))
+                        }
+                        Err(_) => self.resolver.cast_type(ty, module.as_deref()).is_err(),
+                    }
+                }
+                ast::TargetBase::Auto(_) => true,
             },
             _ => {
                 // A script expression is defined when it elaborates.
@@ -776,18 +795,23 @@ impl<'a> Elab<'a> {
         }
         // In kernel probes, $name resolves against the kernel's types now; a failure is
         // reported after elision, if the expression is still used.
+        let comps: Vec<Option<&str>> = components
+            .iter()
+            .map(|c| match c {
+                TargetComponent::Member(m) => Some(m.as_str()),
+                TargetComponent::Index(_) => None,
+            })
+            .collect();
         let resolved = match (&t.base, s.family, &s.point) {
             (ast::TargetBase::Var(name), Some(f), Some(point))
                 if f.has_target_vars() && !crate::check::context_vars_known(point) =>
             {
-                let comps: Vec<Option<&str>> = components
-                    .iter()
-                    .map(|c| match c {
-                        TargetComponent::Member(m) => Some(m.as_str()),
-                        TargetComponent::Index(_) => None,
-                    })
-                    .collect();
                 Some(self.resolver.target(point, f, name, &comps))
+            }
+            // @cast works in any probe or function: its address comes from the script.
+            // (Pretty-printing a whole struct, `@cast(...)$`, is not generated yet.)
+            (ast::TargetBase::Cast { ty, module, .. }, _, _) if t.pretty == 0 => {
+                Some(self.resolver.cast(ty, module.as_deref(), &comps))
             }
             _ => None,
         };
