@@ -250,31 +250,38 @@ fn kernel_function_and_kprobe_see_every_write_with_its_count() {
 }
 
 /// `@cast` reads kernel structures through the BTF types, from a target variable and from
-/// a tapset function's value, in any probe.
+/// a tapset function's value, in any probe; autocast follows the types through functions
+/// and locals.
 #[test]
 fn cast_reads_members_through_the_kernels_types() {
     let out = vm(&[
         "-c",
         &dd(),
         "-e",
-        "global names, tgid_ok, comms
+        "global names, tgid_ok, comms, auto_ok
+         function file_of(p) { return & @cast(p, \"file\") }
          probe kernel.function(\"vfs_write\") {
              if (pid() == target() && $count == $1) {
                  names[kernel_string(@cast($file, \"file\")->f_path->dentry->d_name->name)]++
                  tgid_ok += @cast(task_current(), \"struct task_struct\")->tgid == pid()
                  comms[@cast(task_current(), \"task_struct\", \"kernel<linux/sched.h>\")->comm]++
+                 # autocast: through a tapset function, a local, and a script function
+                 t = task_current()
+                 mm = t->mm
+                 auto_ok += t->pid == tid() && mm->map_count > 0 && task_current()->mm == mm
+                     && file_of($file)->f_path->dentry == $file->f_path->dentry
              }
          }
          probe end {
              foreach (n in names) printf(\"file %s %d\\n\", n, names[n])
              foreach (c in comms) printf(\"comm %s %d\\n\", c, comms[c])
-             printf(\"tgid %d\\n\", tgid_ok)
+             printf(\"tgid %d auto %d\\n\", tgid_ok, auto_ok)
          }",
         &SIZE.to_string(),
     ]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("file null {n}\ncomm dd {n}\ntgid {n}\n", n = N),
+        format!("file null {n}\ncomm dd {n}\ntgid {n} auto {n}\n", n = N),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -106,6 +106,18 @@ impl Gen<'_> {
             }
             ExprKind::Const(name) => format!("((int64_t)({}))", name),
             ExprKind::Target(t) if matches!(t.resolved, Some(Ok(_))) => self.target(t, x.span)?,
+            // `&@cast(p, "T")` is p itself, whatever types are at hand.
+            ExprKind::Target(t)
+                if t.addressof
+                    && t.components.is_empty()
+                    && t.pretty == 0
+                    && matches!(t.base, stap_sema::ir::TargetBase::Cast { .. }) =>
+            {
+                match &t.base {
+                    stap_sema::ir::TargetBase::Cast { expr, .. } => self.expr(expr)?,
+                    _ => unreachable!(),
+                }
+            }
             // @entry($param) is the parameter as saved at entry (the kretprobe keeps it).
             ExprKind::Entry(o)
                 if matches!(&o.kind, ExprKind::Target(t) if matches!(

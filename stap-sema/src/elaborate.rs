@@ -48,6 +48,8 @@ pub(crate) struct Elab<'a> {
     /// Source of each function, for lowering.
     pub func_src: Vec<(usize, &'a ast::Function)>,
     pub func_lowered: Vec<bool>,
+    /// The autocast type each lowered function returns, if one (see `autocast.rs`).
+    pub func_rich: HashMap<FuncId, Option<crate::autocast::Rich>>,
     /// Library indexes: name -> files defining it.
     pub lib_funcs: HashMap<&'a str, Vec<usize>>,
     pub lib_globals: HashMap<&'a str, Vec<usize>>,
@@ -95,6 +97,7 @@ impl<'a> Elab<'a> {
             funcs_by_name: HashMap::new(),
             func_src: Vec::new(),
             func_lowered: Vec::new(),
+            func_rich: HashMap::new(),
             lib_funcs,
             lib_globals,
             pending_probe_files: Vec::new(),

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod autocast;
 pub(crate) mod check;
 mod display;
 mod elaborate;

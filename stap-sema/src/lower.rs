@@ -13,6 +13,7 @@ use stap_syntax::source::Span;
 use std::collections::HashMap;
 
 /// The names a body sees while it is lowered.
+#[derive(Clone)]
 pub(crate) struct Scope {
     pub locals: Vec<Local>,
     pub map: HashMap<String, usize>,
@@ -25,6 +26,8 @@ pub(crate) struct Scope {
     pub written: std::collections::HashSet<String>,
     pub in_function: bool,
     pub loops: usize,
+    /// The autocast type of each local assigned one (None: assigned several).
+    pub rich: HashMap<usize, Option<crate::autocast::Rich>>,
 }
 
 impl Scope {
@@ -110,6 +113,7 @@ impl<'a> Elab<'a> {
             written: assigned_names(&probe.body),
             in_function: false,
             loops: 0,
+            rich: HashMap::new(),
         };
         let mut stmts = Vec::new();
         let mut ok = true;
@@ -174,7 +178,7 @@ impl<'a> Elab<'a> {
         did
     }
 
-    fn lower_function(&mut self, id: FuncId) {
+    pub(crate) fn lower_function(&mut self, id: FuncId) {
         let (file, func) = self.func_src[id];
         let params = self.prog.functions[id].locals.clone();
         let mut scope = Scope {
@@ -190,6 +194,7 @@ impl<'a> Elab<'a> {
             written: Default::default(),
             in_function: true,
             loops: 0,
+            rich: HashMap::new(),
         };
         let body = match &func.body {
             ast::FunctionBody::Embedded(em) => Body::Embedded {
@@ -204,6 +209,11 @@ impl<'a> Elab<'a> {
                 }
             },
         };
+        let rich = match &body {
+            Body::Script(b) => self.returns_rich(&scope, b),
+            Body::Embedded { .. } => None,
+        };
+        self.func_rich.insert(id, rich);
         let f = &mut self.prog.functions[id];
         f.locals = scope.locals;
         f.body = body;
@@ -605,6 +615,10 @@ impl<'a> Elab<'a> {
             A::Assign { op, lhs, rhs } => {
                 let r = self.lower_expr(s, rhs)?;
                 let l = self.lower_expr(s, lhs)?;
+                if let (ast::AssignOp::Assign, ExprKind::Var(Var::Local(i))) = (op, &l.kind) {
+                    let t = self.rich(s, &r);
+                    crate::autocast::merge(&mut s.rich, *i, t);
+                }
                 e(
                     ExprKind::Assign(*op, Box::new(l), Box::new(r)),
                     Type::Unknown,
@@ -740,34 +754,63 @@ impl<'a> Elab<'a> {
                             ast::TargetComponent::Index(_) => None,
                         })
                         .collect();
+                    // (A struct-valued member is defined: it resolves, and & takes it.)
                     match self.resolver.cast(ty, module.as_deref(), &comps) {
-                        Ok(r) => {
-                            t.addressof
-                                || !matches!(r.result, crate::ir::TargetResult::Aggregate(_))
-                        }
+                        Ok(_) => true,
                         Err(_) => self.resolver.cast_type(ty, module.as_deref()).is_err(),
                     }
                 }
-                ast::TargetBase::Auto(_) => true,
+                // An autocast is defined when its operand's type is known and has the
+                // members named.
+                ast::TargetBase::Auto(x) => {
+                    let mut probe = s.clone();
+                    let n = self.diags.len();
+                    let lowered = self.lower_expr(&mut probe, x);
+                    self.diags.truncate(n);
+                    let Ok(x) = lowered else { return false };
+                    let Some((ty, module)) = self.rich(&probe, &x) else {
+                        return false;
+                    };
+                    let comps: Vec<Option<&str>> = t
+                        .components
+                        .iter()
+                        .map(|c| match c {
+                            ast::TargetComponent::Member(m) => Some(m.name.as_str()),
+                            ast::TargetComponent::Index(_) => None,
+                        })
+                        .collect();
+                    self.resolver.cast(&ty, module.as_deref(), &comps).is_ok()
+                }
             },
-            _ => {
-                // A script expression is defined when it elaborates.
-                let mut probe = Scope {
-                    locals: s.locals.clone(),
-                    map: s.map.clone(),
-                    file: s.file,
-                    family: s.family,
-                    point: s.point.clone(),
-                    written: s.written.clone(),
-                    in_function: s.in_function,
-                    loops: s.loops,
-                };
+            // `@defined(c) ? a : b` (@choose_defined) is defined when its chosen branch is:
+            // the ternary itself is not automatically defined.
+            ast::ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let mut probe = s.clone();
                 let n = self.diags.len();
-                let ok = self.lower_expr(&mut probe, x).is_ok();
+                let c = self.lower_expr(&mut probe, cond);
                 self.diags.truncate(n);
-                ok
+                match c.map(|c| c.kind) {
+                    Ok(ExprKind::Defined(b)) => {
+                        self.is_defined(s, if b { then } else { otherwise })
+                    }
+                    _ => self.elaborates(s, x),
+                }
             }
+            _ => self.elaborates(s, x),
         }
+    }
+
+    /// Whether a script expression elaborates (what `@defined` of one means).
+    fn elaborates(&mut self, s: &mut Scope, x: &ast::Expr) -> bool {
+        let mut probe = s.clone();
+        let n = self.diags.len();
+        let ok = self.lower_expr(&mut probe, x).is_ok();
+        self.diags.truncate(n);
+        ok
     }
 
     fn lower_target(&mut self, s: &mut Scope, t: &ast::Target, span: Span) -> LResult<Expr> {
@@ -784,7 +827,18 @@ impl<'a> Elab<'a> {
                 name: name.clone(),
                 module: module.clone(),
             },
-            ast::TargetBase::Auto(x) => TargetBase::Auto(Box::new(self.lower_expr(s, x)?)),
+            // An autocast whose operand has a known type is that @cast.
+            ast::TargetBase::Auto(x) => {
+                let x = self.lower_expr(s, x)?;
+                match self.rich(s, &x) {
+                    Some((ty, module)) => TargetBase::Cast {
+                        expr: Box::new(x),
+                        ty,
+                        module,
+                    },
+                    None => TargetBase::Auto(Box::new(x)),
+                }
+            }
         };
         let mut components = Vec::new();
         for c in &t.components {
@@ -808,12 +862,15 @@ impl<'a> Elab<'a> {
             {
                 Some(self.resolver.target(point, f, name, &comps))
             }
-            // @cast works in any probe or function: its address comes from the script.
-            // (Pretty-printing a whole struct, `@cast(...)$`, is not generated yet.)
-            (ast::TargetBase::Cast { ty, module, .. }, _, _) if t.pretty == 0 => {
-                Some(self.resolver.cast(ty, module.as_deref(), &comps))
-            }
-            _ => None,
+            // @cast (and an autocast made one) works in any probe or function: its
+            // address comes from the script.  (Pretty-printing a whole struct,
+            // `@cast(...)$`, is not generated yet.)
+            _ => match &base {
+                TargetBase::Cast { ty, module, .. } if t.pretty == 0 => {
+                    Some(self.resolver.cast(ty, module.as_deref(), &comps))
+                }
+                _ => None,
+            },
         };
         // &$var->member: the member's address (the last load dropped); a value in a
         // register has none.
@@ -821,9 +878,13 @@ impl<'a> Elab<'a> {
             Some(Ok(mut r)) if t.addressof => {
                 let last = r.ops.last().cloned();
                 match (last, &r.result) {
-                    (_, crate::ir::TargetResult::String { .. })
-                    | (_, crate::ir::TargetResult::Aggregate(_)) => {
+                    (_, crate::ir::TargetResult::String { .. }) => {
                         r.result = crate::ir::TargetResult::Long;
+                        Some(Ok(r))
+                    }
+                    (_, crate::ir::TargetResult::Aggregate(_)) => {
+                        r.result = crate::ir::TargetResult::Long;
+                        r.c_type = format!("{} *", r.c_type);
                         Some(Ok(r))
                     }
                     (Some(crate::ir::TargetOp::Load { .. }), _) => {

@@ -58,7 +58,25 @@ pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
 /// zero divisor is an error.
 fn fold_constants(prog: &mut Program) {
     use stap_syntax::ast::BinOp::*;
+    // Numbers, and @defined answers as 1 or 0.
+    let num = |e: &Expr| match e.kind {
+        ExprKind::Literal(Literal::Number(n)) => Some(n),
+        ExprKind::Defined(b) => Some(b as i64),
+        _ => None,
+    };
     let mut fold = |x: &mut Expr| {
+        if let ExprKind::Unary(op, o) = &x.kind {
+            use stap_syntax::ast::UnOp;
+            let Some(n) = num(o) else { return };
+            let v = match op {
+                UnOp::Not => (n == 0) as i64,
+                UnOp::Neg => n.wrapping_neg(),
+                UnOp::Plus => n,
+                UnOp::BitNot => !n,
+            };
+            x.kind = ExprKind::Literal(Literal::Number(v));
+            return;
+        }
         let ExprKind::Binary(op, l, r) = &x.kind else {
             return;
         };
@@ -68,7 +86,11 @@ fn fold_constants(prog: &mut Program) {
             {
                 Literal::String(format!("{}{}", a, b))
             }
-            (ExprKind::Literal(Literal::Number(a)), ExprKind::Literal(Literal::Number(b))) => {
+            _ => {
+                let (Some(a), Some(b)) = (num(l), num(r)) else {
+                    return;
+                };
+                let (a, b) = (&a, &b);
                 Literal::Number(match op {
                     Add => a.wrapping_add(*b),
                     Sub => a.wrapping_sub(*b),
@@ -78,10 +100,17 @@ fn fold_constants(prog: &mut Program) {
                     BitXor => a ^ b,
                     Shl => a.wrapping_shl((*b & 63) as u32),
                     Shr => a.wrapping_shr((*b & 63) as u32),
+                    And => (*a != 0 && *b != 0) as i64,
+                    Or => (*a != 0 || *b != 0) as i64,
+                    Lt => (a < b) as i64,
+                    Le => (a <= b) as i64,
+                    Gt => (a > b) as i64,
+                    Ge => (a >= b) as i64,
+                    Eq => (a == b) as i64,
+                    Ne => (a != b) as i64,
                     _ => return,
                 })
             }
-            _ => return,
         };
         x.kind = ExprKind::Literal(v);
     };
