@@ -151,12 +151,25 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
 /// Boots a guest that runs the shell script `sh` (given the module built from `script` as
 /// `$1`) instead of stpd, and returns its console log.
 fn scenario(module: &str, script: &str, sh: &str) -> String {
+    scenario_with(module, &[], script, sh, &[])
+}
+
+/// [`scenario`] with more stap arguments and files for the guest's /extra.
+fn scenario_with(
+    module: &str,
+    stap_args: &[&str],
+    script: &str,
+    sh: &str,
+    extra: &[&std::path::Path],
+) -> String {
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let stage = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
         .env("SYSTEMTAP_DIR", &cache)
-        .args(["-p4", "-r", &kver(), "-m", module, "-e", script])
+        .args(["-p4", "-r", &kver(), "-m", module])
+        .args(stap_args)
+        .args(["-e", script])
         .output()
         .unwrap();
     assert!(
@@ -170,8 +183,10 @@ fn scenario(module: &str, script: &str, sh: &str) -> String {
     std::fs::write(stage.path().join(format!("{}.sh", module)), sh).unwrap();
     let log = stage.path().join("serial.log");
     let _one = one_vm();
+    let extra: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
     let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
         .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+        .env("VM_EXTRA", extra.join(" "))
         .arg(&log)
         .arg(&staged)
         .status()
@@ -468,4 +483,73 @@ fn perf_software_counters_fire_on_every_cpu() {
         err.contains("WARNING: probe perf.type(0).config(0) registration error (rc -95)"),
         "{err}"
     );
+}
+
+/// Builds the DWARF test module (tests/vm/stapmod) with the target kernel's Kbuild, so -g.
+fn build_stapmod() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/stapmod");
+    for f in ["stapmod_test.c", "Kbuild"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let out = Command::new("make")
+        .args(["-s", "-C", &format!("/usr/lib/modules/{}/build", kver())])
+        .arg(format!("M={}", dir.path().display()))
+        .arg("modules")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ko = dir.path().join("stapmod_test.ko");
+    (dir, ko)
+}
+
+/// Acceptance 4 of the kernel-probe issue: a module built with -g, probed from its own
+/// DWARF: module("...").function("...") reads a struct field through $req->field, and a
+/// line probe (@stapmod_test.c:N) reads a local.  The function is probed by the symbol
+/// DWARF's address falls in (GCC may have renamed it, e.g. stapmod_handle.isra.0).
+#[test]
+fn module_function_and_line_probes_read_dwarf_variables() {
+    let (_dir, ko) = build_stapmod();
+    let src = include_str!("vm/stapmod/stapmod_test.c");
+    let line = src
+        .lines()
+        .position(|l| l.contains("STAPMOD_LINE"))
+        .unwrap()
+        + 1;
+    let m = ko.display().to_string();
+    let script = format!(
+        "probe module(\"{m}\").function(\"stapmod_handle\") {{
+             printf(\"handle id=%d len=%d name=%s\\n\", $req->id, $req->len, $req->name)
+         }}
+         probe module(\"{m}\").statement(\"stapmod_handle@stapmod_test.c:{line}\") {{
+             printf(\"line {line} sum=%d\\n\", $sum)
+         }}"
+    );
+    let log = scenario_with(
+        "stapmod_probe",
+        &[],
+        &script,
+        "ko=$1\n\
+         insmod /extra/stapmod_test.ko || echo 'insmod failed'\n\
+         stpd \"$ko\" > /tmp/out 2>&1 &\n\
+         pid=$!\n\
+         while [ ! -e /proc/stap_stapmod_probe ]; do sleep 1; done\n\
+         sleep 1\n\
+         echo 42 > /proc/stapmod_test\n\
+         echo 7 > /proc/stapmod_test\n\
+         kill -INT $pid\n\
+         wait $pid\n\
+         echo \"rc: $?\"\n\
+         cat /tmp/out\n",
+        &[&ko],
+    );
+    // "abc" sums to 294: the checksum is 294 * 1000 + id.
+    let want = format!(
+        "rc: 0\nhandle id=42 len=3 name=abc\nline {line} sum=294042\nhandle id=7 len=3 name=abc\nline {line} sum=294007\n"
+    );
+    assert!(log.contains(&want), "{log}");
 }

@@ -101,6 +101,7 @@ struct stp_probe {
 	int (*lock)(struct stp_ctx *c);		/* take the globals it uses */
 	void (*unlock)(struct stp_ctx *c);
 	const char *symbol;	/* kernel probes: the function or tracepoint name */
+	unsigned int offset;	/* kprobes: into the symbol (a module's statement) */
 	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
 	const char *pp;		/* the probe point, for pp() */
 	const char *location;	/* file:line:col of the probe */
@@ -438,6 +439,12 @@ static inline uint64_t stp_arg(const struct stp_ctx *c, int n)
 static inline uint64_t stp_retval(const struct stp_ctx *c)
 {
 	return c->args ? c->args->ret : 0;
+}
+
+/* DWARF register n at the probed instruction, from the registers the probe saved. */
+static inline uint64_t stp_dwarf_reg(const struct stp_ctx *c, int n)
+{
+	return c->args && c->args->regs ? stp_platform_dwarf_reg(c->args->regs, n) : 0;
 }
 
 static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)

@@ -200,6 +200,7 @@ static int stp_kprobes_register(void)
 		stp_nkslots++;
 		if (p->kind == STP_PROBE_KPROBE) {
 			s->kp.symbol_name = p->symbol;
+			s->kp.offset = p->offset;
 			s->kp.pre_handler = stp_kprobe_pre;
 			rc = register_kprobe(&s->kp);
 		} else if (p->kind == STP_PROBE_KRETPROBE) {

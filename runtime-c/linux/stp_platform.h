@@ -173,6 +173,36 @@ static inline int64_t stp_monotonic_ns(void)
 }
 
 /*
+ * DWARF register n (x86-64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip) at the
+ * probed instruction, for module locals and parameters located by DWARF.
+ */
+static inline uint64_t stp_platform_dwarf_reg(void *regs, int n)
+{
+	struct pt_regs *r = regs;
+
+	switch (n) {
+	case 0: return r->ax;
+	case 1: return r->dx;
+	case 2: return r->cx;
+	case 3: return r->bx;
+	case 4: return r->si;
+	case 5: return r->di;
+	case 6: return r->bp;
+	case 7: return kernel_stack_pointer(r);
+	case 8: return r->r8;
+	case 9: return r->r9;
+	case 10: return r->r10;
+	case 11: return r->r11;
+	case 12: return r->r12;
+	case 13: return r->r13;
+	case 14: return r->r14;
+	case 15: return r->r15;
+	case 16: return r->ip;
+	default: return 0;
+	}
+}
+
+/*
  * The clock of the overload check, read twice per probe hit: only differences on one CPU
  * matter, so the scheduler's per-CPU clock serves, at a fraction of ktime_get_ns()'s cost.
  */

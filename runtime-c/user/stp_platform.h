@@ -185,6 +185,14 @@ static inline int64_t stp_monotonic_ns(void)
 	return stp_time_ns(CLOCK_MONOTONIC);
 }
 
+/* DWARF registers exist only at kernel probes (module locals). */
+static inline uint64_t stp_platform_dwarf_reg(void *regs, int n)
+{
+	(void)regs;
+	(void)n;
+	return 0;
+}
+
 /* The clock of the overload check: only differences on one CPU matter. */
 static inline int64_t stp_cpu_clock_ns(void)
 {

@@ -617,19 +617,22 @@ fn probe_kind(p: &Probe) -> String {
                     })
             };
             let func = arg("function").unwrap_or_default();
-            let symbol = match arg("module") {
-                Some(m) if m != "kernel" => format!("{}:{}", m, func),
-                _ => func,
+            // Module functions and lines: the symbol and offset DWARF placed them at.
+            let (symbol, offset) = match (&p.site, arg("module")) {
+                (Some((s, off)), _) => (s.clone(), *off),
+                (None, Some(m)) if m != "kernel" => (format!("{}:{}", m, func), 0),
+                _ => (func, 0),
             };
             let ret = p.point.components.iter().any(|c| c.name == "return");
             format!(
-                "\t\t.kind = {}, .symbol = {}, .maxactive = {}LL,",
+                "\t\t.kind = {}, .symbol = {}, .offset = {}, .maxactive = {}LL,",
                 if ret {
                     "STP_PROBE_KRETPROBE"
                 } else {
                     "STP_PROBE_KPROBE"
                 },
                 c_str(&symbol),
+                offset,
                 num("maxactive").unwrap_or(0)
             )
         }

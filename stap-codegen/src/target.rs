@@ -14,6 +14,7 @@ fn source(s: &TargetSource) -> String {
             format!("stp_arg(&c->rt, {})", n)
         }
         TargetSource::Return => "stp_retval(&c->rt)".to_string(),
+        TargetSource::DwarfReg(n) => format!("stp_dwarf_reg(&c->rt, {})", n),
         TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
     }
 }

@@ -221,6 +221,11 @@ impl Btf {
                 ty,
             });
         }
+        Ok(Btf::from_types(types))
+    }
+
+    /// A type table built elsewhere (from DWARF): `types[0]` must be `void`.
+    pub fn from_types(types: Vec<Type>) -> Btf {
         let mut by_name: HashMap<String, Vec<TypeId>> = HashMap::new();
         for (id, t) in types.iter().enumerate().skip(1) {
             if !t.name.is_empty() {
@@ -230,7 +235,7 @@ impl Btf {
                     .push(id as TypeId);
             }
         }
-        Ok(Btf { types, by_name })
+        Btf { types, by_name }
     }
 
     /// The type with this id (`void` for an unknown id).

@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod btf;
+pub mod dwarf;
+mod modules;
 mod resolve;
 mod source;
 

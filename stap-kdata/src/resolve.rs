@@ -58,6 +58,7 @@ pub struct BtfResolver {
     cache: PathBuf,
     data: OnceCell<Result<KernelData, String>>,
     notes: RefCell<Vec<String>>,
+    modules: crate::modules::Modules,
 }
 
 impl BtfResolver {
@@ -68,6 +69,7 @@ impl BtfResolver {
             cache,
             data: OnceCell::new(),
             notes: RefCell::new(Vec::new()),
+            modules: crate::modules::Modules::new(release),
         }
     }
 
@@ -132,6 +134,9 @@ impl KernelResolver for BtfResolver {
                 }
                 functions(data()?, point, pat)
             }
+            (Family::KernelDwarf, ["module", "function" | "statement", ..]) => {
+                self.modules.resolve(point)
+            }
             (Family::KernelDwarf, _) => Err(format!(
                 "'{}' needs the kernel's DWARF (install linux-image-{}-dbg); stap-rs reads BTF \
                  only so far, which serves kernel.function(\"NAME\") with .call and .return",
@@ -183,6 +188,9 @@ impl KernelResolver for BtfResolver {
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
         let n = names(point);
+        if family == Family::KernelDwarf && n.first() == Some(&"module") {
+            return self.modules.target(point, name, components);
+        }
         let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
         let k = self.data()?;
         let (params, ret, is_return, source_of): (
@@ -294,7 +302,17 @@ impl KernelResolver for BtfResolver {
         walk_from(&k.btf, TargetSource::Value, At::Memory(t, None), components)
     }
 
+    fn site(&self, point: &ProbePoint, family: Family) -> Option<(String, u64)> {
+        match (family, names(point).first()) {
+            (Family::KernelDwarf, Some(&"module")) => self.modules.site(point),
+            _ => None,
+        }
+    }
+
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
+        if family == Family::KernelDwarf && names(point).first() == Some(&"module") {
+            return self.modules.variables(point);
+        }
         let Ok(k) = self.data() else {
             return Vec::new();
         };
@@ -366,7 +384,7 @@ fn no_match<'a>(
 }
 
 /// Where a value is while walking members and indices.
-enum At {
+pub(crate) enum At {
     /// In hand (a register), of this type.
     Value(TypeId),
     /// In memory at the address in hand, of this type; a bitfield's (shift, bits) if any.
@@ -469,7 +487,7 @@ fn walk(
 }
 
 /// Walks `->member` and `[index]` steps from `at`.
-fn walk_from(
+pub(crate) fn walk_from(
     btf: &Btf,
     source: TargetSource,
     start: At,

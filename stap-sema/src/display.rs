@@ -238,6 +238,7 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
         },
         origin: prog.probes.len(),
         span: glob.span,
+        site: None,
     }
 }
 

@@ -245,6 +245,9 @@ pub struct Probe {
     pub origin: usize,
     /// Where the user's probe is.
     pub span: Span,
+    /// Where its kprobe goes when the point is not a symbol of its own: `MODULE:SYMBOL`
+    /// and the offset into it (module functions and statements, from DWARF).
+    pub site: Option<(String, u64)>,
 }
 
 /// An embedded-C block at file level.
@@ -484,6 +487,8 @@ pub enum TargetSource {
     Pairs(Vec<(String, TargetSource)>),
     /// The value of a `@cast`'s first operand: the address of an object of the cast type.
     Value,
+    /// DWARF register `n` (x86-64 numbering) at the probed instruction.
+    DwarfReg(u16),
 }
 
 /// One step of a [`ResolvedTarget`].

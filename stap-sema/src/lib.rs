@@ -62,6 +62,11 @@ pub trait KernelResolver {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Where a concrete point's kprobe goes when not at a symbol of its own: the
+    /// `MODULE:SYMBOL` and the offset into it (module functions and statements).
+    fn site(&self, _point: &ProbePoint, _family: Family) -> Option<(String, u64)> {
+        None
+    }
     /// Whether the type `ty` (from `module`) can be used for member and element access.
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String>;
     /// Resolves `@cast(address, ty, module)` followed by `components` (member names,

@@ -148,7 +148,9 @@ impl<'a> Elab<'a> {
         if !ok {
             return;
         }
+        let site = self.resolver.site(&d.point, d.family);
         self.prog.probes.push(Probe {
+            site,
             point: d.point,
             family: d.family,
             written: written.to_string(),

@@ -5,6 +5,7 @@
 # MODULE.sh scenario that the guest runs instead of stpd.
 # VM_WORKLOAD=1 keeps every guest CPU busy with a shell loop meanwhile.
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
+# VM_EXTRA lists files to put in the guest's /extra (test modules a scenario loads).
 # VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
 # options (shell words), e.g. "-icount shift=0" for the benchmarks.
 set -euo pipefail
@@ -25,6 +26,10 @@ ldd "$stpd" | grep -o '/[^ ]*' | while read -r lib; do
 done
 for bin in ${VM_BIN:-}; do
 	cp "$bin" "$work/root/bin/"
+done
+mkdir -p "$work/root/extra"
+for f in ${VM_EXTRA:-}; do
+	cp "$f" "$work/root/extra/"
 done
 cp "$here/../../src/vm-guest-init.sh" "$work/root/init"
 chmod +x "$work/root/init"
