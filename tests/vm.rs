@@ -527,7 +527,10 @@ fn module_function_and_line_probes_read_dwarf_variables() {
          }}
          probe module(\"{m}\").statement(\"stapmod_handle@stapmod_test.c:{line}\") {{
              printf(\"line {line} sum=%d\\n\", $sum)
-         }}"
+         }}
+         global writes
+         probe kprobe.module(\"stapmod_test\").function(\"stapmod_write\") {{ writes++ }}
+         probe end {{ printf(\"writes %d\\n\", writes) }}"
     );
     let log = scenario_with(
         "stapmod_probe",
@@ -549,7 +552,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
     );
     // "abc" sums to 294: the checksum is 294 * 1000 + id.
     let want = format!(
-        "rc: 0\nhandle id=42 len=3 name=abc\nline {line} sum=294042\nhandle id=7 len=3 name=abc\nline {line} sum=294007\n"
+        "rc: 0\nhandle id=42 len=3 name=abc\nline {line} sum=294042\nhandle id=7 len=3 name=abc\nline {line} sum=294007\nwrites 2\n"
     );
     assert!(log.contains(&want), "{log}");
 }

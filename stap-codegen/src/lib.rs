@@ -538,6 +538,12 @@ fn lock_functions(prog: &Program, id: usize, globals: &BTreeMap<GlobalId, bool>)
     o
 }
 
+/// The name the kernel knows a module by: `module("/path/to/x-y.ko")` is `x_y`.
+fn module_name(m: &str) -> String {
+    let base = m.rsplit('/').next().unwrap_or(m);
+    base.strip_suffix(".ko").unwrap_or(base).replace('-', "_")
+}
+
 /// The table fields describing when a probe fires.
 fn probe_kind(p: &Probe) -> String {
     let num = |name: &str| {
@@ -620,7 +626,7 @@ fn probe_kind(p: &Probe) -> String {
             // Module functions and lines: the symbol and offset DWARF placed them at.
             let (symbol, offset) = match (&p.site, arg("module")) {
                 (Some((s, off)), _) => (s.clone(), *off),
-                (None, Some(m)) if m != "kernel" => (format!("{}:{}", m, func), 0),
+                (None, Some(m)) if m != "kernel" => (format!("{}:{}", module_name(&m), func), 0),
                 _ => (func, 0),
             };
             let ret = p.point.components.iter().any(|c| c.name == "return");
