@@ -4,7 +4,8 @@
 use crate::body::{Gen, R};
 use stap_sema::ir::Type;
 use stap_sema::ir::{
-    ResolvedTarget, TargetBase, TargetComponent, TargetExpr, TargetOp, TargetResult, TargetSource,
+    PrettyKind, ResolvedTarget, TargetBase, TargetComponent, TargetExpr, TargetOp, TargetResult,
+    TargetSource,
 };
 use stap_syntax::source::Span;
 
@@ -55,7 +56,107 @@ impl Gen<'_> {
             (s, _) => source(s),
         };
         let mut code = format!("({{ uint64_t __t = {};", start);
-        for op in &r.ops {
+        code.push_str(&self.target_ops(t, &r.ops, &near, &err)?);
+        if t.pretty > 0 {
+            return self.pretty(t, r, code, &near, &err);
+        }
+        match r.result {
+            // An aggregate only reaches here as &aggregate: its address.
+            TargetResult::Long | TargetResult::Aggregate(_) => code.push_str(" (int64_t)__t; })"),
+            TargetResult::String { max } => {
+                let buf = self.temp(Type::String);
+                code.push_str(&format!(
+                    " if (stp_kread_string(&c->rt, {}, __t, {}, {})) goto {}; (const char *){}; }})",
+                    buf, max, near, err, buf
+                ));
+            }
+        }
+        Ok(code)
+    }
+
+    /// `$var$`: the value (`code` leaves it, or the struct's address, in `__t`) as a string,
+    /// structs in SystemTap's `{.a=1, .b="x", .p=0x...}` layout (at most 64 members).
+    fn pretty(
+        &mut self,
+        t: &TargetExpr,
+        r: &ResolvedTarget,
+        mut code: String,
+        near: &str,
+        err: &str,
+    ) -> R<String> {
+        let buf = self.temp(Type::String);
+        let fields = if t.pretty > 1 {
+            &r.pretty_deep
+        } else {
+            &r.pretty
+        };
+        if fields.is_empty() {
+            let fmt = match r.result {
+                TargetResult::String { .. } => {
+                    let s = self.temp(Type::String);
+                    code.push_str(&format!(
+                        " if (stp_kread_string(&c->rt, {s}, __t, 0, {near})) goto {err}; stp_sprintf({buf}, \"\\\"%#s\\\"\", 1, (const union stp_arg[]){{ {{ .s = {s} }} }}); (const char *){buf}; }})"
+                    ));
+                    return Ok(code);
+                }
+                _ if r.c_type.ends_with('*') => "%#x",
+                _ => "%d",
+            };
+            code.push_str(&format!(
+                " stp_sprintf({buf}, \"{fmt}\", 1, (const union stp_arg[]){{ {{ .n = (int64_t)__t }} }}); (const char *){buf}; }})"
+            ));
+            return Ok(code);
+        }
+        let mut fmt = String::new();
+        let mut args = Vec::new();
+        let mut shown = 0;
+        for f in fields {
+            if shown == 64 && f.kind != PrettyKind::Text {
+                fmt.push_str(", ...}");
+                break;
+            }
+            fmt.push_str(&crate::c_str(&f.text).trim_matches('"').replace('%', "%%"));
+            let read = format!(
+                "({{ uint64_t __t = __base;{}",
+                self.target_ops(t, &f.ops, near, err)?
+            );
+            match f.kind {
+                PrettyKind::Text => continue,
+                PrettyKind::Number => {
+                    fmt.push_str("%d");
+                    args.push(format!("{{ .n = {} (int64_t)__t; }}) }}", read));
+                }
+                PrettyKind::Pointer => {
+                    fmt.push_str("%#x");
+                    args.push(format!("{{ .n = {} (int64_t)__t; }}) }}", read));
+                }
+                PrettyKind::String { max } => {
+                    let s = self.temp(Type::String);
+                    fmt.push_str("\\\"%#s\\\"");
+                    args.push(format!(
+                        "{{ .s = {} if (stp_kread_string(&c->rt, {s}, __t, {max}, {near})) goto {err}; (const char *){s}; }}) }}",
+                        read
+                    ));
+                }
+            }
+            shown += 1;
+        }
+        code.push_str(&format!(
+            " uint64_t __base = __t; stp_sprintf({buf}, \"{fmt}\", {}, {}); (const char *){buf}; }})",
+            args.len(),
+            if args.is_empty() {
+                "NULL".to_string()
+            } else {
+                format!("(const union stp_arg[]){{ {} }}", args.join(", "))
+            }
+        ));
+        Ok(code)
+    }
+
+    /// The C statements applying `ops` to `__t`.
+    fn target_ops(&mut self, t: &TargetExpr, ops: &[TargetOp], near: &str, err: &str) -> R<String> {
+        let mut code = String::new();
+        for op in ops {
             match op {
                 TargetOp::Narrow { size, signed } => {
                     let ty = match (size, signed) {
@@ -96,17 +197,6 @@ impl Gen<'_> {
                         ));
                     }
                 }
-            }
-        }
-        match r.result {
-            // An aggregate only reaches here as &aggregate: its address.
-            TargetResult::Long | TargetResult::Aggregate(_) => code.push_str(" (int64_t)__t; })"),
-            TargetResult::String { max } => {
-                let buf = self.temp(Type::String);
-                code.push_str(&format!(
-                    " if (stp_kread_string(&c->rt, {}, __t, {}, {})) goto {}; (const char *){}; }})",
-                    buf, max, near, err, buf
-                ));
             }
         }
         Ok(code)

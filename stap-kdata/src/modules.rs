@@ -202,6 +202,8 @@ impl Modules {
                     ops: Vec::new(),
                     result: stap_sema::ir::TargetResult::String { max: 0 },
                     c_type: "string".into(),
+                    pretty: Vec::new(),
+                    pretty_deep: Vec::new(),
                 });
             }
             _ => {}

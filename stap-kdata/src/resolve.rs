@@ -3,8 +3,8 @@
 use crate::btf::{Btf, Kind, TypeId};
 use crate::{glob, KernelData};
 use stap_sema::ir::{
-    Family, PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetResult,
-    TargetSource,
+    Family, PointArg, PointComponent, PrettyField, PrettyKind, ProbePoint, ResolvedTarget,
+    TargetOp, TargetResult, TargetSource,
 };
 use stap_sema::{similar, KernelResolver, NoKernelData};
 use std::cell::{OnceCell, RefCell};
@@ -231,6 +231,8 @@ impl KernelResolver for BtfResolver {
             ops: Vec::new(),
             result: TargetResult::String { max: 0 },
             c_type: "string".into(),
+            pretty: Vec::new(),
+            pretty_deep: Vec::new(),
         };
         match name {
             "$$parms" | "$$vars" => return Ok(string(pairs(&params, 0))),
@@ -617,10 +619,140 @@ pub(crate) fn walk_from(
             }
         }
     };
+    // The struct the value is, or points to, for `$var$`.
+    let shown = match at {
+        At::Value(t) => {
+            let st = btf.strip(t);
+            (btf.get(st).kind == Kind::Ptr).then(|| btf.get(st).ty)
+        }
+        At::Memory(t, None) => {
+            let st = btf.strip(t);
+            match btf.get(st).kind {
+                Kind::Ptr => Some(btf.get(st).ty),
+                Kind::Struct { .. } => Some(st),
+                _ => None,
+            }
+        }
+        At::Memory(_, Some(_)) => None,
+    };
+    let pretty_at = |depth| {
+        let mut out = Vec::new();
+        if let Some(s) = shown.map(|s| btf.strip(s)) {
+            if matches!(btf.get(s).kind, Kind::Struct { .. }) {
+                pretty_struct(btf, s, &[], depth, "", &mut out);
+                out.push(PrettyField {
+                    text: "}".into(),
+                    ops: Vec::new(),
+                    kind: PrettyKind::Text,
+                });
+            }
+        }
+        out
+    };
+    let (pretty, pretty_deep) = (pretty_at(1), pretty_at(3));
     Ok(ResolvedTarget {
         source,
         ops,
         result,
         c_type,
+        pretty,
+        pretty_deep,
     })
+}
+
+/// Appends struct `st`'s members (at `base` ops from the address in hand) in SystemTap's
+/// pretty-printing layout; nested structs are shown `depth - 1` more levels, then `{...}`.
+fn pretty_struct(
+    btf: &Btf,
+    st: TypeId,
+    base: &[TargetOp],
+    depth: u32,
+    lead: &str,
+    out: &mut Vec<PrettyField>,
+) {
+    let Kind::Struct { members, .. } = &btf.get(st).kind else {
+        return;
+    };
+    let mut first = true;
+    let mut text = format!("{}{{", lead);
+    for m in members {
+        let mt = btf.strip(m.ty);
+        let kind = &btf.get(mt).kind;
+        let mut ops = base.to_vec();
+        if m.name.is_empty() {
+            continue;
+        }
+        let sep = if first { "" } else { ", " };
+        first = false;
+        let label = format!("{}{}.{}=", text, sep, m.name);
+        text.clear();
+        if m.bit_size > 0 {
+            let size = btf.size_of(m.ty).clamp(1, 8);
+            let unit = size * 8;
+            ops.push(TargetOp::Add(((m.bit_offset as u64 / unit) * size) as i64));
+            ops.push(TargetOp::Load {
+                size: size as u8,
+                signed: false,
+            });
+            ops.push(TargetOp::Bits {
+                shift: (m.bit_offset as u64 % unit) as u8,
+                bits: m.bit_size as u8,
+                signed: false,
+            });
+            out.push(PrettyField {
+                text: label,
+                ops,
+                kind: PrettyKind::Number,
+            });
+            continue;
+        }
+        ops.push(TargetOp::Add((m.bit_offset / 8) as i64));
+        match kind {
+            Kind::Ptr => {
+                ops.push(TargetOp::Load {
+                    size: 8,
+                    signed: false,
+                });
+                out.push(PrettyField {
+                    text: label,
+                    ops,
+                    kind: PrettyKind::Pointer,
+                });
+            }
+            Kind::Array { nelems }
+                if matches!(btf.get(btf.strip(btf.get(mt).ty)).kind, Kind::Int { .. })
+                    && btf.size_of(btf.get(mt).ty) == 1 =>
+            {
+                out.push(PrettyField {
+                    text: label,
+                    ops,
+                    kind: PrettyKind::String { max: *nelems },
+                });
+            }
+            Kind::Struct { .. } if depth > 1 => {
+                pretty_struct(btf, mt, &ops, depth - 1, &label, out);
+                text = "}".into();
+            }
+            Kind::Struct { .. } => text = format!("{}{{...}}", label),
+            Kind::Array { .. } => text = format!("{}[...]", label),
+            _ => match scalar(btf, m.ty) {
+                Some((size, signed)) => {
+                    ops.push(TargetOp::Load { size, signed });
+                    out.push(PrettyField {
+                        text: label,
+                        ops,
+                        kind: PrettyKind::Number,
+                    });
+                }
+                None => text = format!("{}?", label),
+            },
+        }
+    }
+    if !text.is_empty() {
+        out.push(PrettyField {
+            text,
+            ops: Vec::new(),
+            kind: PrettyKind::Text,
+        });
+    }
 }

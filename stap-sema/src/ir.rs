@@ -471,6 +471,39 @@ pub struct ResolvedTarget {
     pub result: TargetResult,
     /// The C type of the value (for `-L` and messages).
     pub c_type: String,
+    /// For `$var$`: the members of the struct the value is (or points to), in SystemTap's
+    /// `{.a=1, .b="x", .p=0x..., .s={...}}` layout (empty for other values).
+    pub pretty: Vec<PrettyField>,
+    /// For `$var$$`: the same with nested structs shown too (three levels).
+    pub pretty_deep: Vec<PrettyField>,
+}
+
+/// One piece of a pretty-printed struct: text, then (unless [`PrettyKind::Text`]) a member
+/// read with `ops` from the struct's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrettyField {
+    /// The text before the value (`{.name=`, `, .name=`, or closing braces).
+    pub text: String,
+    /// From the struct's address to the member's value.
+    pub ops: Vec<TargetOp>,
+    /// How the value is shown.
+    pub kind: PrettyKind,
+}
+
+/// How a pretty-printed member is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrettyKind {
+    /// Text only.
+    Text,
+    /// A number, in decimal.
+    Number,
+    /// A pointer, in hex.
+    Pointer,
+    /// A char array, quoted.
+    String {
+        /// The array's length.
+        max: u32,
+    },
 }
 
 /// Where a resolved target variable's value starts.

@@ -865,10 +865,9 @@ impl<'a> Elab<'a> {
                 Some(self.resolver.target(point, f, name, &comps))
             }
             // @cast (and an autocast made one) works in any probe or function: its
-            // address comes from the script.  (Pretty-printing a whole struct,
-            // `@cast(...)$`, is not generated yet.)
+            // address comes from the script.
             _ => match &base {
-                TargetBase::Cast { ty, module, .. } if t.pretty == 0 => {
+                TargetBase::Cast { ty, module, .. } => {
                     Some(self.resolver.cast(ty, module.as_deref(), &comps))
                 }
                 _ => None,
@@ -903,7 +902,12 @@ impl<'a> Elab<'a> {
                     )),
                 }
             }
-            Some(Ok(r)) => match &r.result {
+            Some(Ok(mut r)) => match &r.result {
+                // `$struct$` shows its members, from its address.
+                crate::ir::TargetResult::Aggregate(_) if t.pretty > 0 && !r.pretty.is_empty() => {
+                    r.result = crate::ir::TargetResult::Long;
+                    Some(Ok(r))
+                }
                 crate::ir::TargetResult::Aggregate(why) => Some(Err(why.clone())),
                 _ => Some(Ok(r)),
             },
