@@ -15,6 +15,7 @@ mod elaborate;
 mod infer;
 pub mod ir;
 mod lower;
+mod lower_target;
 mod optimize;
 pub mod print;
 mod regex;
