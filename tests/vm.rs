@@ -525,6 +525,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
         "probe module(\"{m}\").function(\"stapmod_handle\") {{
              printf(\"handle id=%d len=%d name=%s\\n\", $req->id, $req->len, $req->name)
              println($req$)
+             printf(\"cast id=%d\\n\", @cast($req, \"stapmod_req\", \"{m}\")->id)
          }}
          probe module(\"{m}\").statement(\"stapmod_handle@stapmod_test.c:{line}\") {{
              printf(\"line {line} sum=%d\\n\", $sum)
@@ -553,7 +554,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
     );
     // "abc" sums to 294: the checksum is 294 * 1000 + id.
     let want = format!(
-        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\nline {line} sum=294042\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\nline {line} sum=294007\nwrites 2\n"
+        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\ncast id=42\nline {line} sum=294042\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\ncast id=7\nline {line} sum=294007\nwrites 2\n"
     );
     assert!(log.contains(&want), "{log}");
 }

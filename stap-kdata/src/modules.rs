@@ -56,7 +56,7 @@ impl Modules {
     }
 
     /// The module a `module("M")` names: a path, or a name under /usr/lib/modules/KVER.
-    fn module(&self, spec: &str) -> Result<Rc<ModuleDwarf>, String> {
+    pub(crate) fn module(&self, spec: &str) -> Result<Rc<ModuleDwarf>, String> {
         if let Some(m) = self.loaded.borrow().get(spec) {
             return Ok(m.clone());
         }

@@ -289,6 +289,12 @@ impl KernelResolver for BtfResolver {
     }
 
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {
+        if let Some(m) = module.filter(|m| is_module_name(m)) {
+            let md = self.modules.module(m)?;
+            return cast_target(&md.types, ty.trim().trim_end_matches('*'), None)
+                .map(|_| ())
+                .map_err(|_| format!("type definition '{}' not found in module '{}'", ty, m));
+        }
         let k = self.data()?;
         cast_target(&k.btf, ty.trim().trim_end_matches('*'), module).map(|_| ())
     }
@@ -299,6 +305,18 @@ impl KernelResolver for BtfResolver {
         module: Option<&str>,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
+        if let Some(m) = module.filter(|m| is_module_name(m)) {
+            // A module's types, from its DWARF.
+            let md = self.modules.module(m)?;
+            let t = cast_target(&md.types, ty, None)
+                .map_err(|_| format!("type definition '{}' not found in module '{}'", ty, m))?;
+            return walk_from(
+                &md.types,
+                TargetSource::Value,
+                At::Memory(t, None),
+                components,
+            );
+        }
         let k = self.data()?;
         let t = cast_target(&k.btf, ty, module)?;
         walk_from(&k.btf, TargetSource::Value, At::Memory(t, None), components)
@@ -476,6 +494,11 @@ fn cast_target(btf: &Btf, ty: &str, module: Option<&str>) -> Result<TypeId, Stri
             }
         )
     })
+}
+
+/// A `@cast` module that names a kernel module (not the kernel, not a user header).
+fn is_module_name(m: &str) -> bool {
+    !(m == "kernel" || m.starts_with("kernel<") || m.starts_with('<') || m.contains('>'))
 }
 
 /// Walks `->member` and `[index]` steps from a value of type `ty`.
