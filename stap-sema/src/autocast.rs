@@ -48,28 +48,11 @@ fn pointee(c_type: &str) -> Option<String> {
 
 /// The `return e` expressions of a body.
 fn returns<'b>(b: &'b Block, out: &mut Vec<&'b Expr>) {
-    fn st<'b>(s: &'b Stmt, out: &mut Vec<&'b Expr>) {
-        match &s.kind {
-            StmtKind::Return(Some(e)) => out.push(e),
-            StmtKind::Block(b) => returns(b, out),
-            StmtKind::If(_, t, e) => {
-                st(t, out);
-                if let Some(e) = e {
-                    st(e, out);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, out),
-            StmtKind::Foreach(f) => st(&f.body, out),
-            StmtKind::Try(b, _, h) => {
-                returns(b, out);
-                returns(h, out);
-            }
-            _ => {}
+    crate::visit::each_stmt(b, &mut |s| {
+        if let StmtKind::Return(Some(e)) = &s.kind {
+            out.push(e);
         }
-    }
-    for s in &b.stmts {
-        st(s, out);
-    }
+    });
 }
 
 impl Elab<'_> {

@@ -61,26 +61,11 @@ fn unread_globals(prog: &Program) -> Vec<GlobalId> {
 
 /// Calls `f` on the operand of every `delete` statement of a block.
 fn for_each_delete(b: &Block, f: &mut dyn FnMut(&Expr)) {
-    fn st(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
-        match &s.kind {
-            StmtKind::Delete(e) => f(e),
-            StmtKind::Block(b) => b.stmts.iter().for_each(|s| st(s, f)),
-            StmtKind::If(_, t, e) => {
-                st(t, f);
-                if let Some(e) = e {
-                    st(e, f);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, f),
-            StmtKind::Foreach(fe) => st(&fe.body, f),
-            StmtKind::Try(b, _, h) => {
-                b.stmts.iter().for_each(|s| st(s, f));
-                h.stmts.iter().for_each(|s| st(s, f));
-            }
-            _ => {}
+    visit::each_stmt(b, &mut |s| {
+        if let StmtKind::Delete(e) = &s.kind {
+            f(e);
         }
-    }
-    b.stmts.iter().for_each(|s| st(s, f));
+    });
 }
 
 /// Builds expressions and statements at one span.

@@ -8,6 +8,17 @@ use crate::lower::{e, Scope};
 use stap_syntax::ast;
 use stap_syntax::source::Span;
 
+/// A target's `->member` names, `None` for each `[index]`.
+fn member_names(t: &ast::Target) -> Vec<Option<&str>> {
+    t.components
+        .iter()
+        .map(|c| match c {
+            ast::TargetComponent::Member(m) => Some(m.name.as_str()),
+            ast::TargetComponent::Index(_) => None,
+        })
+        .collect()
+}
+
 impl Elab<'_> {
     pub(crate) fn is_defined(&mut self, s: &mut Scope, x: &ast::Expr) -> bool {
         match &x.kind {
@@ -17,14 +28,7 @@ impl Elab<'_> {
                         match crate::check::context_vars_known(point) {
                             true => crate::check::context_var_ok(point, name),
                             false => {
-                                let comps: Vec<Option<&str>> = t
-                                    .components
-                                    .iter()
-                                    .map(|c| match c {
-                                        ast::TargetComponent::Member(m) => Some(m.name.as_str()),
-                                        ast::TargetComponent::Index(_) => None,
-                                    })
-                                    .collect();
+                                let comps = member_names(t);
                                 match self.resolver.target(point, f, name, &comps) {
                                     Ok(r) => {
                                         t.addressof
@@ -44,14 +48,7 @@ impl Elab<'_> {
                 // @cast: defined when the type has the members named (with no kernel
                 // types at hand, SystemTap's answer without debuginfo: assume so).
                 ast::TargetBase::Cast { ty, module, .. } => {
-                    let comps: Vec<Option<&str>> = t
-                        .components
-                        .iter()
-                        .map(|c| match c {
-                            ast::TargetComponent::Member(m) => Some(m.name.as_str()),
-                            ast::TargetComponent::Index(_) => None,
-                        })
-                        .collect();
+                    let comps = member_names(t);
                     // (A struct-valued member is defined: it resolves, and & takes it.)
                     match self.resolver.cast(ty, module.as_deref(), &comps) {
                         Ok(_) => true,
@@ -69,14 +66,7 @@ impl Elab<'_> {
                     let Some((ty, module)) = self.rich(&probe, &x) else {
                         return false;
                     };
-                    let comps: Vec<Option<&str>> = t
-                        .components
-                        .iter()
-                        .map(|c| match c {
-                            ast::TargetComponent::Member(m) => Some(m.name.as_str()),
-                            ast::TargetComponent::Index(_) => None,
-                        })
-                        .collect();
+                    let comps = member_names(t);
                     self.resolver.cast(&ty, module.as_deref(), &comps).is_ok()
                 }
             },

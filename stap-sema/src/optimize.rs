@@ -526,30 +526,11 @@ fn remove_unused_globals(
 /// Foreach key/value variables and catch variables are `Var`s outside expressions.
 /// Calls `f` on every foreach statement of a block (nested ones too).
 pub(crate) fn for_each_foreach(b: &Block, f: &mut dyn FnMut(&Foreach)) {
-    fn st(s: &Stmt, f: &mut dyn FnMut(&Foreach)) {
-        match &s.kind {
-            StmtKind::Block(b) => for_each_foreach(b, f),
-            StmtKind::If(_, t, o) => {
-                st(t, f);
-                if let Some(o) = o {
-                    st(o, f);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, f),
-            StmtKind::Foreach(fe) => {
-                f(fe);
-                st(&fe.body, f);
-            }
-            StmtKind::Try(b, _, h) => {
-                for_each_foreach(b, f);
-                for_each_foreach(h, f);
-            }
-            _ => {}
+    visit::each_stmt(b, &mut |s| {
+        if let StmtKind::Foreach(fe) = &s.kind {
+            f(fe);
         }
-    }
-    for s in &b.stmts {
-        st(s, f);
-    }
+    });
 }
 
 pub(crate) fn for_each_foreach_var(b: &Block, f: &mut dyn FnMut(Var)) {

@@ -231,3 +231,29 @@ pub fn program(prog: &Program, f: &mut dyn FnMut(&Expr)) {
         }
     }
 }
+
+/// Calls `f` on every statement of a block, nested ones too (pre-order).
+pub fn each_stmt<'b>(b: &'b Block, f: &mut dyn FnMut(&'b Stmt)) {
+    fn st<'b>(s: &'b Stmt, f: &mut dyn FnMut(&'b Stmt)) {
+        f(s);
+        match &s.kind {
+            StmtKind::Block(b) => each_stmt(b, f),
+            StmtKind::If(_, t, o) => {
+                st(t, f);
+                if let Some(o) = o {
+                    st(o, f);
+                }
+            }
+            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, f),
+            StmtKind::Foreach(fe) => st(&fe.body, f),
+            StmtKind::Try(b, _, h) => {
+                each_stmt(b, f);
+                each_stmt(h, f);
+            }
+            _ => {}
+        }
+    }
+    for s in &b.stmts {
+        st(s, f);
+    }
+}
