@@ -44,8 +44,10 @@ pub enum PrologueSearching {
                   and runs it with stpd (as root); --vm runs it with stpd in a throwaway QEMU\n\
                   guest of that kernel.  Kernel probe points (kernel.function, kprobe.function,\n\
                   kernel.trace, timer.profile, perf.sw) and their target variables resolve against\n\
-                  the target kernel's BTF; what needs DWARF (locals, @file:line, module(...))\n\
-                  says so."
+                  the target kernel's BTF, @cast too; module(\"M\").function/statement(F@FILE:LINE)\n\
+                  probes, their locals and @cast(p, \"T\", \"M\") against the module's own DWARF\n\
+                  (a .ko built with -g).  What needs the kernel's DWARF (kernel locals,\n\
+                  kernel @file:line) says so."
 )]
 pub struct Cli {
     /// Print version information and exit.
@@ -376,7 +378,7 @@ pub fn version_text() -> String {
          Copyright (C) 2026 stap-rs contributors\n\
          This is free software; see the source for copying conditions.\n\
          tested kernel versions: 6.1 (Debian bookworm)\n\
-         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE KERNEL_PROBES_BTF STPD VM LANGUAGE({})\n",
+         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE KERNEL_PROBES_BTF MODULE_DWARF STPD VM LANGUAGE({})\n",
         crate::session::LANGUAGE_VERSION,
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,
