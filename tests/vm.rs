@@ -508,8 +508,8 @@ fn build_stapmod() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// Acceptance 4 of the kernel-probe issue: a module built with -g, probed from its own
-/// DWARF: module("...").function("...") reads a struct field through $req->field, and a
-/// line probe (@stapmod_test.c:N) reads a local.  The function is probed by the symbol
+/// DWARF: module("...").function("...") reads a struct field through $req->field, a
+/// line probe (@stapmod_test.c:N) reads a local, and .inline probes an inlined copy.  The function is probed by the symbol
 /// DWARF's address falls in (GCC may have renamed it, e.g. stapmod_handle.isra.0).
 #[test]
 fn module_function_and_line_probes_read_dwarf_variables() {
@@ -529,6 +529,9 @@ fn module_function_and_line_probes_read_dwarf_variables() {
          }}
          probe module(\"{m}\").statement(\"stapmod_handle@stapmod_test.c:{line}\") {{
              printf(\"line {line} sum=%d\\n\", $sum)
+         }}
+         probe module(\"{m}\").function(\"stapmod_scale\").inline {{
+             printf(\"scale v=%d k=%d\\n\", $v, $k)
          }}
          global writes
          probe kprobe.module(\"stapmod_test\").function(\"stapmod_write\") {{ writes++ }}
@@ -554,7 +557,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
     );
     // "abc" sums to 294: the checksum is 294 * 1000 + id.
     let want = format!(
-        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\ncast id=42\nline {line} sum=294042\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\ncast id=7\nline {line} sum=294007\nwrites 2\n"
+        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\ncast id=42\nline {line} sum=294042\nscale v=42 k=3\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\ncast id=7\nline {line} sum=294007\nscale v=7 k=2\nwrites 2\n"
     );
     assert!(log.contains(&want), "{log}");
 }

@@ -22,6 +22,10 @@ pub enum VarLoc {
     Reg(u16),
     /// In memory at register `n` plus an offset (also DW_OP_fbreg, from the CFA's rule).
     RegOffset(u16, i64),
+    /// Not in memory: the value is register `n` plus an offset (`DW_OP_bregN; stack_value`).
+    RegValue(u16, i64),
+    /// A constant (`DW_OP_litN`/`constu`/`consts`; `stack_value`).
+    Const(i64),
 }
 
 /// A location as DWARF gives it.
@@ -60,6 +64,8 @@ pub struct Func {
     pub high: u64,
     /// Its parameters and locals.
     pub vars: Vec<Var>,
+    /// For an inlined copy: the call site (file, line) it was inlined at.
+    pub inlined_at: Option<(String, u64)>,
     frame_cfa: bool,
 }
 
@@ -441,11 +447,20 @@ impl ModuleDwarf {
             .next()
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("'{}' has an empty location", v.name))?;
+        let next = ops.next().ok().flatten();
+        let stack_value = matches!(next, Some(gimli::Operation::StackValue));
         let loc = match op {
             gimli::Operation::Register { register } => VarLoc::Reg(register.0),
             gimli::Operation::RegisterOffset {
                 register, offset, ..
+            } if stack_value => VarLoc::RegValue(register.0, offset),
+            gimli::Operation::RegisterOffset {
+                register, offset, ..
             } => VarLoc::RegOffset(register.0, offset),
+            gimli::Operation::UnsignedConstant { value } if stack_value => {
+                VarLoc::Const(value as i64)
+            }
+            gimli::Operation::SignedConstant { value } if stack_value => VarLoc::Const(value),
             gimli::Operation::FrameOffset { offset } if f.frame_cfa => {
                 let (reg, cfa) = self.cfa_at(pc)?;
                 if reg != 7 {
@@ -463,9 +478,14 @@ impl ModuleDwarf {
                 ))
             }
         };
-        match ops.next() {
-            Ok(None) => Ok(loc),
-            _ => Err(format!(
+        let rest = if stack_value {
+            ops.next().ok().flatten()
+        } else {
+            next
+        };
+        match rest {
+            None => Ok(loc),
+            Some(_) => Err(format!(
                 "'{}' has a composite or computed location stap-rs does not read yet",
                 v.name
             )),
@@ -501,18 +521,15 @@ fn read_functions<'a>(
 ) -> Result<(), String> {
     let mut entries = unit.entries();
     let mut depth = 0isize;
-    // (depth of the subprogram, index in out) and the lexical blocks open in it.
-    let mut func: Option<(isize, usize)> = None;
+    // The functions open (a subprogram, then the inlined copies in it): (depth, index in
+    // out), innermost last; and the lexical blocks open.
+    let mut funcs: Vec<(isize, usize)> = Vec::new();
     let mut blocks: Vec<(isize, Vec<(u64, u64)>)> = Vec::new();
     while let Some((delta, e)) = entries.next_dfs().map_err(|e| e.to_string())? {
         depth += delta;
-        if let Some((d, _)) = func {
-            if depth <= d {
-                func = None;
-                blocks.clear();
-            }
-        }
+        funcs.retain(|(d, _)| depth > *d);
         blocks.retain(|(d, _)| depth > *d);
+        let func = funcs.last().copied();
         match e.tag() {
             gimli::DW_TAG_subprogram => {
                 let low = match e.attr_value(gimli::DW_AT_low_pc).ok().flatten() {
@@ -541,9 +558,11 @@ fn read_functions<'a>(
                     low,
                     high,
                     vars: Vec::new(),
+                    inlined_at: None,
                     frame_cfa,
                 });
-                func = Some((depth, out.len() - 1));
+                funcs.clear();
+                funcs.push((depth, out.len() - 1));
             }
             gimli::DW_TAG_lexical_block if func.is_some() => {
                 let mut ranges = Vec::new();
@@ -595,15 +614,64 @@ fn read_functions<'a>(
                     loc,
                 });
             }
-            gimli::DW_TAG_inlined_subroutine => {
-                // Its variables belong to the inlined function: skip them as a block with
-                // no name lookups (a block with an empty range list hides nothing).
-                blocks.push((depth, vec![(0, 0)]));
+            gimli::DW_TAG_inlined_subroutine if func.is_some() => {
+                // An inlined copy: a function of its own (its variables are its own).
+                let mut ranges = Vec::new();
+                if let Ok(mut it) = dwarf.die_ranges(unit, e) {
+                    while let Ok(Some(r)) = it.next() {
+                        ranges.push((r.begin, r.end));
+                    }
+                }
+                let entry = match e.attr_value(gimli::DW_AT_entry_pc).ok().flatten() {
+                    Some(AttributeValue::Addr(a)) => Some(a),
+                    Some(AttributeValue::DebugAddrIndex(i)) => dwarf.address(unit, i).ok(),
+                    _ => None,
+                };
+                let Some(low) = entry.or_else(|| ranges.iter().map(|r| r.0).min()) else {
+                    continue;
+                };
+                let high = ranges.iter().map(|r| r.1).max().unwrap_or(low + 1);
+                let name = origin(unit, e)
+                    .map(|o| tr.name(unit, &o))
+                    .unwrap_or_default();
+                let line = TypeReader::udata(e, gimli::DW_AT_call_line).unwrap_or(0);
+                let file = match e.attr_value(gimli::DW_AT_call_file).ok().flatten() {
+                    Some(AttributeValue::FileIndex(i)) => file_name(dwarf, unit, i),
+                    Some(v) => v.udata_value().and_then(|i| file_name(dwarf, unit, i)),
+                    None => None,
+                }
+                .unwrap_or_default();
+                let frame_cfa = func.is_some_and(|(_, i)| out[i].frame_cfa);
+                out.push(Func {
+                    name,
+                    low,
+                    high,
+                    vars: Vec::new(),
+                    inlined_at: Some((file, line)),
+                    frame_cfa,
+                });
+                funcs.push((depth, out.len() - 1));
+                // Its variables are in scope over its own ranges.
+                blocks.push((depth, ranges));
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// The path of file `index` of a unit's line program.
+fn file_name<'a>(
+    dwarf: &gimli::Dwarf<R<'a>>,
+    unit: &gimli::Unit<R<'a>>,
+    index: u64,
+) -> Option<String> {
+    let header = unit.line_program.as_ref()?.header();
+    let file = header.file(index)?;
+    dwarf
+        .attr_string(unit, file.path_name())
+        .ok()
+        .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
 }
 
 /// Reads the statement rows of one unit's line program.

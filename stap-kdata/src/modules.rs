@@ -87,13 +87,30 @@ impl Modules {
         let c = point.components.get(1)?;
         let arg = string_arg(c)?;
         match c.name.as_str() {
+            "function" if is_inline(point) => {
+                // NAME@FILE:LINE: the copy inlined at that call site.
+                let (func, file, line) = parse_statement(arg)?;
+                let f = m.functions.iter().find(|f| {
+                    f.name == func
+                        && f.inlined_at
+                            .as_ref()
+                            .is_some_and(|(cf, cl)| *cl == line && same_file(cf, file))
+                })?;
+                Some((f, f.low))
+            }
             "function" => {
-                let f = m.functions.iter().find(|f| f.name == arg)?;
+                let f = m
+                    .functions
+                    .iter()
+                    .find(|f| f.name == arg && f.inlined_at.is_none())?;
                 Some((f, f.low))
             }
             "statement" => {
                 let (func, file, line) = parse_statement(arg)?;
-                let f = m.functions.iter().find(|f| f.name == func)?;
+                let f = m
+                    .functions
+                    .iter()
+                    .find(|f| f.name == func && f.inlined_at.is_none())?;
                 line_addr(m, f, file, line).map(|a| (f, a))
             }
             _ => None,
@@ -113,10 +130,32 @@ impl Modules {
             p.components[1].arg = Some(PointArg::String(arg));
             p
         };
-        let mut names: Vec<&str> = m.functions.iter().map(|f| f.name.as_str()).collect();
+        let inline = is_inline(point);
+        let mut names: Vec<&str> = m
+            .functions
+            .iter()
+            .filter(|f| f.inlined_at.is_some() == inline)
+            .map(|f| f.name.as_str())
+            .collect();
         names.sort();
         names.dedup();
         let out: Vec<ProbePoint> = match c.name.as_str() {
+            "function" if inline => {
+                // One point per inlined copy, named by its call site.
+                let pat = arg.split('@').next().unwrap_or("");
+                m.functions
+                    .iter()
+                    .filter(|f| glob(pat, &f.name))
+                    .filter_map(|f| {
+                        let (file, line) = f.inlined_at.as_ref()?;
+                        let base = Path::new(file).file_name()?.to_string_lossy();
+                        Some(concrete(
+                            "function",
+                            format!("{}@{}:{}", f.name, base, line),
+                        ))
+                    })
+                    .collect()
+            }
             "function" => {
                 let pat = arg.split('@').next().unwrap_or("");
                 names
@@ -130,7 +169,7 @@ impl Modules {
                     .ok_or_else(|| format!("'{}': a statement is FUNCTION@FILE:LINE", point))?;
                 m.functions
                     .iter()
-                    .filter(|f| glob(func, &f.name))
+                    .filter(|f| f.inlined_at.is_none() && glob(func, &f.name))
                     .filter(|f| line_addr(&m, f, file, line).is_some())
                     .map(|f| concrete("statement", format!("{}@{}:{}", f.name, file, line)))
                     .collect()
@@ -233,6 +272,22 @@ impl Modules {
                 At::Value(v.ty),
                 components,
             ),
+            VarLoc::RegValue(r, off) => {
+                let mut t = walk_from(
+                    &m.types,
+                    TargetSource::DwarfReg(r),
+                    At::Value(v.ty),
+                    components,
+                )?;
+                t.ops.insert(0, TargetOp::Add(off));
+                Ok(t)
+            }
+            VarLoc::Const(c) => walk_from(
+                &m.types,
+                TargetSource::Const(c),
+                At::Value(v.ty),
+                components,
+            ),
             VarLoc::RegOffset(r, off) => {
                 let mut t = walk_from(
                     &m.types,
@@ -262,16 +317,24 @@ impl Modules {
     }
 }
 
+/// A `.inline` point (inlined copies of a function).
+fn is_inline(point: &ProbePoint) -> bool {
+    point.components.iter().any(|c| c.name == "inline")
+}
+
+/// Whether DWARF's path `path` is the file a script names (a path suffix or base name).
+fn same_file(path: &str, file: &str) -> bool {
+    path == file
+        || path.ends_with(&format!("/{}", file))
+        || Path::new(path).file_name().is_some_and(|n| n == file)
+}
+
 /// The first statement address of `file:line` inside function `f`.
 fn line_addr(m: &ModuleDwarf, f: &Func, file: &str, line: u64) -> Option<u64> {
     m.lines
         .iter()
         .filter(|l| l.line == line && f.low <= l.addr && l.addr < f.high)
-        .filter(|l| {
-            l.file == file
-                || l.file.ends_with(&format!("/{}", file))
-                || Path::new(&l.file).file_name().is_some_and(|n| n == file)
-        })
+        .filter(|l| same_file(&l.file, file))
         .map(|l| l.addr)
         .min()
 }

@@ -47,6 +47,7 @@ fn reads_functions_types_lines_and_locations_of_a_module() {
     let (_dir, ko) = build_test_module();
     let m = ModuleDwarf::load(&ko).unwrap();
     assert_eq!(m.name, "stapmod_test");
+
     let f = m
         .functions
         .iter()
@@ -85,4 +86,18 @@ fn reads_functions_types_lines_and_locations_of_a_module() {
     let pc = rows.iter().map(|l| l.addr).min().unwrap();
     let loc = m.var_location(f, sum, pc);
     assert!(loc.is_ok(), "{loc:?}");
+    // The inlined copy of stapmod_scale, at its call site in stapmod_write.
+    let call = include_str!("../../tests/vm/stapmod/stapmod_test.c")
+        .lines()
+        .position(|l| l.contains("STAPMOD_CALL"))
+        .unwrap() as u64
+        + 1;
+    let inl = m
+        .functions
+        .iter()
+        .find(|f| f.name == "stapmod_scale")
+        .expect("an inlined copy of stapmod_scale");
+    let (file, line) = inl.inlined_at.as_ref().unwrap();
+    assert!(file.ends_with("stapmod_test.c"), "{file}");
+    assert_eq!(*line, call);
 }

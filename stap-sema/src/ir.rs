@@ -522,6 +522,8 @@ pub enum TargetSource {
     Value,
     /// DWARF register `n` (x86-64 numbering) at the probed instruction.
     DwarfReg(u16),
+    /// A constant DWARF gives as the value.
+    Const(i64),
 }
 
 /// One step of a [`ResolvedTarget`].

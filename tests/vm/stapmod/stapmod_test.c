@@ -2,8 +2,9 @@
 /*
  * The DWARF test module of the VM tier: built with the kernel's Kbuild (so with -g), it
  * gives module("stapmod_test").function(...) probes a struct parameter to read and
- * statement("...@stapmod_test.c:N") probes a local.  Writing a number N to
- * /proc/stapmod_test calls stapmod_handle() with a request whose id is N.
+ * statement("...@stapmod_test.c:N") probes a local, and an inlined copy of
+ * stapmod_scale() for .inline probes.  Writing a number N to /proc/stapmod_test calls
+ * stapmod_handle() with a request whose id is N, then stapmod_scale(N, bytes written).
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -16,7 +17,14 @@ struct stapmod_req {
 	char name[16];
 };
 
-static volatile long stapmod_result;
+static volatile long stapmod_result, stapmod_scaled;
+
+static __always_inline long stapmod_scale(long v, long k)
+{
+	long r = v * k;
+
+	return r + k;
+}
 
 static noinline long stapmod_handle(struct stapmod_req *req)
 {
@@ -41,6 +49,7 @@ static ssize_t stapmod_write(struct file *file, const char __user *buf, size_t c
 	if (kstrtoint(strim(tmp), 10, &req.id))
 		return -EINVAL;
 	stapmod_handle(&req);
+	stapmod_scaled = stapmod_scale(req.id, (long)count);	/* STAPMOD_CALL */
 	return count;
 }
 
