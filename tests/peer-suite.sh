@@ -14,7 +14,7 @@ declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
     [semok]=${MIN_SEMOK:-72}
-    [semko]=${MIN_SEMKO:-175}
+    [semko]=${MIN_SEMKO:-176}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
 )

@@ -35,11 +35,13 @@ pub(crate) struct Names {
 
 impl Names {
     pub fn new(prog: &Program) -> Names {
+        // Globals are members of `stp_g`: prefixed, so no C or kernel macro (`NULL`,
+        // `current`, `HZ` ...) can take their name.
         let mut taken = HashSet::new();
         let globals = prog
             .globals
             .iter()
-            .map(|g| c_ident(&g.name, &mut taken))
+            .map(|g| c_ident(&format!("g_{}", g.name), &mut taken))
             .collect();
         let mut taken = HashSet::new();
         let functions = prog
