@@ -12,6 +12,7 @@
 pub mod btf;
 pub mod dwarf;
 mod modules;
+mod pretty;
 mod resolve;
 mod source;
 

@@ -446,7 +446,7 @@ fn member_names(btf: &Btf, st: TypeId) -> Vec<String> {
     }
 }
 
-fn scalar(btf: &Btf, ty: TypeId) -> Option<(u8, bool)> {
+pub(crate) fn scalar(btf: &Btf, ty: TypeId) -> Option<(u8, bool)> {
     let t = btf.get(btf.strip(ty));
     match &t.kind {
         Kind::Int { signed, .. } => Some((t.size.min(8) as u8, *signed)),
@@ -662,7 +662,7 @@ pub(crate) fn walk_from(
         let mut out = Vec::new();
         if let Some(s) = shown.map(|s| btf.strip(s)) {
             if matches!(btf.get(s).kind, Kind::Struct { .. }) {
-                pretty_struct(btf, s, &[], depth, "", &mut out);
+                crate::pretty::pretty_struct(btf, s, depth, &mut out);
                 out.push(PrettyField {
                     text: "}".into(),
                     ops: Vec::new(),
@@ -681,101 +681,4 @@ pub(crate) fn walk_from(
         pretty,
         pretty_deep,
     })
-}
-
-/// Appends struct `st`'s members (at `base` ops from the address in hand) in SystemTap's
-/// pretty-printing layout; nested structs are shown `depth - 1` more levels, then `{...}`.
-fn pretty_struct(
-    btf: &Btf,
-    st: TypeId,
-    base: &[TargetOp],
-    depth: u32,
-    lead: &str,
-    out: &mut Vec<PrettyField>,
-) {
-    let Kind::Struct { members, .. } = &btf.get(st).kind else {
-        return;
-    };
-    let mut first = true;
-    let mut text = format!("{}{{", lead);
-    for m in members {
-        let mt = btf.strip(m.ty);
-        let kind = &btf.get(mt).kind;
-        let mut ops = base.to_vec();
-        if m.name.is_empty() {
-            continue;
-        }
-        let sep = if first { "" } else { ", " };
-        first = false;
-        let label = format!("{}{}.{}=", text, sep, m.name);
-        text.clear();
-        if m.bit_size > 0 {
-            let size = btf.size_of(m.ty).clamp(1, 8);
-            let unit = size * 8;
-            ops.push(TargetOp::Add(((m.bit_offset as u64 / unit) * size) as i64));
-            ops.push(TargetOp::Load {
-                size: size as u8,
-                signed: false,
-            });
-            ops.push(TargetOp::Bits {
-                shift: (m.bit_offset as u64 % unit) as u8,
-                bits: m.bit_size as u8,
-                signed: false,
-            });
-            out.push(PrettyField {
-                text: label,
-                ops,
-                kind: PrettyKind::Number,
-            });
-            continue;
-        }
-        ops.push(TargetOp::Add((m.bit_offset / 8) as i64));
-        match kind {
-            Kind::Ptr => {
-                ops.push(TargetOp::Load {
-                    size: 8,
-                    signed: false,
-                });
-                out.push(PrettyField {
-                    text: label,
-                    ops,
-                    kind: PrettyKind::Pointer,
-                });
-            }
-            Kind::Array { nelems }
-                if matches!(btf.get(btf.strip(btf.get(mt).ty)).kind, Kind::Int { .. })
-                    && btf.size_of(btf.get(mt).ty) == 1 =>
-            {
-                out.push(PrettyField {
-                    text: label,
-                    ops,
-                    kind: PrettyKind::String { max: *nelems },
-                });
-            }
-            Kind::Struct { .. } if depth > 1 => {
-                pretty_struct(btf, mt, &ops, depth - 1, &label, out);
-                text = "}".into();
-            }
-            Kind::Struct { .. } => text = format!("{}{{...}}", label),
-            Kind::Array { .. } => text = format!("{}[...]", label),
-            _ => match scalar(btf, m.ty) {
-                Some((size, signed)) => {
-                    ops.push(TargetOp::Load { size, signed });
-                    out.push(PrettyField {
-                        text: label,
-                        ops,
-                        kind: PrettyKind::Number,
-                    });
-                }
-                None => text = format!("{}?", label),
-            },
-        }
-    }
-    if !text.is_empty() {
-        out.push(PrettyField {
-            text,
-            ops: Vec::new(),
-            kind: PrettyKind::Text,
-        });
-    }
 }

@@ -10,6 +10,8 @@
 
 mod autocast;
 pub(crate) mod check;
+mod check_context;
+mod check_format;
 mod display;
 mod elaborate;
 mod infer;
