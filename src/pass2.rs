@@ -42,9 +42,9 @@ pub fn run(
         &options(cli, listing),
         resolver,
     );
-    if cli.verbose >= 2 || (cli.verbose >= 1 && !listing) {
+    if cli.verbose >= 1 {
         for n in resolver.notes() {
-            if cli.verbose >= 2 || n.starts_with("kernel data") {
+            if cli.verbose >= 2 || n.starts_with("kernel data") || n.starts_with("kernel DWARF") {
                 eprintln!("Pass 2: {}", n);
             }
         }

@@ -26,6 +26,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 
+# The kernel's own DWARF (lines, locals, inlined copies), for the VM tier's DWARF tests.
+tests/install-debuginfo.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

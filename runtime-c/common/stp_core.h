@@ -102,6 +102,7 @@ struct stp_probe {
 	void (*unlock)(struct stp_ctx *c);
 	const char *symbol;	/* kernel probes: the function or tracepoint name */
 	unsigned int offset;	/* kprobes: into the symbol (a module's statement) */
+	unsigned long addr;	/* kprobes: a raw address (.absolute), instead of the symbol */
 	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
 	const char *pp;		/* the probe point, for pp() */
 	const char *location;	/* file:line:col of the probe */

@@ -199,8 +199,12 @@ static int stp_kprobes_register(void)
 		s->p = p;
 		stp_nkslots++;
 		if (p->kind == STP_PROBE_KPROBE) {
-			s->kp.symbol_name = p->symbol;
-			s->kp.offset = p->offset;
+			if (p->addr) {
+				s->kp.addr = (kprobe_opcode_t *)p->addr;
+			} else {
+				s->kp.symbol_name = p->symbol;
+				s->kp.offset = p->offset;
+			}
 			s->kp.pre_handler = stp_kprobe_pre;
 			rc = register_kprobe(&s->kp);
 		} else if (p->kind == STP_PROBE_KRETPROBE) {

@@ -630,6 +630,22 @@ fn probe_kind(p: &Probe) -> String {
                 _ => (func, 0),
             };
             let ret = p.point.components.iter().any(|c| c.name == "return");
+            // .absolute: a raw address of the running kernel (guru mode).
+            if p.point.components.iter().any(|c| c.name == "absolute") {
+                let addr = p
+                    .point
+                    .components
+                    .get(1)
+                    .and_then(|c| match c.arg {
+                        Some(PointArg::Number(n)) => Some(n as u64),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                return format!(
+                    "\t\t.kind = STP_PROBE_KPROBE, .symbol = \"\", .addr = {:#x}UL,",
+                    addr
+                );
+            }
             format!(
                 "\t\t.kind = {}, .symbol = {}, .offset = {}, .maxactive = {}LL,",
                 if ret {

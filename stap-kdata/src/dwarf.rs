@@ -7,13 +7,15 @@
 //! relocations, applied here.  Each allocated section gets a base address of its own
 //! (`index << 32`), so addresses of different text sections never collide.
 
-use crate::btf::{Btf, Kind, Member, Param, Type, TypeId};
-use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
+use crate::btf::{Btf, Kind, Type, TypeId};
+use crate::dwarf_types::TypeReader;
+use gimli::{AttributeValue, EndianSlice, LittleEndian};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
-type R<'a> = EndianSlice<'a, LittleEndian>;
+pub(crate) type R<'a> = EndianSlice<'a, LittleEndian>;
 
 /// Where a variable is, from one point of its range.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +68,8 @@ pub struct Func {
     pub vars: Vec<Var>,
     /// For an inlined copy: the call site (file, line) it was inlined at.
     pub inlined_at: Option<(String, u64)>,
+    /// The file and line of its declaration.
+    pub decl: (String, u64),
     frame_cfa: bool,
 }
 
@@ -91,9 +95,9 @@ pub struct ModuleDwarf {
     /// Its line table (statement rows).
     pub lines: Vec<Line>,
     /// Function symbols: name, address, size.
-    symbols: Vec<(String, u64, u64)>,
+    symbols: Rc<Vec<Symbol>>,
     /// Relocated `.debug_frame`, for CFA rules.
-    debug_frame: Vec<u8>,
+    debug_frame: Rc<Vec<u8>>,
 }
 
 fn is_alloc(s: &object::Section) -> bool {
@@ -145,199 +149,6 @@ fn sections(file: &object::File) -> Result<HashMap<String, Vec<u8>>, String> {
     Ok(out)
 }
 
-/// Reads DWARF `entry`'s types into `types`, memoized by DIE offset.
-struct TypeReader<'d, 'a> {
-    dwarf: &'d gimli::Dwarf<R<'a>>,
-    types: Vec<Type>,
-    seen: HashMap<(usize, UnitOffset), TypeId>,
-}
-
-impl<'a> TypeReader<'_, 'a> {
-    fn name(
-        &self,
-        unit: &gimli::Unit<R<'a>>,
-        e: &gimli::DebuggingInformationEntry<R<'a>>,
-    ) -> String {
-        e.attr_value(gimli::DW_AT_name)
-            .ok()
-            .flatten()
-            .and_then(|v| self.dwarf.attr_string(unit, v).ok())
-            .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
-            .unwrap_or_default()
-    }
-
-    fn udata(e: &gimli::DebuggingInformationEntry<R<'a>>, at: gimli::DwAt) -> Option<u64> {
-        e.attr_value(at)
-            .ok()
-            .flatten()
-            .and_then(|v| v.udata_value())
-    }
-
-    fn type_ref(
-        &mut self,
-        uid: usize,
-        unit: &gimli::Unit<R<'a>>,
-        e: &gimli::DebuggingInformationEntry<R<'a>>,
-    ) -> TypeId {
-        match e.attr_value(gimli::DW_AT_type).ok().flatten() {
-            Some(AttributeValue::UnitRef(o)) => self.type_at(uid, unit, o),
-            _ => 0,
-        }
-    }
-
-    fn type_at(&mut self, uid: usize, unit: &gimli::Unit<R<'a>>, off: UnitOffset) -> TypeId {
-        if let Some(&id) = self.seen.get(&(uid, off)) {
-            return id;
-        }
-        let id = self.types.len() as TypeId;
-        self.seen.insert((uid, off), id);
-        self.types.push(Type {
-            name: String::new(),
-            kind: Kind::Other,
-            size: 0,
-            ty: 0,
-        });
-        let Ok(e) = unit.entry(off) else { return id };
-        let name = self.name(unit, &e);
-        let size = Self::udata(&e, gimli::DW_AT_byte_size).unwrap_or(0) as u32;
-        let target = self.type_ref(uid, unit, &e);
-        let (kind, ty) = match e.tag() {
-            gimli::DW_TAG_base_type => {
-                let enc = match e.attr_value(gimli::DW_AT_encoding).ok().flatten() {
-                    Some(AttributeValue::Encoding(x)) => x,
-                    _ => gimli::DW_ATE_signed,
-                };
-                let kind = if enc == gimli::DW_ATE_float {
-                    Kind::Float
-                } else {
-                    Kind::Int {
-                        signed: enc == gimli::DW_ATE_signed || enc == gimli::DW_ATE_signed_char,
-                        char: enc == gimli::DW_ATE_signed_char
-                            || enc == gimli::DW_ATE_unsigned_char,
-                    }
-                };
-                (kind, 0)
-            }
-            gimli::DW_TAG_pointer_type => (Kind::Ptr, target),
-            gimli::DW_TAG_typedef => (Kind::Typedef, target),
-            gimli::DW_TAG_const_type
-            | gimli::DW_TAG_volatile_type
-            | gimli::DW_TAG_restrict_type
-            | gimli::DW_TAG_atomic_type => (Kind::Qualifier, target),
-            gimli::DW_TAG_enumeration_type => (
-                Kind::Enum {
-                    signed: !matches!(
-                        self.types.get(target as usize).map(|t| &t.kind),
-                        Some(Kind::Int { signed: false, .. })
-                    ),
-                },
-                0,
-            ),
-            gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type => {
-                let decl = matches!(
-                    e.attr_value(gimli::DW_AT_declaration).ok().flatten(),
-                    Some(AttributeValue::Flag(true))
-                );
-                if decl {
-                    (Kind::Fwd, 0)
-                } else {
-                    let members = self.members(uid, unit, off);
-                    (
-                        Kind::Struct {
-                            union: e.tag() == gimli::DW_TAG_union_type,
-                            members,
-                        },
-                        0,
-                    )
-                }
-            }
-            gimli::DW_TAG_array_type => (
-                Kind::Array {
-                    nelems: self.array_len(unit, off),
-                },
-                target,
-            ),
-            gimli::DW_TAG_subroutine_type => (
-                Kind::FuncProto {
-                    params: Vec::<Param>::new(),
-                },
-                target,
-            ),
-            _ => (Kind::Other, target),
-        };
-        self.types[id as usize] = Type {
-            name,
-            kind,
-            size,
-            ty,
-        };
-        id
-    }
-
-    fn children(
-        unit: &gimli::Unit<R<'a>>,
-        off: UnitOffset,
-        f: &mut dyn FnMut(&gimli::DebuggingInformationEntry<R<'a>>),
-    ) {
-        let Ok(mut tree) = unit.entries_tree(Some(off)) else {
-            return;
-        };
-        let Ok(root) = tree.root() else { return };
-        let mut kids = root.children();
-        while let Ok(Some(child)) = kids.next() {
-            f(child.entry());
-        }
-    }
-
-    fn members(&mut self, uid: usize, unit: &gimli::Unit<R<'a>>, off: UnitOffset) -> Vec<Member> {
-        let mut raw = Vec::new();
-        Self::children(unit, off, &mut |c| {
-            if c.tag() == gimli::DW_TAG_member {
-                let ty = match c.attr_value(gimli::DW_AT_type).ok().flatten() {
-                    Some(AttributeValue::UnitRef(o)) => Some(o),
-                    _ => None,
-                };
-                let byte = match c
-                    .attr_value(gimli::DW_AT_data_member_location)
-                    .ok()
-                    .flatten()
-                {
-                    Some(v) => v.udata_value().unwrap_or(0),
-                    None => 0,
-                };
-                let bit_off = Self::udata(c, gimli::DW_AT_data_bit_offset).unwrap_or(byte * 8);
-                let bits = Self::udata(c, gimli::DW_AT_bit_size).unwrap_or(0);
-                raw.push((c.offset(), ty, bit_off as u32, bits as u32));
-            }
-        });
-        let mut out = Vec::new();
-        for (moff, ty, bit_offset, bit_size) in raw {
-            let Ok(me) = unit.entry(moff) else { continue };
-            let name = self.name(unit, &me);
-            let ty = ty.map(|o| self.type_at(uid, unit, o)).unwrap_or(0);
-            out.push(Member {
-                name,
-                ty,
-                bit_offset,
-                bit_size,
-            });
-        }
-        out
-    }
-
-    fn array_len(&self, unit: &gimli::Unit<R<'a>>, off: UnitOffset) -> u32 {
-        let mut n = 0u32;
-        Self::children(unit, off, &mut |c| {
-            if c.tag() == gimli::DW_TAG_subrange_type && n == 0 {
-                n = Self::udata(c, gimli::DW_AT_count)
-                    .or_else(|| Self::udata(c, gimli::DW_AT_upper_bound).map(|u| u + 1))
-                    .unwrap_or(0) as u32;
-            }
-        });
-        n
-    }
-}
-
 /// The DIE an abstract origin (or specification) names, for a name and type.
 fn origin<'u, 'a>(
     unit: &'u gimli::Unit<R<'a>>,
@@ -349,6 +160,69 @@ fn origin<'u, 'a>(
         }
     }
     None
+}
+
+/// A function symbol: name, address, size.
+pub(crate) type Symbol = (String, u64, u64);
+
+/// The symbol of `symbols` holding `addr`, and the offset into it.
+pub(crate) fn symbol_at(symbols: &[Symbol], addr: u64) -> Option<(&str, u64)> {
+    symbols
+        .iter()
+        .filter(|(_, a, sz)| *a <= addr && addr < a + (*sz).max(1))
+        .map(|(n, a, _)| (n.as_str(), addr - a))
+        .min_by_key(|(_, off)| *off)
+}
+
+/// The DWARF sections of a linked image (no relocations to apply), borrowed from it.
+pub(crate) fn linked_dwarf<'a>(file: &object::File<'a>) -> Result<gimli::Dwarf<R<'a>>, String> {
+    let load = |id: gimli::SectionId| -> Result<R<'a>, gimli::Error> {
+        let data = file
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .unwrap_or(&[]);
+        Ok(EndianSlice::new(data, LittleEndian))
+    };
+    gimli::Dwarf::load(load).map_err(|e| e.to_string())
+}
+
+/// Reads the functions and lines of the units `headers` yields.
+fn read_units<'a>(
+    dwarf: &gimli::Dwarf<R<'a>>,
+    headers: impl Iterator<Item = Result<gimli::UnitHeader<R<'a>>, gimli::Error>>,
+) -> Result<(Btf, Vec<Func>, Vec<Line>), String> {
+    let mut tr = TypeReader {
+        dwarf,
+        types: vec![Type {
+            name: String::new(),
+            kind: Kind::Void,
+            size: 0,
+            ty: 0,
+        }],
+        seen: HashMap::new(),
+    };
+    let mut functions = Vec::new();
+    let mut lines = Vec::new();
+    for (uid, header) in headers.enumerate() {
+        let unit = dwarf
+            .unit(header.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        read_functions(dwarf, &mut tr, uid, &unit, &mut functions)?;
+        read_lines(dwarf, &unit, &mut lines)?;
+    }
+    Ok((Btf::from_types(tr.types), functions, lines))
+}
+
+/// The text symbols of an ELF file; `rebase` gives each a section base (a `.ko`).
+pub(crate) fn text_symbols(file: &object::File, rebase: bool) -> Vec<Symbol> {
+    file.symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text)
+        .filter_map(|s| {
+            let i = s.section_index()?;
+            let base = if rebase { base_of(i.0) } else { 0 };
+            Some((s.name().ok()?.to_string(), base + s.address(), s.size()))
+        })
+        .collect()
 }
 
 impl ModuleDwarf {
@@ -364,18 +238,7 @@ impl ModuleDwarf {
                 path.display()
             ));
         }
-        let symbols = file
-            .symbols()
-            .filter(|s| s.kind() == object::SymbolKind::Text)
-            .filter_map(|s| {
-                let i = s.section_index()?;
-                Some((
-                    s.name().ok()?.to_string(),
-                    base_of(i.0) + s.address(),
-                    s.size(),
-                ))
-            })
-            .collect();
+        let symbols = text_symbols(&file, true);
         let load = |id: gimli::SectionId| -> Result<R<'_>, gimli::Error> {
             Ok(EndianSlice::new(
                 secs.get(id.name()).map(|v| v.as_slice()).unwrap_or(&[]),
@@ -383,47 +246,52 @@ impl ModuleDwarf {
             ))
         };
         let dwarf = gimli::Dwarf::load(load).map_err(|e| e.to_string())?;
-        let mut tr = TypeReader {
-            dwarf: &dwarf,
-            types: vec![Type {
-                name: String::new(),
-                kind: Kind::Void,
-                size: 0,
-                ty: 0,
-            }],
-            seen: HashMap::new(),
-        };
-        let mut functions = Vec::new();
-        let mut lines = Vec::new();
         let mut units = dwarf.units();
-        let mut uid = 0;
-        while let Some(header) = units.next().map_err(|e| e.to_string())? {
-            let unit = dwarf.unit(header).map_err(|e| e.to_string())?;
-            read_functions(&dwarf, &mut tr, uid, &unit, &mut functions)?;
-            read_lines(&dwarf, &unit, &mut lines)?;
-            uid += 1;
-        }
+        let headers = std::iter::from_fn(|| units.next().transpose());
+        let (types, functions, lines) = read_units(&dwarf, headers)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().replace('-', "_"))
             .unwrap_or_default();
         Ok(ModuleDwarf {
             name,
-            types: Btf::from_types(tr.types),
+            types,
+            functions,
+            lines,
+            symbols: Rc::new(symbols),
+            debug_frame: Rc::new(secs.get(".debug_frame").cloned().unwrap_or_default()),
+        })
+    }
+
+    /// Reads the units at `offsets` (in `.debug_info`) of a linked image (the debug
+    /// vmlinux: no relocations to apply), which `symbols` and `debug_frame` belong to.
+    pub(crate) fn load_units(
+        name: &str,
+        file: &object::File,
+        offsets: &[u64],
+        symbols: Rc<Vec<Symbol>>,
+        debug_frame: Rc<Vec<u8>>,
+    ) -> Result<ModuleDwarf, String> {
+        let dwarf = linked_dwarf(file)?;
+        let headers = offsets.iter().map(|o| {
+            dwarf
+                .debug_info
+                .header_from_offset(gimli::DebugInfoOffset(*o as usize))
+        });
+        let (types, functions, lines) = read_units(&dwarf, headers)?;
+        Ok(ModuleDwarf {
+            name: name.to_string(),
+            types,
             functions,
             lines,
             symbols,
-            debug_frame: secs.get(".debug_frame").cloned().unwrap_or_default(),
+            debug_frame,
         })
     }
 
     /// The ELF symbol holding `addr` and the offset into it (a kprobe's symbol and offset).
     pub fn symbol_at(&self, addr: u64) -> Option<(&str, u64)> {
-        self.symbols
-            .iter()
-            .filter(|(_, a, sz)| *a <= addr && addr < a + (*sz).max(1))
-            .map(|(n, a, _)| (n.as_str(), addr - a))
-            .min_by_key(|(_, off)| *off)
+        symbol_at(&self.symbols, addr)
     }
 
     /// Where variable `v` of `f` is at `pc`, or why it cannot be read there.
@@ -544,9 +412,13 @@ fn read_functions<'a>(
                     None => low,
                 };
                 let mut name = tr.name(unit, e);
-                if name.is_empty() {
-                    if let Some(o) = origin(unit, e) {
+                let mut decl = decl_of(dwarf, unit, e);
+                if let Some(o) = origin(unit, e) {
+                    if name.is_empty() {
                         name = tr.name(unit, &o);
+                    }
+                    if decl.0.is_empty() {
+                        decl = decl_of(dwarf, unit, &o);
                     }
                 }
                 let frame_cfa = matches!(
@@ -559,6 +431,7 @@ fn read_functions<'a>(
                     high,
                     vars: Vec::new(),
                     inlined_at: None,
+                    decl,
                     frame_cfa,
                 });
                 funcs.clear();
@@ -631,8 +504,8 @@ fn read_functions<'a>(
                     continue;
                 };
                 let high = ranges.iter().map(|r| r.1).max().unwrap_or(low + 1);
-                let name = origin(unit, e)
-                    .map(|o| tr.name(unit, &o))
+                let (name, decl) = origin(unit, e)
+                    .map(|o| (tr.name(unit, &o), decl_of(dwarf, unit, &o)))
                     .unwrap_or_default();
                 let line = TypeReader::udata(e, gimli::DW_AT_call_line).unwrap_or(0);
                 let file = match e.attr_value(gimli::DW_AT_call_file).ok().flatten() {
@@ -648,6 +521,7 @@ fn read_functions<'a>(
                     high,
                     vars: Vec::new(),
                     inlined_at: Some((file, line)),
+                    decl,
                     frame_cfa,
                 });
                 funcs.push((depth, out.len() - 1));
@@ -660,18 +534,56 @@ fn read_functions<'a>(
     Ok(())
 }
 
-/// The path of file `index` of a unit's line program.
+/// The declaration file and line of a function's entry (empty if not recorded).
+fn decl_of<'a>(
+    dwarf: &gimli::Dwarf<R<'a>>,
+    unit: &gimli::Unit<R<'a>>,
+    e: &gimli::DebuggingInformationEntry<R<'a>>,
+) -> (String, u64) {
+    let file = match e.attr_value(gimli::DW_AT_decl_file).ok().flatten() {
+        Some(AttributeValue::FileIndex(i)) => file_name(dwarf, unit, i),
+        Some(v) => v.udata_value().and_then(|i| file_name(dwarf, unit, i)),
+        None => None,
+    };
+    (
+        file.unwrap_or_default(),
+        TypeReader::udata(e, gimli::DW_AT_decl_line).unwrap_or(0),
+    )
+}
+
+/// The path of file `index` of a unit's line program: its name, under its directory
+/// unless that is the compilation directory.
 fn file_name<'a>(
     dwarf: &gimli::Dwarf<R<'a>>,
     unit: &gimli::Unit<R<'a>>,
     index: u64,
 ) -> Option<String> {
     let header = unit.line_program.as_ref()?.header();
-    let file = header.file(index)?;
-    dwarf
-        .attr_string(unit, file.path_name())
-        .ok()
-        .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
+    file_path(dwarf, unit, header, header.file(index)?)
+}
+
+fn file_path<'a>(
+    dwarf: &gimli::Dwarf<R<'a>>,
+    unit: &gimli::Unit<R<'a>>,
+    header: &gimli::LineProgramHeader<R<'a>>,
+    file: &gimli::FileEntry<R<'a>>,
+) -> Option<String> {
+    let string = |v| {
+        dwarf
+            .attr_string(unit, v)
+            .ok()
+            .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
+    };
+    let name = string(file.path_name())?;
+    if name.starts_with('/') || file.directory_index() == 0 {
+        return Some(name);
+    }
+    match file.directory(header).and_then(string) {
+        Some(dir) if !dir.is_empty() && dir != "." => {
+            Some(format!("{}/{}", dir.trim_end_matches('/'), name))
+        }
+        _ => Some(name),
+    }
 }
 
 /// Reads the statement rows of one unit's line program.
@@ -684,6 +596,7 @@ fn read_lines<'a>(
         return Ok(());
     };
     let mut rows = program.rows();
+    let mut names: HashMap<u64, String> = HashMap::new();
     while let Some((header, row)) = rows.next_row().map_err(|e| e.to_string())? {
         if !row.is_stmt() || row.end_sequence() {
             continue;
@@ -692,13 +605,11 @@ fn read_lines<'a>(
         let Some(file) = row.file(header) else {
             continue;
         };
-        let name = dwarf
-            .attr_string(unit, file.path_name())
-            .ok()
-            .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let name = names
+            .entry(row.file_index())
+            .or_insert_with(|| file_path(dwarf, unit, header, file).unwrap_or_default());
         out.push(Line {
-            file: name,
+            file: name.clone(),
             line: line.get(),
             addr: row.address(),
         });

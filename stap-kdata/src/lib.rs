@@ -11,6 +11,9 @@
 
 pub mod btf;
 pub mod dwarf;
+mod dwarf_types;
+mod kdwarf;
+pub mod kindex;
 mod modules;
 mod pretty;
 mod resolve;

@@ -1,22 +1,28 @@
-//! `module("M").function("PATTERN")` and `module("M").statement("FUNC@FILE:LINE")` probes,
-//! resolved from the module's own DWARF (a `.ko` built with `-g`): the kprobe's symbol and
-//! offset, and target variables (parameters and locals) from their location expressions.
+//! DWARF probe points: `module("M").function("PATTERN")`, `module("M").statement(...)` and
+//! their `kernel.` forms with a source file or line (or `.inline`), resolved from DWARF (a
+//! `.ko` built with `-g`, or the kernel's debug vmlinux): the kprobe's symbol and offset,
+//! and target variables (parameters and locals) from their location expressions.
 //!
 //! `M` is a module name, looked up under `/usr/lib/modules/KVER/`, or the path of a `.ko`.
+//! A point's pattern is `FUNC[@FILE[:LINE | :* | :FIRST-LAST | +OFFSET]]`, as in
+//! stapprobes(3stap); each part may hold wildcards.
 
 use crate::dwarf::{Func, ModuleDwarf, Var, VarLoc};
 use crate::glob;
+use crate::kdwarf::{self, KernelDwarf};
 use crate::resolve::{walk_from, At};
 use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetSource};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// The modules a session's probes name, each read once.
+/// The modules a session's probes name, each read once, and the kernel's own DWARF.
 pub(crate) struct Modules {
     release: String,
+    cache: PathBuf,
     loaded: RefCell<HashMap<String, Rc<ModuleDwarf>>>,
+    kernel: OnceCell<Result<KernelDwarf, String>>,
 }
 
 fn string_arg(c: &PointComponent) -> Option<&str> {
@@ -26,11 +32,89 @@ fn string_arg(c: &PointComponent) -> Option<&str> {
     }
 }
 
-/// `FUNC@FILE:LINE` split into its parts.
-fn parse_statement(spec: &str) -> Option<(&str, &str, u64)> {
-    let (func, rest) = spec.split_once('@')?;
-    let (file, line) = rest.rsplit_once(':')?;
-    Some((func, file, line.parse().ok()?))
+/// Which lines of a file a pattern names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lines {
+    /// None given.
+    None,
+    /// `:N`.
+    Exact(u64),
+    /// `:*`.
+    Any,
+    /// `:FIRST-LAST`.
+    Range(u64, u64),
+    /// `+N`: lines after the function's declaration.
+    After(u64),
+}
+
+/// A point's pattern: `FUNC[@FILE[:LINE]]`.
+#[derive(Clone, Copy, Debug)]
+struct Spec<'s> {
+    func: &'s str,
+    file: Option<&'s str>,
+    lines: Lines,
+}
+
+fn parse_spec(s: &str) -> Result<Spec<'_>, String> {
+    let Some((func, rest)) = s.split_once('@') else {
+        return Ok(Spec {
+            func: s,
+            file: None,
+            lines: Lines::None,
+        });
+    };
+    let bad = || {
+        format!(
+            "'{}': expected FUNCTION@FILE[:LINE | :* | :FIRST-LAST | +N]",
+            s
+        )
+    };
+    let (file, lines) = if let Some((f, n)) = rest.rsplit_once('+') {
+        (f, Lines::After(n.parse().map_err(|_| bad())?))
+    } else if let Some((f, n)) = rest.rsplit_once(':') {
+        let lines = match n {
+            "*" => Lines::Any,
+            _ => match n.split_once('-') {
+                Some((a, b)) => {
+                    Lines::Range(a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?)
+                }
+                None => Lines::Exact(n.parse().map_err(|_| bad())?),
+            },
+        };
+        (f, lines)
+    } else {
+        (rest, Lines::None)
+    };
+    Ok(Spec {
+        func,
+        file: Some(file),
+        lines,
+    })
+}
+
+/// Whether DWARF's path `path` is the file a script names: the pattern as is, under any
+/// directory (an implicit `*/`), or the base name.
+fn file_matches(path: &str, pat: &str) -> bool {
+    let path = path.trim_start_matches("./");
+    glob(pat, path)
+        || glob(&format!("*/{}", pat), path)
+        || Path::new(path)
+            .file_name()
+            .is_some_and(|n| glob(pat, &n.to_string_lossy()))
+}
+
+/// A file as concrete points show it: relative paths as DWARF has them, absolute ones
+/// (a module built out of tree) by their base name.
+fn shown(path: &str) -> String {
+    let path = path.trim_start_matches("./");
+    if path.starts_with('/') {
+        Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        path.to_string()
+    }
 }
 
 fn find_ko(dir: &Path, file: &str, depth: usize) -> Option<PathBuf> {
@@ -48,10 +132,12 @@ fn find_ko(dir: &Path, file: &str, depth: usize) -> Option<PathBuf> {
 }
 
 impl Modules {
-    pub(crate) fn new(release: &str) -> Modules {
+    pub(crate) fn new(release: &str, cache: &Path) -> Modules {
         Modules {
             release: release.to_string(),
+            cache: cache.to_path_buf(),
             loaded: RefCell::new(HashMap::new()),
+            kernel: OnceCell::new(),
         }
     }
 
@@ -82,19 +168,89 @@ impl Modules {
         Ok(m)
     }
 
+    /// The kernel's debug vmlinux, opened (and indexed) on first use.
+    pub(crate) fn kernel(&self) -> Result<&KernelDwarf, String> {
+        self.kernel
+            .get_or_init(|| match kdwarf::find(&self.release) {
+                Some(p) => KernelDwarf::open(&p, &self.cache),
+                None => Err(format!(
+                    "the kernel's DWARF is not installed: install linux-image-{}-dbg (or put \
+                     its vmlinux under $SYSTEMTAP_DEBUGINFO_PATH)",
+                    self.release
+                )),
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+
+    /// Whether the kernel's DWARF is installed (without opening it).
+    pub(crate) fn has_kernel_dwarf(&self) -> bool {
+        match self.kernel.get() {
+            Some(k) => k.is_ok(),
+            None => kdwarf::find(&self.release).is_some(),
+        }
+    }
+
+    /// The DWARF a point's functions may be in: the module's, or the kernel units holding
+    /// functions (out of line, or inlined copies) whose names match.
+    fn candidates(
+        &self,
+        point: &ProbePoint,
+        spec: &Spec,
+        outline: bool,
+        inline: bool,
+    ) -> Result<Vec<Rc<ModuleDwarf>>, String> {
+        if point.components[0].name == "module" {
+            return Ok(vec![
+                self.module(string_arg(&point.components[0]).unwrap_or(""))?
+            ]);
+        }
+        let k = self.kernel()?;
+        let mut units = BTreeSet::new();
+        for (map, want) in [(&k.index.functions, outline), (&k.index.inlined, inline)] {
+            if !want {
+                continue;
+            }
+            if spec.func.contains(['*', '?', '[']) {
+                for (name, us) in map {
+                    if glob(spec.func, name) {
+                        units.extend(us.iter().copied());
+                    }
+                }
+            } else if let Some(us) = map.get(spec.func) {
+                units.extend(us.iter().copied());
+            }
+        }
+        // A file names its own unit; functions of headers are found in the units that
+        // include them.
+        if let Some(file) = spec.file {
+            let own: Vec<u32> = units
+                .iter()
+                .copied()
+                .filter(|u| file_matches(&k.index.units[*u as usize].1, file))
+                .collect();
+            if !own.is_empty() {
+                units = own.into_iter().collect();
+            }
+        }
+        units.into_iter().map(|u| k.unit(u)).collect()
+    }
+
     /// The function a concrete point probes and the address it probes at.
     fn site_of<'m>(&self, m: &'m ModuleDwarf, point: &ProbePoint) -> Option<(&'m Func, u64)> {
         let c = point.components.get(1)?;
-        let arg = string_arg(c)?;
+        let spec = parse_spec(string_arg(c)?).ok()?;
         match c.name.as_str() {
             "function" if is_inline(point) => {
                 // NAME@FILE:LINE: the copy inlined at that call site.
-                let (func, file, line) = parse_statement(arg)?;
+                let Lines::Exact(line) = spec.lines else {
+                    return None;
+                };
                 let f = m.functions.iter().find(|f| {
-                    f.name == func
-                        && f.inlined_at
-                            .as_ref()
-                            .is_some_and(|(cf, cl)| *cl == line && same_file(cf, file))
+                    f.name == spec.func
+                        && f.inlined_at.as_ref().is_some_and(|(cf, cl)| {
+                            *cl == line && spec.file.is_some_and(|p| file_matches(cf, p))
+                        })
                 })?;
                 Some((f, f.low))
             }
@@ -102,90 +258,173 @@ impl Modules {
                 let f = m
                     .functions
                     .iter()
-                    .find(|f| f.name == arg && f.inlined_at.is_none())?;
+                    .find(|f| f.inlined_at.is_none() && declared(f, &spec))?;
                 Some((f, f.low))
             }
             "statement" => {
-                let (func, file, line) = parse_statement(arg)?;
-                let f = m
-                    .functions
+                let Lines::Exact(line) = spec.lines else {
+                    return None;
+                };
+                let file = spec.file?;
+                m.functions
                     .iter()
-                    .find(|f| f.name == func && f.inlined_at.is_none())?;
-                line_addr(m, f, file, line).map(|a| (f, a))
+                    .filter(|f| f.name == spec.func && f.inlined_at.is_none())
+                    .find_map(|f| line_addr(m, f, file, line).map(|a| (f, a)))
             }
             _ => None,
         }
     }
 
-    /// Expands a `module(...)` point into concrete points, one per function (or line).
-    pub(crate) fn resolve(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
-        let spec = string_arg(&point.components[0]).unwrap_or("");
-        let m = self.module(spec)?;
+    /// The DWARF, function and address of a concrete point.
+    fn locate(&self, point: &ProbePoint) -> Result<(Rc<ModuleDwarf>, usize, u64), String> {
+        let c = &point.components[1];
+        if let Some(PointArg::Number(addr)) = c.arg {
+            return self.locate_address(point, addr as u64);
+        }
+        let spec = parse_spec(string_arg(c).unwrap_or(""))?;
+        let inline = is_inline(point);
+        for m in self.candidates(point, &spec, !inline, inline)? {
+            if let Some((f, pc)) = self.site_of(&m, point) {
+                let i = m
+                    .functions
+                    .iter()
+                    .position(|g| std::ptr::eq(g, f))
+                    .unwrap_or(0);
+                return Ok((m.clone(), i, pc));
+            }
+        }
+        Err(format!("'{}' has no code in the DWARF read", point))
+    }
+
+    /// The kernel function holding `addr` (a `kernel.statement(ADDR)`), from its symbol.
+    fn locate_address(
+        &self,
+        point: &ProbePoint,
+        addr: u64,
+    ) -> Result<(Rc<ModuleDwarf>, usize, u64), String> {
+        if is_absolute(point) {
+            return Err(".absolute probes have no target variables".into());
+        }
+        let k = self.kernel()?;
+        let (sym, _) = k
+            .symbol_at(addr)
+            .ok_or_else(|| format!("no kernel function holds address {:#x}", addr))?;
+        // GCC's clones (f.isra.0, f.constprop.0) are f in DWARF.
+        let name = sym.split('.').next().unwrap_or(sym);
+        for u in k.index.functions.get(name).into_iter().flatten() {
+            let m = k.unit(*u)?;
+            if let Some(i) = m
+                .functions
+                .iter()
+                .position(|f| f.inlined_at.is_none() && f.low <= addr && addr < f.high)
+            {
+                return Ok((m, i, addr));
+            }
+        }
+        Err(format!(
+            "no DWARF describes the code at {:#x} ({})",
+            addr, sym
+        ))
+    }
+
+    /// Expands a DWARF point into concrete points: one per function, inlined copy or line.
+    /// `with_inline`: a plain `.function` also takes the function's inlined copies.
+    pub(crate) fn resolve(
+        &self,
+        point: &ProbePoint,
+        with_inline: bool,
+    ) -> Result<Vec<ProbePoint>, String> {
         let c = &point.components[1];
         let arg = string_arg(c).unwrap_or("");
-        let concrete = |comp: &str, arg: String| {
+        let spec = parse_spec(arg)?;
+        let kernel = point.components[0].name == "kernel";
+        let concrete = |comp: &str, arg: String, m: &ModuleDwarf, inline: bool| {
             let mut p = point.clone();
-            p.components[0].arg = Some(PointArg::String(m.name.clone()));
+            if !kernel {
+                p.components[0].arg = Some(PointArg::String(m.name.clone()));
+            }
             p.components[1].name = comp.to_string();
             p.components[1].arg = Some(PointArg::String(arg));
+            if inline && !is_inline(&p) {
+                p.components.push(PointComponent {
+                    name: "inline".into(),
+                    arg: None,
+                });
+            }
             p
         };
-        let inline = is_inline(point);
-        let mut names: Vec<&str> = m
-            .functions
-            .iter()
-            .filter(|f| f.inlined_at.is_some() == inline)
-            .map(|f| f.name.as_str())
-            .collect();
-        names.sort();
-        names.dedup();
-        let out: Vec<ProbePoint> = match c.name.as_str() {
-            "function" if inline => {
-                // One point per inlined copy, named by its call site.
-                let pat = arg.split('@').next().unwrap_or("");
-                m.functions
-                    .iter()
-                    .filter(|f| glob(pat, &f.name))
-                    .filter_map(|f| {
-                        let (file, line) = f.inlined_at.as_ref()?;
-                        let base = Path::new(file).file_name()?.to_string_lossy();
-                        Some(concrete(
-                            "function",
-                            format!("{}@{}:{}", f.name, base, line),
-                        ))
-                    })
-                    .collect()
-            }
-            "function" => {
-                let pat = arg.split('@').next().unwrap_or("");
-                names
-                    .iter()
-                    .filter(|n| glob(pat, n))
-                    .map(|n| concrete("function", n.to_string()))
-                    .collect()
-            }
-            "statement" => {
-                let (func, file, line) = parse_statement(arg)
-                    .ok_or_else(|| format!("'{}': a statement is FUNCTION@FILE:LINE", point))?;
-                m.functions
-                    .iter()
-                    .filter(|f| f.inlined_at.is_none() && glob(func, &f.name))
-                    .filter(|f| line_addr(&m, f, file, line).is_some())
-                    .map(|f| concrete("statement", format!("{}@{}:{}", f.name, file, line)))
-                    .collect()
-            }
-            other => {
-                return Err(format!(
-                    "module(...).{} probes are not supported yet",
-                    other
-                ))
-            }
+        let inline_only = is_inline(point);
+        let statement = c.name == "statement";
+        let want_inline = inline_only || (with_inline && !statement);
+        let units = self.candidates(point, &spec, !inline_only, want_inline)?;
+        // The kernel refuses kprobes in some code: never offer those points.
+        let allowed = |addr: u64| {
+            !kernel
+                || self
+                    .kernel()
+                    .map(|k| k.forbidden(addr).is_none())
+                    .unwrap_or(true)
         };
+        let mut out: Vec<ProbePoint> = Vec::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for m in &units {
+            for f in &m.functions {
+                names.insert(f.name.clone());
+                if !glob(spec.func, &f.name) {
+                    continue;
+                }
+                match (&f.inlined_at, statement) {
+                    (Some((file, line)), false) if want_inline => {
+                        if spec.file.is_some_and(|p| !file_matches(&f.decl.0, p)) || !allowed(f.low)
+                        {
+                            continue;
+                        }
+                        out.push(concrete(
+                            "function",
+                            format!("{}@{}:{}", f.name, shown(file), line),
+                            m,
+                            true,
+                        ));
+                    }
+                    (None, false) if !inline_only && declared_like(f, &spec) && allowed(f.low) => {
+                        let name = if kernel || spec.file.is_some() {
+                            format!("{}@{}:{}", f.name, shown(&f.decl.0), f.decl.1)
+                        } else {
+                            f.name.clone()
+                        };
+                        out.push(concrete("function", name, m, false));
+                    }
+                    (None, true) if allowed(f.low) => {
+                        let file = spec.file.ok_or_else(|| {
+                            format!("'{}': a statement is FUNCTION@FILE:LINE", point)
+                        })?;
+                        for line in lines_of(m, f, file, spec.lines) {
+                            out.push(concrete(
+                                "statement",
+                                format!("{}@{}:{}", f.name, shown(&line.0), line.1),
+                                m,
+                                false,
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.dedup_by(|a, b| a.to_string() == b.to_string());
         if out.is_empty() {
-            let near = stap_sema::similar(arg, names.iter().copied());
+            let near = stap_sema::similar(spec.func, names.iter().map(|s| s.as_str()));
+            let place = if kernel {
+                "the kernel's DWARF".to_string()
+            } else {
+                format!(
+                    "module {}",
+                    units.first().map(|m| m.name.as_str()).unwrap_or("")
+                )
+            };
             return Err(format!(
-                "probe point mismatch: nothing in module {} matches '{}'{}",
-                m.name,
+                "probe point mismatch: nothing in {} matches '{}'{}",
+                place,
                 arg,
                 if near.is_empty() {
                     String::new()
@@ -197,12 +436,16 @@ impl Modules {
         Ok(out)
     }
 
-    /// The kprobe's `MODULE:SYMBOL` and offset for a concrete point.
+    /// The kprobe's `[MODULE:]SYMBOL` and offset for a concrete point.
     pub(crate) fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
-        let m = self.module(string_arg(&point.components[0])?).ok()?;
-        let (_, pc) = self.site_of(&m, point)?;
+        let (m, i, pc) = self.locate(point).ok()?;
+        let _ = i;
         let (sym, off) = m.symbol_at(pc)?;
-        Some((format!("{}:{}", m.name, sym), off))
+        if point.components[0].name == "kernel" {
+            Some((sym.to_string(), off))
+        } else {
+            Some((format!("{}:{}", m.name, sym), off))
+        }
     }
 
     /// `$name` (then `components`) at a concrete point, from its DWARF location there.
@@ -212,13 +455,11 @@ impl Modules {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
-        let spec = string_arg(&point.components[0]).unwrap_or("");
-        let m = self.module(spec)?;
-        let (f, pc) = self
-            .site_of(&m, point)
-            .ok_or_else(|| format!("'{}' has no code in {}", point, m.name))?;
+        let (m, fi, pc) = self.locate(point)?;
+        let m = &*m;
+        let f = &m.functions[fi];
         if point.components.iter().any(|c| c.name == "return") {
-            return Err("module .return probes have no target variables in stap-rs yet".into());
+            return Err("DWARF .return probes have no target variables in stap-rs yet".into());
         }
         let visible: Vec<&Var> = f.vars.iter().filter(|v| v.in_scope(pc)).collect();
         match name {
@@ -303,13 +544,11 @@ impl Modules {
 
     /// The variables at a concrete point with their C types (for `-L`).
     pub(crate) fn variables(&self, point: &ProbePoint) -> Vec<(String, String)> {
-        let Some(m) = string_arg(&point.components[0]).and_then(|s| self.module(s).ok()) else {
+        let Ok((m, fi, pc)) = self.locate(point) else {
             return Vec::new();
         };
-        let Some((f, pc)) = self.site_of(&m, point) else {
-            return Vec::new();
-        };
-        f.vars
+        m.functions[fi]
+            .vars
             .iter()
             .filter(|v| v.in_scope(pc))
             .map(|v| (format!("${}", v.name), m.types.c_name(v.ty)))
@@ -317,16 +556,29 @@ impl Modules {
     }
 }
 
+/// A `.absolute` point (a raw address).
+fn is_absolute(point: &ProbePoint) -> bool {
+    point.components.iter().any(|c| c.name == "absolute")
+}
+
 /// A `.inline` point (inlined copies of a function).
 fn is_inline(point: &ProbePoint) -> bool {
     point.components.iter().any(|c| c.name == "inline")
 }
 
-/// Whether DWARF's path `path` is the file a script names (a path suffix or base name).
-fn same_file(path: &str, file: &str) -> bool {
-    path == file
-        || path.ends_with(&format!("/{}", file))
-        || Path::new(path).file_name().is_some_and(|n| n == file)
+/// Whether out-of-line function `f` is the one a concrete point names.
+fn declared(f: &Func, spec: &Spec) -> bool {
+    f.name == spec.func && declared_like(f, spec)
+}
+
+/// Whether `f`'s declaration is in the file (and at the line) a pattern names.
+fn declared_like(f: &Func, spec: &Spec) -> bool {
+    spec.file.is_none_or(|p| file_matches(&f.decl.0, p))
+        && match spec.lines {
+            Lines::Exact(n) => f.decl.1 == n,
+            Lines::Range(a, b) => a <= f.decl.1 && f.decl.1 <= b,
+            _ => true,
+        }
 }
 
 /// The first statement address of `file:line` inside function `f`.
@@ -334,7 +586,27 @@ fn line_addr(m: &ModuleDwarf, f: &Func, file: &str, line: u64) -> Option<u64> {
     m.lines
         .iter()
         .filter(|l| l.line == line && f.low <= l.addr && l.addr < f.high)
-        .filter(|l| same_file(&l.file, file))
+        .filter(|l| file_matches(&l.file, file))
         .map(|l| l.addr)
         .min()
+}
+
+/// The lines (file, line) with code in function `f` that a pattern names.
+fn lines_of(m: &ModuleDwarf, f: &Func, file: &str, lines: Lines) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = m
+        .lines
+        .iter()
+        .filter(|l| f.low <= l.addr && l.addr < f.high && file_matches(&l.file, file))
+        .filter(|l| match lines {
+            Lines::Exact(n) => l.line == n,
+            Lines::Range(a, b) => a <= l.line && l.line <= b,
+            Lines::After(n) => l.line == f.decl.1 + n,
+            // Not the lines of code inlined from above the function.
+            Lines::Any | Lines::None => l.line >= f.decl.1 || l.file != f.decl.0,
+        })
+        .map(|l| (l.file.clone(), l.line))
+        .collect();
+    out.sort_by_key(|l| l.1);
+    out.dedup();
+    out
 }

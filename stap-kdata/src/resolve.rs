@@ -66,10 +66,10 @@ impl BtfResolver {
     pub fn new(release: &str, cache: PathBuf) -> BtfResolver {
         BtfResolver {
             release: release.to_string(),
-            cache,
+            cache: cache.clone(),
             data: OnceCell::new(),
             notes: RefCell::new(Vec::new()),
-            modules: crate::modules::Modules::new(release),
+            modules: crate::modules::Modules::new(release, &cache),
         }
     }
 
@@ -92,6 +92,76 @@ impl BtfResolver {
     fn note(&self, n: String) {
         self.notes.borrow_mut().push(n);
     }
+
+    /// Why the kernel refuses kprobes on function `name`, when its symbol table (the debug
+    /// vmlinux) is installed.
+    fn forbidden(&self, name: &str) -> Option<&'static str> {
+        if !self.modules.has_kernel_dwarf() {
+            return None;
+        }
+        self.modules.kernel().ok()?.forbidden_function(name)
+    }
+
+    /// A kernel point resolved from the kernel's DWARF, saying (once) which image served.
+    fn dwarf_points(
+        &self,
+        point: &ProbePoint,
+        with_inline: bool,
+    ) -> Result<Vec<ProbePoint>, String> {
+        let k = self
+            .modules
+            .kernel()
+            .map_err(|e| format!("cannot resolve '{}': {}", point, e))?;
+        let note = format!(
+            "kernel DWARF: {} (index {})",
+            k.path.display(),
+            k.index_source
+        );
+        if !self.notes.borrow().contains(&note) {
+            self.note(note);
+        }
+        self.modules.resolve(point, with_inline)
+    }
+}
+
+impl BtfResolver {
+    /// `kernel.statement(ADDR)` (an address in the image, found again by symbol and offset
+    /// whatever KASLR did) or `.absolute` (a raw address of the running kernel, guru mode).
+    fn address_point(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
+        let Some(PointArg::Number(addr)) = point.components[1].arg else {
+            return Ok(vec![point.clone()]);
+        };
+        if names(point).contains(&"absolute") {
+            return Ok(vec![point.clone()]);
+        }
+        let k = self.modules.kernel().map_err(|e| {
+            format!(
+                "cannot resolve '{}': an address needs the kernel's symbol table: {}",
+                point, e
+            )
+        })?;
+        match k.symbol_at(addr as u64) {
+            Some(_) => Ok(vec![point.clone()]),
+            None => Err(format!(
+                "probe point mismatch: no kernel function holds address {:#x} ({})",
+                addr, point
+            )),
+        }
+    }
+}
+
+/// Whether a kernel point is one only DWARF describes: a statement, an inlined copy, or
+/// a function named with its source file.
+fn dwarf_point(point: &ProbePoint) -> bool {
+    let n = names(point);
+    n.first() == Some(&"module")
+        || n.get(1) == Some(&"statement")
+        || n.contains(&"inline")
+        || point
+            .components
+            .get(1)
+            .and_then(string_arg)
+            .is_some_and(|a| a.contains('@'))
 }
 
 fn string_arg(c: &PointComponent) -> Option<&str> {
@@ -120,31 +190,49 @@ impl KernelResolver for BtfResolver {
         };
         match (family, n.as_slice()) {
             (Family::KernelDwarf, ["kernel", "function", rest @ ..])
-                if rest
-                    .iter()
-                    .all(|r| matches!(*r, "call" | "return" | "maxactive" | "exported")) =>
+                if rest.iter().all(|r| {
+                    matches!(*r, "call" | "return" | "maxactive" | "exported" | "inline")
+                }) =>
             {
                 let pat = string_arg(&point.components[1]).unwrap_or("");
-                if pat.contains('@') {
-                    return Err(format!(
-                        "'{}': source files and lines need the kernel's DWARF (install \
-                         linux-image-{}-dbg); stap-rs reads BTF only so far",
-                        point, self.release
-                    ));
+                let entry_only = rest.iter().any(|r| matches!(*r, "call" | "return"));
+                if pat.contains('@') || rest.contains(&"inline") {
+                    return self.dwarf_points(point, !entry_only);
                 }
-                functions(data()?, point, pat)
+                let found = functions(data()?, point, pat, &|f| self.forbidden(f));
+                // A function named outright also takes its inlined copies, when the
+                // kernel's DWARF is installed (wildcards keep to out-of-line code).
+                if entry_only || pat.contains(['*', '?', '[']) || !self.modules.has_kernel_dwarf() {
+                    return found;
+                }
+                let mut inline = point.clone();
+                inline.components.push(PointComponent {
+                    name: "inline".into(),
+                    arg: None,
+                });
+                match (found, self.dwarf_points(&inline, false)) {
+                    (Ok(mut f), Ok(i)) => {
+                        f.extend(i);
+                        Ok(f)
+                    }
+                    (Ok(f), Err(_)) => Ok(f),
+                    (Err(_), Ok(i)) => Ok(i),
+                    (Err(e), Err(_)) => Err(e),
+                }
             }
-            (Family::KernelDwarf, ["module", "function" | "statement", ..]) => {
-                self.modules.resolve(point)
+            (Family::KernelDwarf | Family::Kprobe, [_, "statement", ..])
+                if matches!(point.components[1].arg, Some(PointArg::Number(_))) =>
+            {
+                self.address_point(point)
             }
-            (Family::KernelDwarf, _) => Err(format!(
-                "'{}' needs the kernel's DWARF (install linux-image-{}-dbg); stap-rs reads BTF \
-                 only so far, which serves kernel.function(\"NAME\") with .call and .return",
-                point, self.release
-            )),
+            (Family::KernelDwarf, ["kernel", "statement", ..]) => self.dwarf_points(point, false),
+            (Family::KernelDwarf, ["module", "function" | "statement", rest @ ..]) => {
+                let entry_only = rest.iter().any(|r| matches!(*r, "call" | "return"));
+                self.modules.resolve(point, !entry_only)
+            }
             (Family::Kprobe, ["kprobe", "function", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
-                functions(data()?, point, name)
+                functions(data()?, point, name, &|f| self.forbidden(f))
             }
             (Family::Tracepoint, [_, "trace" | "mark", ..]) => {
                 let name = string_arg(&point.components[1]).unwrap_or("");
@@ -188,7 +276,20 @@ impl KernelResolver for BtfResolver {
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
         let n = names(point);
-        if family == Family::KernelDwarf && n.first() == Some(&"module") {
+        if family == Family::KernelDwarf && dwarf_point(point) {
+            // Functions' parameters at entry (and $return) from BTF as elsewhere; the rest
+            // from DWARF.
+            let outline = n.first() == Some(&"kernel") && n.get(1) == Some(&"function");
+            if outline && !n.contains(&"inline") {
+                let mut bare = point.clone();
+                let f = string_arg(&point.components[1]).unwrap_or("");
+                bare.components[1].arg = Some(PointArg::String(
+                    f.split('@').next().unwrap_or("").to_string(),
+                ));
+                if let Ok(t) = self.target(&bare, family, name, components) {
+                    return Ok(t);
+                }
+            }
             return self.modules.target(point, name, components);
         }
         let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
@@ -323,14 +424,22 @@ impl KernelResolver for BtfResolver {
     }
 
     fn site(&self, point: &ProbePoint, family: Family) -> Option<(String, u64)> {
+        if let Some(PointArg::Number(addr)) = point.components.get(1).and_then(|c| c.arg.clone()) {
+            if names(point).contains(&"absolute") {
+                return None;
+            }
+            let k = self.modules.kernel().ok()?;
+            let (sym, off) = k.symbol_at(addr as u64)?;
+            return Some((sym.to_string(), off));
+        }
         match (family, names(point).first()) {
-            (Family::KernelDwarf, Some(&"module")) => self.modules.site(point),
+            (Family::KernelDwarf, _) if dwarf_point(point) => self.modules.site(point),
             _ => None,
         }
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
-        if family == Family::KernelDwarf && names(point).first() == Some(&"module") {
+        if family == Family::KernelDwarf && dwarf_point(point) {
             return self.modules.variables(point);
         }
         let Ok(k) = self.data() else {
@@ -367,12 +476,26 @@ impl KernelResolver for BtfResolver {
 }
 
 /// The functions `pat` names (wildcards skip blacklisted ones), as points, or a mismatch.
-fn functions(k: &KernelData, point: &ProbePoint, pat: &str) -> Result<Vec<ProbePoint>, String> {
+/// `forbidden` says why the kernel refuses a function, when its symbol table is at hand.
+fn functions(
+    k: &KernelData,
+    point: &ProbePoint,
+    pat: &str,
+    forbidden: &dyn Fn(&str) -> Option<&'static str>,
+) -> Result<Vec<ProbePoint>, String> {
     let wild = pat.contains(['*', '?', '[']);
+    if !wild {
+        if let Some(why) = forbidden(pat) {
+            return Err(format!(
+                "'{}': the kernel refuses kprobes on {} ({})",
+                point, pat, why
+            ));
+        }
+    }
     let found: Vec<ProbePoint> = k
         .functions
         .iter()
-        .filter(|(f, _)| glob(pat, f) && !(wild && blacklisted(f)))
+        .filter(|(f, _)| glob(pat, f) && !(wild && (blacklisted(f) || forbidden(f).is_some())))
         .map(|(f, _)| with_arg(point, 1, f))
         .collect();
     if found.is_empty() {

@@ -62,10 +62,14 @@ pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), Strin
             ));
         }
     }
-    let dbg = PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{}", release));
-    if let Ok(d) = std::fs::read(&dbg) {
-        if let Ok(b) = elf_btf(&d) {
-            return Ok((b, format!("BTF of {}", dbg.display())));
+    let dbg = crate::kdwarf::find(release)
+        .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{}", release)));
+    if let Ok(f) = std::fs::File::open(&dbg) {
+        // SAFETY: read only; only the .BTF section's pages are touched.
+        if let Ok(d) = unsafe { memmap2::Mmap::map(&f) } {
+            if let Ok(b) = elf_btf(&d) {
+                return Ok((b, format!("BTF of {}", dbg.display())));
+            }
         }
     }
     let image = PathBuf::from(format!("/boot/vmlinuz-{}", release));

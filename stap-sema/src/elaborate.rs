@@ -461,6 +461,13 @@ fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result
                 _ => None,
             })
     };
+    if p.components.iter().any(|c| c.name == "absolute") && !guru {
+        return Err(sem_error(
+            "sema.absolute-needs-guru",
+            "an .absolute probe point names a raw kernel address: it needs guru mode (stap -g)",
+            span,
+        ));
+    }
     if family == Family::Timer {
         let unit = &p.components[1];
         let Some(PointArg::Number(n)) = unit.arg else {

@@ -5,6 +5,7 @@
 # MODULE.sh scenario that the guest runs instead of stpd.
 # VM_WORKLOAD=1 keeps every guest CPU busy with a shell loop meanwhile.
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
+# VM_APPEND adds kernel command-line arguments (nokaslr, say).
 # VM_EXTRA lists files to put in the guest's /extra (test modules a scenario loads).
 # VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
 # options (shell words), e.g. "-icount shift=0" for the benchmarks.
@@ -44,5 +45,5 @@ done
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1" \
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 ${VM_APPEND:-}" \
 	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}
