@@ -354,12 +354,28 @@ fn print_backtrace_names_the_functions() {
         "-e",
         "global done
          probe kernel.function(\"ksys_write\") {
-             if (pid() == target() && !done++) print_backtrace()
+             if (pid() == target() && !done++) {
+                 print_backtrace()
+                 println(\"--\")
+                 print_stack(backtrace())
+                 printf(\"symname %s symdata %s\\n\", symname(register(\"ip\")),
+                        symdata(register(\"ip\")))
+             }
          }",
     ]);
+    // The probe writes addresses; stpd names them (print_backtrace, print_stack); symname
+    // and symdata are strings made in the probe.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(" : ksys_write+0x"), "{stdout}");
-    assert!(stdout.contains(" : do_syscall_64+0x"), "{stdout}");
+    let (bt, rest) = stdout.split_once("--\n").expect("two stacks");
+    for stack in [bt, rest] {
+        assert!(stack.contains(" : ksys_write+0x"), "{stdout}");
+        assert!(stack.contains(" : do_syscall_64+0x"), "{stdout}");
+        assert!(!stack.contains("stp-sym"), "{stdout}");
+    }
+    assert!(
+        rest.contains("symname ksys_write symdata ksys_write+0x"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -93,6 +93,128 @@ impl BtfResolver {
         self.notes.borrow_mut().push(n);
     }
 
+    /// A target variable from BTF (or, for DWARF points, DWARF).
+    fn target_of(
+        &self,
+        point: &ProbePoint,
+        family: Family,
+        name: &str,
+        components: &[Option<&str>],
+    ) -> Result<ResolvedTarget, String> {
+        let n = names(point);
+        if family == Family::KernelDwarf && dwarf_point(point) {
+            // Functions' parameters at entry (and $return) from BTF as elsewhere; the rest
+            // from DWARF.
+            let outline = n.first() == Some(&"kernel") && n.get(1) == Some(&"function");
+            if outline && !n.contains(&"inline") {
+                let mut bare = point.clone();
+                let f = string_arg(&point.components[1]).unwrap_or("");
+                bare.components[1].arg = Some(PointArg::String(
+                    f.split('@').next().unwrap_or("").to_string(),
+                ));
+                if let Ok(t) = self.target_of(&bare, family, name, components) {
+                    return Ok(t);
+                }
+            }
+            return self.modules.target(point, name, components);
+        }
+        let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
+        let k = self.data()?;
+        let (params, ret, is_return, source_of): (
+            Vec<(String, TypeId)>,
+            TypeId,
+            bool,
+            fn(u32) -> TargetSource,
+        ) = match family {
+            Family::KernelDwarf if n.get(1) == Some(&"function") => {
+                let (p, r) = k
+                    .function_proto(fname)
+                    .ok_or_else(|| format!("no prototype for '{}' in the kernel's BTF", fname))?;
+                (p, r, n.contains(&"return"), TargetSource::Param)
+            }
+            Family::Tracepoint => {
+                let a = k
+                    .tracepoint_args(fname)
+                    .ok_or_else(|| format!("no arguments known for tracepoint '{}'", fname))?;
+                (a, 0, false, TargetSource::TracepointArg)
+            }
+            _ => {
+                return Err(format!(
+                    "'{}' probes have no target variables in stap-rs yet",
+                    point
+                ))
+            }
+        };
+        let pairs = |list: &[(String, TypeId)], start: u32| {
+            TargetSource::Pairs(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, (pn, _))| (pn.clone(), source_of(start + i as u32)))
+                    .collect(),
+            )
+        };
+        let string = |source| ResolvedTarget {
+            source,
+            ops: Vec::new(),
+            result: TargetResult::String { max: 0 },
+            c_type: "string".into(),
+            pretty: Vec::new(),
+            pretty_deep: Vec::new(),
+        };
+        match name {
+            "$$parms" | "$$vars" => return Ok(string(pairs(&params, 0))),
+            "$$locals" => return Ok(string(TargetSource::Pairs(Vec::new()))),
+            "$$return" if is_return && ret != 0 => {
+                return Ok(string(TargetSource::Pairs(vec![(
+                    "return".into(),
+                    TargetSource::Return,
+                )])))
+            }
+            "$return" if is_return && ret != 0 => {
+                return walk(&k.btf, TargetSource::Return, ret, components)
+            }
+            _ => {}
+        }
+        let bare = name.trim_start_matches('$');
+        let idx = params.iter().position(|(pn, _)| pn == bare).or_else(|| {
+            (family == Family::Tracepoint)
+                .then(|| {
+                    bare.strip_prefix("arg")?
+                        .parse::<usize>()
+                        .ok()?
+                        .checked_sub(1)
+                })
+                .flatten()
+                .filter(|i| *i < params.len())
+        });
+        match idx {
+            Some(i) => walk(&k.btf, source_of(i as u32), params[i].1, components),
+            None => {
+                let mut known: Vec<String> =
+                    params.iter().map(|(p, _)| format!("${}", p)).collect();
+                if is_return && ret != 0 {
+                    known.push("$return".into());
+                }
+                let mut msg = format!(
+                    "'{}' is not a parameter of {}: it has {}",
+                    name,
+                    fname,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                if family == Family::KernelDwarf {
+                    msg.push_str(
+                        " (locals need the kernel's DWARF; BTF describes parameters only)",
+                    );
+                }
+                Err(msg)
+            }
+        }
+    }
+
     /// Why the kernel refuses kprobes on function `name`, when its symbol table (the debug
     /// vmlinux) is installed.
     fn forbidden(&self, name: &str) -> Option<&'static str> {
@@ -275,118 +397,25 @@ impl KernelResolver for BtfResolver {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
+        let found = self.target_of(point, family, name, components);
+        // A function's locals (and what BTF cannot say) from the kernel's DWARF, when
+        // it is installed.
         let n = names(point);
-        if family == Family::KernelDwarf && dwarf_point(point) {
-            // Functions' parameters at entry (and $return) from BTF as elsewhere; the rest
-            // from DWARF.
-            let outline = n.first() == Some(&"kernel") && n.get(1) == Some(&"function");
-            if outline && !n.contains(&"inline") {
-                let mut bare = point.clone();
-                let f = string_arg(&point.components[1]).unwrap_or("");
-                bare.components[1].arg = Some(PointArg::String(
-                    f.split('@').next().unwrap_or("").to_string(),
-                ));
-                if let Ok(t) = self.target(&bare, family, name, components) {
-                    return Ok(t);
-                }
-            }
-            return self.modules.target(point, name, components);
+        if found.is_err()
+            && family == Family::KernelDwarf
+            && n.starts_with(&["kernel", "function"])
+            && !n.contains(&"return")
+            && !dwarf_point(point)
+            && self.modules.has_kernel_dwarf()
+        {
+            return match self.modules.target(point, name, components) {
+                Ok(t) => Ok(t),
+                // DWARF knows the variable but cannot read it here: say why.
+                Err(e) if !e.contains("is not a parameter or local") => Err(e),
+                Err(_) => found,
+            };
         }
-        let fname = point.components.get(1).and_then(string_arg).unwrap_or("");
-        let k = self.data()?;
-        let (params, ret, is_return, source_of): (
-            Vec<(String, TypeId)>,
-            TypeId,
-            bool,
-            fn(u32) -> TargetSource,
-        ) = match family {
-            Family::KernelDwarf if n.get(1) == Some(&"function") => {
-                let (p, r) = k
-                    .function_proto(fname)
-                    .ok_or_else(|| format!("no prototype for '{}' in the kernel's BTF", fname))?;
-                (p, r, n.contains(&"return"), TargetSource::Param)
-            }
-            Family::Tracepoint => {
-                let a = k
-                    .tracepoint_args(fname)
-                    .ok_or_else(|| format!("no arguments known for tracepoint '{}'", fname))?;
-                (a, 0, false, TargetSource::TracepointArg)
-            }
-            _ => {
-                return Err(format!(
-                    "'{}' probes have no target variables in stap-rs yet",
-                    point
-                ))
-            }
-        };
-        let pairs = |list: &[(String, TypeId)], start: u32| {
-            TargetSource::Pairs(
-                list.iter()
-                    .enumerate()
-                    .map(|(i, (pn, _))| (pn.clone(), source_of(start + i as u32)))
-                    .collect(),
-            )
-        };
-        let string = |source| ResolvedTarget {
-            source,
-            ops: Vec::new(),
-            result: TargetResult::String { max: 0 },
-            c_type: "string".into(),
-            pretty: Vec::new(),
-            pretty_deep: Vec::new(),
-        };
-        match name {
-            "$$parms" | "$$vars" => return Ok(string(pairs(&params, 0))),
-            "$$locals" => return Ok(string(TargetSource::Pairs(Vec::new()))),
-            "$$return" if is_return && ret != 0 => {
-                return Ok(string(TargetSource::Pairs(vec![(
-                    "return".into(),
-                    TargetSource::Return,
-                )])))
-            }
-            "$return" if is_return && ret != 0 => {
-                return walk(&k.btf, TargetSource::Return, ret, components)
-            }
-            _ => {}
-        }
-        let bare = name.trim_start_matches('$');
-        let idx = params.iter().position(|(pn, _)| pn == bare).or_else(|| {
-            (family == Family::Tracepoint)
-                .then(|| {
-                    bare.strip_prefix("arg")?
-                        .parse::<usize>()
-                        .ok()?
-                        .checked_sub(1)
-                })
-                .flatten()
-                .filter(|i| *i < params.len())
-        });
-        match idx {
-            Some(i) => walk(&k.btf, source_of(i as u32), params[i].1, components),
-            None => {
-                let mut known: Vec<String> =
-                    params.iter().map(|(p, _)| format!("${}", p)).collect();
-                if is_return && ret != 0 {
-                    known.push("$return".into());
-                }
-                let mut msg = format!(
-                    "'{}' is not a parameter of {}: it has {}",
-                    name,
-                    fname,
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-                if family == Family::KernelDwarf {
-                    msg.push_str(
-                        " (locals need the kernel's DWARF; BTF describes parameters only)",
-                    );
-                }
-                Err(msg)
-            }
-        }
+        found
     }
 
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String> {
@@ -439,8 +468,17 @@ impl KernelResolver for BtfResolver {
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
-        if family == Family::KernelDwarf && dwarf_point(point) {
-            return self.modules.variables(point);
+        let n = names(point);
+        if family == Family::KernelDwarf
+            && (dwarf_point(point)
+                || (n.starts_with(&["kernel", "function"])
+                    && !n.contains(&"return")
+                    && self.modules.has_kernel_dwarf()))
+        {
+            let v = self.modules.variables(point);
+            if !v.is_empty() || dwarf_point(point) {
+                return v;
+            }
         }
         let Ok(k) = self.data() else {
             return Vec::new();

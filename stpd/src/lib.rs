@@ -10,6 +10,7 @@
 
 mod module;
 mod stream;
+mod symbols;
 
 use clap::Parser;
 use nix::sys::signal::{SigSet, Signal};

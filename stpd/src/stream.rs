@@ -172,6 +172,7 @@ pub fn pump(mut from: File, sink: Sink, kind: Kind, done: mpsc::Sender<Event>) -
         let mut buf = vec![0u8; 64 << 10];
         let mut line = Vec::new();
         let mut errors = false;
+        let mut symbols = crate::symbols::Symbolizer::default();
         loop {
             let n = match from.read(&mut buf) {
                 Ok(0) => break,
@@ -180,7 +181,7 @@ pub fn pump(mut from: File, sink: Sink, kind: Kind, done: mpsc::Sender<Event>) -
                 Err(_) => break,
             };
             if kind == Kind::Output {
-                sink.output(&buf[..n]);
+                sink.output(&symbols.process(&buf[..n]));
                 continue;
             }
             for &b in &buf[..n] {
@@ -191,6 +192,10 @@ pub fn pump(mut from: File, sink: Sink, kind: Kind, done: mpsc::Sender<Event>) -
                     line.clear();
                 }
             }
+        }
+        let held = symbols.finish();
+        if !held.is_empty() {
+            sink.output(&held);
         }
         if !line.is_empty() {
             errors |= line.starts_with(b"ERROR:");

@@ -1,0 +1,189 @@
+//! Kernel addresses named in user space: `print_backtrace()` and `print_stack()` capture
+//! addresses in the probe and write each one as a marker in the output stream,
+//! `ESC ] stp-sym ; HEX BEL` (an OSC sequence, which no script prints by accident).  stpd
+//! replaces each marker with `symbol+0xOFF/0xSIZE [module]`, from `/proc/kallsyms`, read
+//! once, on the first marker.
+
+const START: &[u8] = b"\x1b]stp-sym;";
+const END: u8 = 0x07;
+/// The longest marker: the prefix, 16 hex digits, the terminator.
+const MAX: usize = START.len() + 16 + 1;
+
+/// One symbol of the running kernel: address, name, module.
+type Sym = (u64, String, Option<String>);
+
+/// Replaces markers in a byte stream, across the reads it arrives in.
+#[derive(Default)]
+pub struct Symbolizer {
+    /// A tail of the last chunk that may be the start of a marker.
+    held: Vec<u8>,
+    table: Option<Vec<Sym>>,
+    /// Where the symbols come from (tests give their own).
+    source: Option<String>,
+}
+
+/// Parses `/proc/kallsyms` text: every symbol (data ones end the functions before them),
+/// sorted by address.
+fn parse_kallsyms(text: &str) -> Vec<Sym> {
+    let mut syms: Vec<Sym> = text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let addr = u64::from_str_radix(it.next()?, 16).ok()?;
+            let _kind = it.next()?;
+            let name = it.next()?.to_string();
+            let module = it
+                .next()
+                .map(|m| m.trim_matches(|c| c == '[' || c == ']').to_string());
+            Some((addr, name, module))
+        })
+        .filter(|(a, _, _)| *a != 0)
+        .collect();
+    syms.sort_by_key(|s| s.0);
+    syms
+}
+
+impl Symbolizer {
+    /// A symbolizer over the symbols of `kallsyms` text (else `/proc/kallsyms`).
+    #[cfg(test)]
+    pub fn with_symbols(kallsyms: Option<String>) -> Symbolizer {
+        Symbolizer {
+            source: kallsyms,
+            ..Symbolizer::default()
+        }
+    }
+
+    /// `name+0xOFF/0xSIZE [module]` for `addr`, or the bare address if no symbol holds it.
+    fn name(&mut self, addr: u64) -> String {
+        let source = self.source.take();
+        let table =
+            self.table.get_or_insert_with(|| {
+                parse_kallsyms(&source.unwrap_or_else(|| {
+                    std::fs::read_to_string("/proc/kallsyms").unwrap_or_default()
+                }))
+            });
+        let i = table.partition_point(|s| s.0 <= addr);
+        if i == 0 {
+            return format!("0x{:x}", addr);
+        }
+        let (start, name, module) = &table[i - 1];
+        let size = table.get(i).map(|n| n.0 - start).unwrap_or(0);
+        // Past the end of the last symbol of a region: not a function.
+        if size > 16 << 20 {
+            return format!("0x{:x}", addr);
+        }
+        let mut s = format!("{}+0x{:x}/0x{:x}", name, addr - start, size);
+        if let Some(m) = module {
+            s.push_str(&format!(" [{}]", m));
+        }
+        s
+    }
+
+    /// The bytes of `chunk` with its markers replaced; a possible marker cut by the chunk's
+    /// end is held for the next call.
+    pub fn process(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut input = std::mem::take(&mut self.held);
+        input.extend_from_slice(chunk);
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            if input[i] != START[0] {
+                out.push(input[i]);
+                i += 1;
+                continue;
+            }
+            let rest = &input[i..];
+            let n = rest.len().min(START.len());
+            if rest[..n] != START[..n] {
+                out.push(input[i]);
+                i += 1;
+                continue;
+            }
+            if n < START.len() {
+                // The chunk ends inside the prefix.
+                self.held = rest.to_vec();
+                return out;
+            }
+            match rest.iter().take(MAX).position(|b| *b == END) {
+                Some(e) => {
+                    let hex = std::str::from_utf8(&rest[START.len()..e]).unwrap_or("");
+                    match u64::from_str_radix(hex, 16) {
+                        Ok(addr) => out.extend_from_slice(self.name(addr).as_bytes()),
+                        Err(_) => out.extend_from_slice(&rest[..=e]),
+                    }
+                    i += e + 1;
+                }
+                None if rest.len() < MAX => {
+                    self.held = rest.to_vec();
+                    return out;
+                }
+                None => {
+                    out.push(input[i]);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// What is still held at the end of the stream, as it came.
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KALLSYMS: &str = "ffffffff81000000 T _stext\n\
+                            ffffffff81367680 T ksys_write\n\
+                            ffffffff81367780 t ksys_read\n\
+                            ffffffff81400000 D some_data\n\
+                            ffffffffc0001000 t stapmod_write\t[stapmod_test]\n\
+                            ffffffffc0001100 t stapmod_exit\t[stapmod_test]\n";
+
+    fn marker(addr: u64) -> Vec<u8> {
+        let mut m = START.to_vec();
+        m.extend_from_slice(format!("{:016x}", addr).as_bytes());
+        m.push(END);
+        m
+    }
+
+    #[test]
+    fn markers_become_symbol_offset_and_size() {
+        let mut s = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let mut input = b" 0xffffffff81367691 : ".to_vec();
+        input.extend(marker(0xffffffff81367691));
+        input.extend_from_slice(b"\n : ");
+        input.extend(marker(0xffffffffc0001010));
+        input.push(b'\n');
+        assert_eq!(
+            String::from_utf8(s.process(&input)).unwrap(),
+            " 0xffffffff81367691 : ksys_write+0x11/0x100\n : stapmod_write+0x10/0x100 [stapmod_test]\n"
+        );
+    }
+
+    #[test]
+    fn a_marker_split_across_reads_is_joined_and_other_bytes_pass() {
+        let mut s = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let mut input = b"a\x1bb ".to_vec();
+        input.extend(marker(0xffffffff81367780));
+        input.extend_from_slice(b" z");
+        let mut out = Vec::new();
+        for piece in input.chunks(3) {
+            out.extend(s.process(piece));
+        }
+        out.extend(s.finish());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a\x1bb ksys_read+0x0/0x98880 z"
+        );
+        // An address below every symbol stays an address; a cut prefix at the end stays.
+        let mut t = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let out = t.process(&marker(0x1000));
+        assert_eq!(String::from_utf8(out).unwrap(), "0x1000");
+        assert!(t.process(b"x\x1b]stp").ends_with(b"x"));
+        assert_eq!(t.finish(), b"\x1b]stp");
+    }
+}
