@@ -21,8 +21,14 @@ fn one_vm() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn vm(args: &[&str]) -> std::process::Output {
+    vm_env(&[], args)
+}
+
+/// [`vm`] with more environment variables for stap.
+fn vm_env(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let _one = one_vm();
     Command::new(env!("CARGO_BIN_EXE_stap"))
+        .envs(env.iter().copied())
         .env_remove("SYSTEMTAP_TAPSET")
         .env(
             "SYSTEMTAP_DIR",
@@ -244,9 +250,11 @@ fn dd() -> String {
     )
 }
 
+/// Acceptances 1 and 5 of the kernel-probe issue, with BTF alone: the debug vmlinux is
+/// kept off the search path, as on a machine without linux-image-KVER-dbg.
 #[test]
 fn kernel_function_and_kprobe_see_every_write_with_its_count() {
-    let out = vm(&[
+    let out = vm_env(&[("SYSTEMTAP_DEBUGINFO_PATH", "/nonexistent")], &[
         "-c",
         &dd(),
         "-e",
@@ -263,7 +271,13 @@ fn kernel_function_and_kprobe_see_every_write_with_its_count() {
          }",
         &N.to_string(),
         &SIZE.to_string(),
+        "-v",
     ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kernel data: BTF of /boot/vmlinuz-") && !err.contains("kernel DWARF"),
+        "{err}"
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!(
@@ -448,13 +462,24 @@ fn vfs_wildcard_matches_the_kernels_symbol_table() {
 
 #[test]
 fn dash_l_lists_parameters_with_types_and_unknown_names_fail() {
+    // With BTF alone (no debug vmlinux on the search path): the parameters.
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env("SYSTEMTAP_DEBUGINFO_PATH", "/nonexistent")
         .args(["-r", &kver(), "-L", "kernel.function(\"vfs_read\")"])
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "kernel.function(\"vfs_read\") $file:struct file * $buf:char * $count:size_t $pos:loff_t *\n"
+    );
+    // With the kernel's DWARF: its locals too, as SystemTap lists them.
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-L", "kernel.function(\"vfs_read\")"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "kernel.function(\"vfs_read\") $file:struct file * $buf:char * $count:size_t $pos:loff_t * $ret:ssize_t\n"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .args([

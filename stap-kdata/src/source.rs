@@ -62,23 +62,25 @@ pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), Strin
             ));
         }
     }
-    let dbg = crate::kdwarf::find(release)
-        .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{}", release)));
-    if let Ok(f) = std::fs::File::open(&dbg) {
+    let dbg = crate::kdwarf::find(release);
+    if let Some(Ok(f)) = dbg.as_ref().map(std::fs::File::open) {
         // SAFETY: read only; only the .BTF section's pages are touched.
         if let Ok(d) = unsafe { memmap2::Mmap::map(&f) } {
             if let Ok(b) = elf_btf(&d) {
-                return Ok((b, format!("BTF of {}", dbg.display())));
+                let shown = dbg
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                return Ok((b, format!("BTF of {}", shown)));
             }
         }
     }
     let image = PathBuf::from(format!("/boot/vmlinuz-{}", release));
     if !image.is_file() {
         return Err(format!(
-            "no data for kernel {}: neither {} nor {} exists (install linux-image-{})",
+            "no data for kernel {}: neither {} nor its debug vmlinux exists (install linux-image-{})",
             release,
             image.display(),
-            dbg.display(),
             release
         ));
     }
