@@ -792,3 +792,68 @@ fn kernel_statement_addresses_relative_and_absolute() {
         "{log}"
     );
 }
+
+/// perfmon.counter("EVENT") opens a counting perf event on every CPU before the begin
+/// probes and runs its probe once with `$counter`, which read_counter() reads on the CPU it
+/// runs on: cpu-clock's count grows between dd's writes.  "cycles" needs a PMU, which QEMU's
+/// TCG does not emulate: its probe is a registration WARNING, its body does not run, and
+/// reading its handle is an ERROR; the session goes on.  An unknown event is a pass-2 error.
+#[test]
+fn perfmon_counters_count_and_read_counter_reads_them() {
+    let bad = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args([
+            "-r",
+            &kver(),
+            "-p2",
+            "-e",
+            "probe perfmon.counter(\"cylces\") {}",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("no such event (known: cycles, instructions"),
+        "{err}"
+    );
+    let out = vm(&[
+        "-c",
+        &dd(),
+        "-e",
+        "global h = -1, hc = -1, last, up, n
+         probe perfmon.counter(\"cpu-clock\") { h = $counter }
+         probe perfmon.counter(\"cycles\") { hc = $counter }
+         probe begin { printf(\"begin sees handle %d\\n\", h >= 0) }
+         probe kernel.function(\"ksys_write\") {
+             if (pid() == target()) {
+                 v = read_counter(h)
+                 if (v > last[cpu()]) up++
+                 last[cpu()] = v
+                 n++
+             }
+         }
+         probe end {
+             printf(\"cycles handle %d, grew at %d of %d writes\\n\", hc, up, n)
+             println(read_counter(0))
+         }",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "begin sees handle 1\ncycles handle -1, grew at {n} of {n} writes\n",
+            n = N + 1
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("WARNING: probe perfmon.counter(\"cycles\") registration error"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ERROR: read_counter(0): no such counter"),
+        "{stderr}"
+    );
+}

@@ -72,6 +72,7 @@ enum stp_probe_kind {
 	STP_PROBE_KRETPROBE,	/* ... .return */
 	STP_PROBE_TRACEPOINT,	/* kernel.trace */
 	STP_PROBE_PERF,		/* perf.type(T).config(C) */
+	STP_PROBE_PERFMON,	/* perfmon.counter("event"): runs once, before begin */
 	STP_PROBE_OTHER,
 };
 
@@ -103,6 +104,7 @@ struct stp_probe {
 	const char *symbol;	/* kernel probes: the function or tracepoint name */
 	unsigned int offset;	/* kprobes: into the symbol (a module's statement) */
 	unsigned long addr;	/* kprobes: a raw address (.absolute), instead of the symbol */
+	int perfmon;		/* perfmon.counter: the counter's handle */
 	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
 	const char *pp;		/* the probe point, for pp() */
 	const char *location;	/* file:line:col of the probe */
@@ -460,9 +462,9 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 
 	/* As in SystemTap: begin probes run while starting, end probes while stopping,
 	   error probes any time, everything else only while running. */
-	if ((p->kind == STP_PROBE_BEGIN && state != STP_STARTING) ||
+	if (((p->kind == STP_PROBE_BEGIN || p->kind == STP_PROBE_PERFMON) && state != STP_STARTING) ||
 	    (p->kind == STP_PROBE_END && state != STP_STOPPING) ||
-	    (p->kind != STP_PROBE_BEGIN && p->kind != STP_PROBE_END &&
+	    (p->kind != STP_PROBE_BEGIN && p->kind != STP_PROBE_PERFMON && p->kind != STP_PROBE_END &&
 	     p->kind != STP_PROBE_ERROR && state != STP_RUNNING))
 		return;
 	if (c->busy) {

@@ -149,6 +149,7 @@ static void stp_on_exit_requested(void)
 }
 
 #include "stp_kprobes.h"
+#include "stp_perfmon.h"
 
 static void stp_run_kind(enum stp_probe_kind kind)
 {
@@ -347,6 +348,7 @@ static void stp_teardown(void)
 		proc_remove(stp_proc_dir);
 	stp_cleanup();
 	stp_kprobes_free();
+	stp_perfmon_close();
 	stp_free(stp_timers);
 	stp_free(stp_timer_probes);
 	stp_free(stp_timer_cpus);
@@ -392,6 +394,8 @@ static int __init stp_module_init(void)
 		return -ENOMEM;
 	}
 	stp_atomic_set(&stp_session.state, STP_STARTING);
+	stp_perfmon_open();
+	stp_perfmon_run();
 	stp_run_kind(STP_PROBE_BEGIN);
 	if (stp_exit_requested())
 		return 0;	/* the stop work is already scheduled */

@@ -265,4 +265,6 @@ static inline void stp_sort_r(void *base, size_t n, size_t size,
 	sort_r(base, n, size, cmp, NULL, priv);
 }
 
+#include "stp_counters.h"
+
 #endif /* STP_PLATFORM_H */

@@ -607,6 +607,28 @@ fn probe_kind(p: &Probe) -> String {
             num("config").unwrap_or(0),
             num("sample").unwrap_or(1_000_000)
         ),
+        // A counting event on every CPU, opened before the begin probes; the probe runs
+        // once, with $counter the event's handle.
+        Family::Perfmon => {
+            let event = p
+                .point
+                .components
+                .get(1)
+                .and_then(|c| match &c.arg {
+                    Some(PointArg::String(s)) => Some(s.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("");
+            let (handle, (_, ty, config)) = stap_sema::ir::PERFMON_EVENTS
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.0 == event)
+                .unwrap_or((0, &stap_sema::ir::PERFMON_EVENTS[0]));
+            format!(
+                "\t\t.kind = STP_PROBE_PERFMON, .perf_type = {}LL, .perf_config = {}LL, .perfmon = {},",
+                ty, config, handle
+            )
+        }
         // One timer per CPU, every tick.
         Family::TimerProfile => {
             "\t\t.kind = STP_PROBE_TIMER, .jiffies = 1LL, .percpu = 1,".to_string()

@@ -468,6 +468,24 @@ fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result
             span,
         ));
     }
+    if family == Family::Perfmon {
+        let name = match &p.components[1].arg {
+            Some(PointArg::String(s)) => s.as_str(),
+            _ => "",
+        };
+        if !crate::ir::PERFMON_EVENTS.iter().any(|(n, _, _)| *n == name) {
+            let known: Vec<&str> = crate::ir::PERFMON_EVENTS.iter().map(|e| e.0).collect();
+            return Err(sem_error(
+                "sema.perfmon-event",
+                format!(
+                    "perfmon.counter(\"{}\"): no such event (known: {})",
+                    name,
+                    known.join(", ")
+                ),
+                span,
+            ));
+        }
+    }
     if family == Family::Timer {
         let unit = &p.components[1];
         let Some(PointArg::Number(n)) = unit.arg else {

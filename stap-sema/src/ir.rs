@@ -197,11 +197,31 @@ pub enum Family {
     Process,
     /// `perf.*`
     Perf,
+    /// `perfmon.counter("EVENT")`: a counting perf event, read by `read_counter($counter)`
+    Perfmon,
     /// `procfs.*`
     Procfs,
     /// `netfilter.*`
     Netfilter,
 }
+
+/// The events `perfmon.counter("NAME")` counts: name, perf type, perf config.  A
+/// counter's handle (`$counter`) is its index here.
+pub const PERFMON_EVENTS: &[(&str, u32, u64)] = &[
+    ("cycles", 0, 0),
+    ("instructions", 0, 1),
+    ("cache-references", 0, 2),
+    ("cache-misses", 0, 3),
+    ("branch-instructions", 0, 4),
+    ("branches", 0, 4),
+    ("branch-misses", 0, 5),
+    ("bus-cycles", 0, 6),
+    ("cpu-clock", 1, 0),
+    ("task-clock", 1, 1),
+    ("page-faults", 1, 2),
+    ("context-switches", 1, 3),
+    ("cpu-migrations", 1, 4),
+];
 
 impl Family {
     /// True for probes that run in no interesting context ($vars are unavailable).
@@ -214,6 +234,7 @@ impl Family {
                 | Family::Process
                 | Family::Procfs
                 | Family::Netfilter
+                | Family::Perfmon
         )
     }
 

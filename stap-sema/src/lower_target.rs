@@ -20,6 +20,42 @@ fn member_names(t: &ast::Target) -> Vec<Option<&str>> {
 }
 
 impl Elab<'_> {
+    /// `$name` in a probe of family `f`: `$counter` of a perfmon probe here, the rest
+    /// from the kernel resolver.
+    fn target_var(
+        &self,
+        point: &crate::ir::ProbePoint,
+        f: crate::ir::Family,
+        name: &str,
+        comps: &[Option<&str>],
+    ) -> Result<crate::ir::ResolvedTarget, String> {
+        if f != crate::ir::Family::Perfmon {
+            return self.resolver.target(point, f, name, comps);
+        }
+        let event = match point.components.get(1).and_then(|c| c.arg.as_ref()) {
+            Some(crate::ir::PointArg::String(s)) => s.as_str(),
+            _ => "",
+        };
+        let handle = crate::ir::PERFMON_EVENTS
+            .iter()
+            .position(|(n, _, _)| *n == event)
+            .ok_or_else(|| format!("no perfmon event '{}'", event))?;
+        if name != "$counter" || !comps.is_empty() {
+            return Err(format!(
+                "'{}': a perfmon.counter probe has one target variable, $counter (its handle for read_counter())",
+                name
+            ));
+        }
+        Ok(crate::ir::ResolvedTarget {
+            source: crate::ir::TargetSource::Const(handle as i64),
+            ops: Vec::new(),
+            result: crate::ir::TargetResult::Long,
+            c_type: "long".into(),
+            pretty: Vec::new(),
+            pretty_deep: Vec::new(),
+        })
+    }
+
     pub(crate) fn is_defined(&mut self, s: &mut Scope, x: &ast::Expr) -> bool {
         match &x.kind {
             ast::ExprKind::Target(t) => match &t.base {
@@ -29,7 +65,7 @@ impl Elab<'_> {
                             true => crate::check::context_var_ok(point, name),
                             false => {
                                 let comps = member_names(t);
-                                match self.resolver.target(point, f, name, &comps) {
+                                match self.target_var(point, f, name, &comps) {
                                     Ok(r) => {
                                         t.addressof
                                             || !matches!(
@@ -153,7 +189,7 @@ impl Elab<'_> {
             (ast::TargetBase::Var(name), Some(f), Some(point))
                 if f.has_target_vars() && !crate::check::context_vars_known(point) =>
             {
-                Some(self.resolver.target(point, f, name, &comps))
+                Some(self.target_var(point, f, name, &comps))
             }
             // @cast (and an autocast made one) works in any probe or function: its
             // address comes from the script.

@@ -202,6 +202,7 @@ const PATTERNS: &[(Family, &[&str])] = &[
             "perf.type(n).config(n).sample(n).process(s?)",
         ],
     ),
+    (Family::Perfmon, &["perfmon.counter(s)"]),
     (
         Family::Procfs,
         &[
