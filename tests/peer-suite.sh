@@ -13,8 +13,8 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-72}
-    [semko]=${MIN_SEMKO:-176}
+    [semok]=${MIN_SEMOK:-74}
+    [semko]=${MIN_SEMKO:-177}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
 )

@@ -171,6 +171,22 @@ impl Gen<'_> {
                     code.push_str(&format!(" __t = (uint64_t)(int64_t)({})__t;", ty));
                 }
                 TargetOp::Add(k) => code.push_str(&format!(" __t += (uint64_t){}LL;", k)),
+                TargetOp::Arith { op, k } => {
+                    use stap_sema::ir::ArithOp;
+                    code.push_str(&match op {
+                        ArithOp::And => format!(" __t &= (uint64_t){}LL;", k),
+                        ArithOp::Or => format!(" __t |= (uint64_t){}LL;", k),
+                        ArithOp::Xor => format!(" __t ^= (uint64_t){}LL;", k),
+                        ArithOp::Mul => format!(" __t *= (uint64_t){}LL;", k),
+                        ArithOp::Shl => format!(" __t <<= {};", k & 63),
+                        ArithOp::Shr => format!(" __t >>= {};", k & 63),
+                        ArithOp::Shra => {
+                            format!(" __t = (uint64_t)((int64_t)__t >> {});", k & 63)
+                        }
+                        ArithOp::Neg => " __t = -__t;".to_string(),
+                        ArithOp::Not => " __t = ~__t;".to_string(),
+                    })
+                }
                 TargetOp::AddIndex { component, scale } => {
                     let idx = match t.components.get(*component) {
                         Some(TargetComponent::Index(e)) => self.expr(e)?,

@@ -11,6 +11,7 @@ use crate::btf::{Btf, Kind, Type, TypeId};
 use crate::dwarf_types::TypeReader;
 use gimli::{AttributeValue, EndianSlice, LittleEndian};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use stap_sema::ir::{ArithOp, TargetOp};
 use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
@@ -22,11 +23,24 @@ pub(crate) type R<'a> = EndianSlice<'a, LittleEndian>;
 pub enum VarLoc {
     /// In DWARF register `n` (x86-64 numbering).
     Reg(u16),
-    /// In memory at register `n` plus an offset (also DW_OP_fbreg, from the CFA's rule).
-    RegOffset(u16, i64),
-    /// Not in memory: the value is register `n` plus an offset (`DW_OP_bregN; stack_value`).
-    RegValue(u16, i64),
-    /// A constant (`DW_OP_litN`/`constu`/`consts`; `stack_value`).
+    /// Computed: `ops` applied to `base` give the variable's address (`memory`) or, for
+    /// a `DW_OP_stack_value` location, its value.
+    Computed {
+        /// Where the computation starts.
+        base: Base,
+        /// The arithmetic and memory reads after it.
+        ops: Vec<TargetOp>,
+        /// The result is the variable's address (else its value).
+        memory: bool,
+    },
+}
+
+/// The start of a computed location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// DWARF register `n`'s value.
+    Reg(u16),
+    /// A constant.
     Const(i64),
 }
 
@@ -311,25 +325,29 @@ impl ModuleDwarf {
                 version: 5,
                 address_size: 8,
             });
-        let op = ops
-            .next()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("'{}' has an empty location", v.name))?;
-        let next = ops.next().ok().flatten();
-        let stack_value = matches!(next, Some(gimli::Operation::StackValue));
-        let loc = match op {
-            gimli::Operation::Register { register } => VarLoc::Reg(register.0),
-            gimli::Operation::RegisterOffset {
+        let mut all = Vec::new();
+        while let Some(op) = ops.next().map_err(|e| e.to_string())? {
+            all.push(op);
+        }
+        let unsupported = |what: &str| {
+            Err(format!(
+                "'{}' has a location stap-rs does not read yet ({})",
+                v.name, what
+            ))
+        };
+        let (base, mut ops, rest) = match all.as_slice() {
+            [] => return Err(format!("'{}' has an empty location", v.name)),
+            [gimli::Operation::Register { register }] => return Ok(VarLoc::Reg(register.0)),
+            [gimli::Operation::RegisterOffset {
                 register, offset, ..
-            } if stack_value => VarLoc::RegValue(register.0, offset),
-            gimli::Operation::RegisterOffset {
-                register, offset, ..
-            } => VarLoc::RegOffset(register.0, offset),
-            gimli::Operation::UnsignedConstant { value } if stack_value => {
-                VarLoc::Const(value as i64)
+            }, rest @ ..] => (Base::Reg(register.0), vec![TargetOp::Add(*offset)], rest),
+            [gimli::Operation::UnsignedConstant { value }, rest @ ..] => {
+                (Base::Const(*value as i64), Vec::new(), rest)
             }
-            gimli::Operation::SignedConstant { value } if stack_value => VarLoc::Const(value),
-            gimli::Operation::FrameOffset { offset } if f.frame_cfa => {
+            [gimli::Operation::SignedConstant { value }, rest @ ..] => {
+                (Base::Const(*value), Vec::new(), rest)
+            }
+            [gimli::Operation::FrameOffset { offset }, rest @ ..] if f.frame_cfa => {
                 let (reg, cfa) = self.cfa_at(pc)?;
                 if reg != 7 {
                     return Err(format!(
@@ -337,27 +355,91 @@ impl ModuleDwarf {
                         v.name, reg
                     ));
                 }
-                VarLoc::RegOffset(7, cfa + offset)
+                (Base::Reg(7), vec![TargetOp::Add(cfa + offset)], rest)
             }
-            other => {
+            [gimli::Operation::EntryValue { .. }, ..] => {
                 return Err(format!(
-                    "'{}' has a location stap-rs does not read yet ({:?})",
-                    v.name, other
+                    "'{}' is optimized out at this point (only its value at the function's \
+                     entry is recorded)",
+                    v.name
                 ))
             }
+            [other, ..] => return unsupported(&format!("{:?}", other)),
         };
-        let rest = if stack_value {
-            ops.next().ok().flatten()
-        } else {
-            next
-        };
-        match rest {
-            None => Ok(loc),
-            Some(_) => Err(format!(
-                "'{}' has a composite or computed location stap-rs does not read yet",
-                v.name
-            )),
+        let mut memory = true;
+        let mut i = 0;
+        while i < rest.len() {
+            use gimli::Operation as O;
+            let konst = match rest[i] {
+                O::UnsignedConstant { value } => Some(value as i64),
+                O::SignedConstant { value } => Some(value),
+                _ => None,
+            };
+            if let (Some(k), Some(next)) = (konst, rest.get(i + 1)) {
+                let op = match next {
+                    O::Plus => TargetOp::Add(k),
+                    O::Minus => TargetOp::Add(k.wrapping_neg()),
+                    O::And => TargetOp::Arith {
+                        op: ArithOp::And,
+                        k,
+                    },
+                    O::Or => TargetOp::Arith { op: ArithOp::Or, k },
+                    O::Xor => TargetOp::Arith {
+                        op: ArithOp::Xor,
+                        k,
+                    },
+                    O::Mul => TargetOp::Arith {
+                        op: ArithOp::Mul,
+                        k,
+                    },
+                    O::Shl => TargetOp::Arith {
+                        op: ArithOp::Shl,
+                        k,
+                    },
+                    O::Shr => TargetOp::Arith {
+                        op: ArithOp::Shr,
+                        k,
+                    },
+                    O::Shra => TargetOp::Arith {
+                        op: ArithOp::Shra,
+                        k,
+                    },
+                    _ => return unsupported("a computation on two values"),
+                };
+                ops.push(op);
+                i += 2;
+                continue;
+            }
+            match &rest[i] {
+                O::PlusConstant { value } => ops.push(TargetOp::Add(*value as i64)),
+                O::Deref {
+                    size, space: false, ..
+                } => ops.push(TargetOp::Load {
+                    size: *size,
+                    signed: false,
+                }),
+                O::Neg => ops.push(TargetOp::Arith {
+                    op: ArithOp::Neg,
+                    k: 0,
+                }),
+                O::Not => ops.push(TargetOp::Arith {
+                    op: ArithOp::Not,
+                    k: 0,
+                }),
+                O::StackValue if i + 1 == rest.len() => memory = false,
+                O::Piece { .. } => return unsupported("a composite location, in pieces"),
+                O::EntryValue { .. } => {
+                    return Err(format!(
+                        "'{}' is optimized out at this point (only its value at the \
+                         function's entry is recorded)",
+                        v.name
+                    ))
+                }
+                other => return unsupported(&format!("{:?}", other)),
+            }
+            i += 1;
         }
+        Ok(VarLoc::Computed { base, ops, memory })
     }
 
     /// The CFA rule at `pc`: register and offset.
@@ -525,8 +607,13 @@ fn read_functions<'a>(
                     frame_cfa,
                 });
                 funcs.push((depth, out.len() - 1));
-                // Its variables are in scope over its own ranges.
-                blocks.push((depth, ranges));
+                // Its variables are in scope over its own ranges, and at its entry pc,
+                // which GCC may place just before them.
+                let mut scope = ranges;
+                if !scope.iter().any(|(b, e)| *b <= low && low < *e) {
+                    scope.push((low, low + 1));
+                }
+                blocks.push((depth, scope));
             }
             _ => {}
         }

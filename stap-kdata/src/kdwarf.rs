@@ -160,7 +160,8 @@ impl KernelDwarf {
 
 /// What the kernel refuses to kprobe (`within_kprobe_blacklist()`): the sections of
 /// noinstr, kprobes and entry code, and the functions `NOKPROBE_SYMBOL()` lists in the
-/// `_kprobe_blacklist` table (their start addresses, read from the image).
+/// `_kprobe_blacklist` table (their start addresses, read from the image); and `.init.text`,
+/// gone once the kernel has booted.
 fn forbidden_ranges(file: &object::File, symbols: &[Symbol]) -> Vec<(u64, u64, &'static str)> {
     let addr = |name: &str| {
         file.symbols()
@@ -182,6 +183,7 @@ fn forbidden_ranges(file: &object::File, symbols: &[Symbol]) -> Vec<(u64, u64, &
             "__softirqentry_text_end",
             "softirq entry text",
         ),
+        ("_sinittext", "_einittext", "init text, freed after boot"),
     ] {
         if let (Some(a), Some(b)) = (addr(start), addr(end)) {
             out.push((a, b, why));

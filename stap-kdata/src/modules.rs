@@ -7,11 +7,11 @@
 //! A point's pattern is `FUNC[@FILE[:LINE | :* | :FIRST-LAST | +OFFSET]]`, as in
 //! stapprobes(3stap); each part may hold wildcards.
 
-use crate::dwarf::{Func, ModuleDwarf, Var, VarLoc};
+use crate::dwarf::{Base, Func, ModuleDwarf, Var, VarLoc};
 use crate::glob;
 use crate::kdwarf::{self, KernelDwarf};
 use crate::resolve::{walk_from, At};
-use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetSource};
+use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetSource};
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -236,46 +236,45 @@ impl Modules {
         units.into_iter().map(|u| k.unit(u)).collect()
     }
 
-    /// The function a concrete point probes and the address it probes at.
-    fn site_of<'m>(&self, m: &'m ModuleDwarf, point: &ProbePoint) -> Option<(&'m Func, u64)> {
-        let c = point.components.get(1)?;
-        let spec = parse_spec(string_arg(c)?).ok()?;
-        match c.name.as_str() {
-            "function" if is_inline(point) => {
-                // NAME@FILE:LINE: the copy inlined at that call site.
-                let Lines::Exact(line) = spec.lines else {
-                    return None;
-                };
-                let f = m.functions.iter().find(|f| {
+    /// The functions (by index) a concrete point may probe in `m`, and the address each
+    /// would be probed at, in the order resolution made the points.
+    fn sites_in(&self, m: &ModuleDwarf, point: &ProbePoint) -> Vec<(usize, u64)> {
+        let Some(c) = point.components.get(1) else {
+            return Vec::new();
+        };
+        let Some(spec) = string_arg(c).and_then(|a| parse_spec(a).ok()) else {
+            return Vec::new();
+        };
+        let fs = m.functions.iter().enumerate();
+        match (c.name.as_str(), spec.lines) {
+            // NAME@FILE:LINE: the copies inlined at that call site.
+            ("function", Lines::Exact(line)) if is_inline(point) => fs
+                .filter(|(_, f)| {
                     f.name == spec.func
                         && f.inlined_at.as_ref().is_some_and(|(cf, cl)| {
                             *cl == line && spec.file.is_some_and(|p| file_matches(cf, p))
                         })
-                })?;
-                Some((f, f.low))
-            }
-            "function" => {
-                let f = m
-                    .functions
-                    .iter()
-                    .find(|f| f.inlined_at.is_none() && declared(f, &spec))?;
-                Some((f, f.low))
-            }
-            "statement" => {
-                let Lines::Exact(line) = spec.lines else {
-                    return None;
+                })
+                .map(|(i, f)| (i, f.low))
+                .collect(),
+            ("function", _) if is_inline(point) => Vec::new(),
+            ("function", _) => fs
+                .filter(|(_, f)| f.inlined_at.is_none() && declared(f, &spec))
+                .map(|(i, f)| (i, f.low))
+                .collect(),
+            ("statement", Lines::Exact(line)) => {
+                let Some(file) = spec.file else {
+                    return Vec::new();
                 };
-                let file = spec.file?;
-                m.functions
-                    .iter()
-                    .filter(|f| f.name == spec.func && f.inlined_at.is_none())
-                    .find_map(|f| line_addr(m, f, file, line).map(|a| (f, a)))
+                fs.filter(|(_, f)| f.name == spec.func && f.inlined_at.is_none())
+                    .filter_map(|(i, f)| line_addr(m, f, file, line).map(|a| (i, a)))
+                    .collect()
             }
-            _ => None,
+            _ => Vec::new(),
         }
     }
 
-    /// The DWARF, function and address of a concrete point.
+    /// The DWARF, function and address of a concrete point (its `instance`-th site).
     fn locate(&self, point: &ProbePoint) -> Result<(Rc<ModuleDwarf>, usize, u64), String> {
         let c = &point.components[1];
         if let Some(PointArg::Number(addr)) = c.arg {
@@ -283,15 +282,14 @@ impl Modules {
         }
         let spec = parse_spec(string_arg(c).unwrap_or(""))?;
         let inline = is_inline(point);
+        let mut skip = point.instance as usize;
         for m in self.candidates(point, &spec, !inline, inline)? {
-            if let Some((f, pc)) = self.site_of(&m, point) {
-                let i = m
-                    .functions
-                    .iter()
-                    .position(|g| std::ptr::eq(g, f))
-                    .unwrap_or(0);
+            let sites = self.sites_in(&m, point);
+            if skip < sites.len() {
+                let (i, pc) = sites[skip];
                 return Ok((m.clone(), i, pc));
             }
+            skip -= sites.len();
         }
         Err(format!("'{}' has no code in the DWARF read", point))
     }
@@ -357,13 +355,20 @@ impl Modules {
         let statement = c.name == "statement";
         let want_inline = inline_only || (with_inline && !statement);
         let units = self.candidates(point, &spec, !inline_only, want_inline)?;
-        // The kernel refuses kprobes in some code: never offer those points.
-        let allowed = |addr: u64| {
-            !kernel
-                || self
-                    .kernel()
-                    .map(|k| k.forbidden(addr).is_none())
-                    .unwrap_or(true)
+        // The kernel refuses kprobes in some code, and the probe machinery's own files
+        // are off limits: never offer those points.
+        let refused = std::cell::Cell::new(0usize);
+        let allowed = |f: &Func| {
+            let ok = !kernel
+                || (!blacklisted_file(&f.decl.0)
+                    && self
+                        .kernel()
+                        .map(|k| k.forbidden(f.low).is_none())
+                        .unwrap_or(true));
+            if !ok {
+                refused.set(refused.get() + 1);
+            }
+            ok
         };
         let mut out: Vec<ProbePoint> = Vec::new();
         let mut names: BTreeSet<String> = BTreeSet::new();
@@ -375,8 +380,14 @@ impl Modules {
                 }
                 match (&f.inlined_at, statement) {
                     (Some((file, line)), false) if want_inline => {
-                        if spec.file.is_some_and(|p| !file_matches(&f.decl.0, p)) || !allowed(f.low)
-                        {
+                        // FILE:LINE names a call site (as concrete points do); FILE alone
+                        // the file the function is declared in.
+                        let place_ok = match (spec.file, spec.lines) {
+                            (Some(p), Lines::Exact(n)) => *line == n && file_matches(file, p),
+                            (Some(p), _) => file_matches(&f.decl.0, p),
+                            (None, _) => true,
+                        };
+                        if !place_ok || !allowed(f) {
                             continue;
                         }
                         out.push(concrete(
@@ -386,7 +397,7 @@ impl Modules {
                             true,
                         ));
                     }
-                    (None, false) if !inline_only && declared_like(f, &spec) && allowed(f.low) => {
+                    (None, false) if !inline_only && declared_like(f, &spec) && allowed(f) => {
                         let name = if kernel || spec.file.is_some() {
                             format!("{}@{}:{}", f.name, shown(&f.decl.0), f.decl.1)
                         } else {
@@ -394,7 +405,7 @@ impl Modules {
                         };
                         out.push(concrete("function", name, m, false));
                     }
-                    (None, true) if allowed(f.low) => {
+                    (None, true) if allowed(f) => {
                         let file = spec.file.ok_or_else(|| {
                             format!("'{}': a statement is FUNCTION@FILE:LINE", point)
                         })?;
@@ -411,7 +422,21 @@ impl Modules {
                 }
             }
         }
-        out.dedup_by(|a, b| a.to_string() == b.to_string());
+        // Points named alike are distinct sites (inlined copies of one call site in
+        // several callers, or a header's static function in several units).
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for p in &mut out {
+            let n = seen.entry(p.to_string()).or_insert(0);
+            p.instance = *n;
+            *n += 1;
+        }
+        if out.is_empty() && refused.get() > 0 {
+            return Err(format!(
+                "'{}': every match is code the kernel refuses to kprobe or the probe \
+                 machinery's own (blacklisted)",
+                point
+            ));
+        }
         if out.is_empty() {
             let near = stap_sema::similar(spec.func, names.iter().map(|s| s.as_str()));
             let place = if kernel {
@@ -513,30 +538,18 @@ impl Modules {
                 At::Value(v.ty),
                 components,
             ),
-            VarLoc::RegValue(r, off) => {
-                let mut t = walk_from(
-                    &m.types,
-                    TargetSource::DwarfReg(r),
-                    At::Value(v.ty),
-                    components,
-                )?;
-                t.ops.insert(0, TargetOp::Add(off));
-                Ok(t)
-            }
-            VarLoc::Const(c) => walk_from(
-                &m.types,
-                TargetSource::Const(c),
-                At::Value(v.ty),
-                components,
-            ),
-            VarLoc::RegOffset(r, off) => {
-                let mut t = walk_from(
-                    &m.types,
-                    TargetSource::DwarfReg(r),
-                    At::Memory(v.ty, None),
-                    components,
-                )?;
-                t.ops.insert(0, TargetOp::Add(off));
+            VarLoc::Computed { base, ops, memory } => {
+                let source = match base {
+                    Base::Reg(r) => TargetSource::DwarfReg(r),
+                    Base::Const(c) => TargetSource::Const(c),
+                };
+                let at = if memory {
+                    At::Memory(v.ty, None)
+                } else {
+                    At::Value(v.ty)
+                };
+                let mut t = walk_from(&m.types, source, at, components)?;
+                t.ops.splice(0..0, ops);
                 Ok(t)
             }
         }
@@ -554,6 +567,22 @@ impl Modules {
             .map(|v| (format!("${}", v.name), m.types.c_name(v.ty)))
             .collect()
     }
+}
+
+/// Source files whose functions are never probed, as in SystemTap: the kprobes machinery
+/// itself, and the low-level helpers (port I/O, bit operations, paravirt hooks) that it and
+/// the probe handlers run through.
+fn blacklisted_file(path: &str) -> bool {
+    let path = path.trim_start_matches("./");
+    const FILES: &[&str] = &[
+        "kernel/kprobes.c",
+        "arch/x86/kernel/kprobes/*",
+        "arch/x86/kernel/paravirt.c",
+        "*/include/asm/io.h",
+        "*/include/asm/bitops.h",
+        "*/include/asm/paravirt.h",
+    ];
+    FILES.iter().any(|f| glob(f, path))
 }
 
 /// A `.absolute` point (a raw address).

@@ -212,6 +212,7 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
                 name: "end".to_string(),
                 arg: None,
             }],
+            instance: 0,
         },
         family: Family::End,
         written: "end".to_string(),

@@ -153,6 +153,10 @@ pub struct PointComponent {
 pub struct ProbePoint {
     /// The components (`timer`, `ms(100)`).
     pub components: Vec<PointComponent>,
+    /// Which of several sites with the same name this is (0 for the first): a function
+    /// inlined at one call site whose caller was itself inlined into several functions
+    /// has one copy in each, all named alike, as SystemTap names them.
+    pub instance: u32,
 }
 
 impl fmt::Display for ProbePoint {
@@ -547,6 +551,29 @@ pub enum TargetSource {
     Const(i64),
 }
 
+/// An arithmetic step of a DWARF location expression ([`TargetOp::Arith`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `&`
+    And,
+    /// `|`
+    Or,
+    /// `^`
+    Xor,
+    /// `*`
+    Mul,
+    /// `<<`
+    Shl,
+    /// `>>`, logical
+    Shr,
+    /// `>>`, arithmetic
+    Shra,
+    /// unary `-`
+    Neg,
+    /// unary `~`
+    Not,
+}
+
 /// One step of a [`ResolvedTarget`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetOp {
@@ -572,6 +599,14 @@ pub enum TargetOp {
         size: u8,
         /// Sign-extend.
         signed: bool,
+    },
+    /// Applies a DWARF location's arithmetic: `value = value OP k` (`k` unused by the
+    /// unary operations).
+    Arith {
+        /// The operation.
+        op: ArithOp,
+        /// Its constant operand.
+        k: i64,
     },
     /// Keeps bits `shift..shift+bits` of the value (a bitfield).
     Bits {

@@ -318,7 +318,10 @@ impl Registry {
                 });
             }
             if ok {
-                let pp = ProbePoint { components: comps };
+                let pp = ProbePoint {
+                    components: comps,
+                    instance: 0,
+                };
                 if !out.iter().any(|(q, _)| q == &pp) {
                     out.push((pp, p.family));
                 }
