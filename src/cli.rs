@@ -46,8 +46,10 @@ pub enum PrologueSearching {
                   kernel.trace, timer.profile, perf.sw) and their target variables resolve against\n\
                   the target kernel's BTF, @cast too; module(\"M\").function/statement(F@FILE:LINE)\n\
                   probes, their locals and @cast(p, \"T\", \"M\") against the module's own DWARF\n\
-                  (a .ko built with -g).  What needs the kernel's DWARF (kernel locals,\n\
-                  kernel @file:line) says so."
+                  (a .ko built with -g).  With the kernel's DWARF (linux-image-KVER-dbg's vmlinux,\n\
+                  or under $SYSTEMTAP_DEBUGINFO_PATH): kernel.function(\"F@FILE[:LINE]\"), .inline,\n\
+                  kernel.statement(\"F@FILE:LINE\" | ADDR) and locals; without it, those say so.\n\
+                  perfmon.counter(\"cycles\"...) and read_counter() count perf events."
 )]
 pub struct Cli {
     /// Print version information and exit.
@@ -378,7 +380,7 @@ pub fn version_text() -> String {
          Copyright (C) 2026 stap-rs contributors\n\
          This is free software; see the source for copying conditions.\n\
          tested kernel versions: 6.1 (Debian bookworm)\n\
-         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE KERNEL_PROBES_BTF MODULE_DWARF STPD VM LANGUAGE({})\n",
+         enabled features: PASS1 PASS2 PASS3 USER_RUNTIME KERNEL_MODULE KERNEL_PROBES_BTF KERNEL_DWARF MODULE_DWARF PERFMON STPD VM LANGUAGE({})\n",
         crate::session::LANGUAGE_VERSION,
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,
