@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs the kernel's own DWARF for every kernel whose build tree is installed: the
 # debug vmlinux of Debian's linux-image-KVER-dbg, at /usr/lib/debug/boot/vmlinux-KVER
-# (where the package puts it).  Only that file is unpacked: the package's 5 GB of module
-# debug files are not needed.  Downloading the 860 MB package and unpacking the vmlinux
-# takes about half a minute.
+# (where the package puts it), and the debug files of the few modules the tests probe
+# (MODULES, under /usr/lib/debug/lib/modules/KVER/).  The package's other 5 GB of module
+# debug files are not unpacked.  Downloading the 860 MB package and unpacking takes about
+# half a minute.
+MODULES=${MODULES:-"kernel/fs/xfs/xfs.ko kernel/fs/nfs/nfsv3.ko"}
 set -euo pipefail
 for build in /usr/lib/modules/*/build; do
     [ -d "$build" ] || continue
     kver=$(basename "$(dirname "$build")")
     dbg=/usr/lib/debug/boot/vmlinux-$kver
-    [ -f "$dbg" ] && continue
+    want=("./usr/lib/debug/boot/vmlinux-$kver")
+    for m in $MODULES; do
+        [ -f "/usr/lib/debug/lib/modules/$kver/$m" ] || want+=("./usr/lib/debug/lib/modules/$kver/$m")
+    done
+    [ -f "$dbg" ] && [ ${#want[@]} -eq 1 ] && continue
     echo "== installing the debug vmlinux of $kver (linux-image-$kver-dbg)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
@@ -24,10 +30,13 @@ for build in /usr/lib/modules/*/build; do
         echo "install-debuginfo: could not download linux-image-$kver-dbg" >&2
         exit 1
     fi
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$kver"
-    mkdir -p /usr/lib/debug/boot
-    mv "$tmp/usr/lib/debug/boot/vmlinux-$kver" "$dbg.tmp"
-    mv "$dbg.tmp" "$dbg"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "${want[@]}"
+    for f in "${want[@]}"; do
+        f=${f#.}
+        mkdir -p "$(dirname "$f")"
+        mv "$tmp$f" "$f.tmp"
+        mv "$f.tmp" "$f"
+    done
     rm -rf "$tmp"
     trap - EXIT
 done

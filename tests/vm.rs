@@ -646,6 +646,29 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
         ),
         "{out}"
     );
+    // Debian's own modules, from their debug files (installed beside the vmlinux): a plain
+    // function, and one GCC split into a hot and a .cold part (DWARF ranges, no low_pc).
+    for (point, var) in [
+        (
+            "module(\"xfs\").function(\"xfs_file_write_iter\")",
+            " $iocb:struct kiocb *",
+        ),
+        (
+            "module(\"nfsv3\").function(\"nfs3_proc_access\")",
+            " $entry:struct nfs_access_entry *",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+            .args(["-r", &kver(), "-L", point])
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            listed.contains(var),
+            "{point}: {listed}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // What the kernel refuses to kprobe (its blacklist, noinstr and entry text) is
     // refused in pass 2 by name, and left out of wildcards.
     for (f, why) in [

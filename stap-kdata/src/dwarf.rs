@@ -487,11 +487,32 @@ fn read_functions<'a>(
                     Some(AttributeValue::DebugAddrIndex(i)) => dwarf.address(unit, i).ok(),
                     _ => None,
                 };
-                let Some(low) = low else { continue };
-                let high = match e.attr_value(gimli::DW_AT_high_pc).ok().flatten() {
-                    Some(AttributeValue::Addr(a)) => a,
-                    Some(v) => low + v.udata_value().unwrap_or(0),
-                    None => low,
+                let (low, high) = match low {
+                    Some(low) => (
+                        low,
+                        match e.attr_value(gimli::DW_AT_high_pc).ok().flatten() {
+                            Some(AttributeValue::Addr(a)) => a,
+                            Some(v) => low + v.udata_value().unwrap_or(0),
+                            None => low,
+                        },
+                    ),
+                    // Code in several ranges (a hot part, then a .cold one): the first
+                    // range is the entry.
+                    None => match e.attr_value(gimli::DW_AT_ranges).ok().flatten() {
+                        Some(_) => {
+                            let mut first = None;
+                            if let Ok(mut it) = dwarf.die_ranges(unit, e) {
+                                if let Ok(Some(r)) = it.next() {
+                                    first = Some((r.begin, r.end));
+                                }
+                            }
+                            match first {
+                                Some(r) => r,
+                                None => continue,
+                            }
+                        }
+                        None => continue,
+                    },
                 };
                 let mut name = tr.name(unit, e);
                 let mut decl = decl_of(dwarf, unit, e);
@@ -525,6 +546,10 @@ fn read_functions<'a>(
                     while let Ok(Some(r)) = it.next() {
                         ranges.push((r.begin, r.end));
                     }
+                }
+                // A block with no code (optimized away): its variables are nowhere.
+                if ranges.is_empty() {
+                    ranges.push((0, 0));
                 }
                 blocks.push((depth, ranges));
             }

@@ -31,8 +31,8 @@ pub(crate) struct KernelDwarf {
     by_name: OnceCell<HashMap<String, u64>>,
 }
 
-/// Where the debug vmlinux of `release` is, if installed.
-pub(crate) fn find(release: &str) -> Option<PathBuf> {
+/// The directories debug files are looked up in.
+pub(crate) fn debug_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut defaults = true;
     if let Ok(p) = std::env::var("SYSTEMTAP_DEBUGINFO_PATH") {
@@ -47,7 +47,13 @@ pub(crate) fn find(release: &str) -> Option<PathBuf> {
     if defaults {
         dirs.push(PathBuf::from("/usr/lib/debug"));
     }
-    dirs.iter()
+    dirs
+}
+
+/// Where the debug vmlinux of `release` is, if installed.
+pub(crate) fn find(release: &str) -> Option<PathBuf> {
+    debug_dirs()
+        .iter()
         .flat_map(|d| {
             [
                 d.join(format!("boot/vmlinux-{}", release)),

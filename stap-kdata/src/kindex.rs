@@ -14,7 +14,7 @@ use std::path::Path;
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
 /// Bumped whenever the cache file's layout or contents change.
-const FORMAT: &str = "stap-rs kernel DWARF index 1";
+const FORMAT: &str = "stap-rs kernel DWARF index 2";
 
 /// Which units hold what, by name.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -66,7 +66,8 @@ impl KernelIndex {
                             .flatten()
                             .and_then(|v| dwarf.attr_string(&unit, v).ok())
                             .and_then(|s| s.to_string().ok().map(str::to_string));
-                        let code = e.attr_value(gimli::DW_AT_low_pc).ok().flatten().is_some();
+                        let code = e.attr_value(gimli::DW_AT_low_pc).ok().flatten().is_some()
+                            || e.attr_value(gimli::DW_AT_ranges).ok().flatten().is_some();
                         let origin = match e.attr_value(gimli::DW_AT_abstract_origin) {
                             Ok(Some(AttributeValue::UnitRef(o))) => Some(o),
                             _ => match e.attr_value(gimli::DW_AT_specification) {

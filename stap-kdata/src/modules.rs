@@ -149,10 +149,22 @@ impl Modules {
         let path = if spec.contains('/') || spec.ends_with(".ko") {
             PathBuf::from(spec)
         } else {
+            // The module's debug file (linux-image-KVER-dbg's, with its DWARF) first, then
+            // the installed module (with DWARF if it was built with it).
             let root = PathBuf::from(format!("/usr/lib/modules/{}", self.release));
+            let mut roots: Vec<PathBuf> = kdwarf::debug_dirs()
+                .iter()
+                .map(|d| d.join(format!("lib/modules/{}", self.release)))
+                .filter(|d| d.is_dir())
+                .collect();
+            roots.push(root.clone());
             [spec.to_string(), spec.replace('_', "-")]
                 .iter()
-                .find_map(|n| find_ko(&root, &format!("{}.ko", n), 0))
+                .find_map(|n| {
+                    roots
+                        .iter()
+                        .find_map(|r| find_ko(r, &format!("{}.ko", n), 0))
+                })
                 .ok_or_else(|| {
                     format!(
                         "no module '{}' under {} (give the path of its .ko)",
