@@ -9,8 +9,12 @@
  * in a 64-bit slot on x86-64, and the generated code narrows it to its real type.
  *
  * perf.type(T).config(C).sample(N) opens a kernel counter on every online CPU whose overflow
- * (every N events) runs the probe.  Only software events are taken: hardware counters
- * overflow in NMI context, where the runtime's output locks are not safe.
+ * (every N events) runs the probe.  Hardware counters overflow in NMI context, where the
+ * runtime's locks and output buffers are not safe: there the overflow handler only saves the
+ * registers and queues an irq_work on its CPU, which runs the probe in hard-interrupt
+ * context right after, as timer probes run.  One overflow per event and CPU waits at a time;
+ * another one before it ran counts as a skipped probe.  (-D STP_PERF_DEFER_ALL sends every
+ * perf probe that way, so the path is tested where there is no PMU.)
  *
  * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
  * Everything registered is unregistered when the session stops, before the end probes.
@@ -22,6 +26,15 @@
 #include <linux/ptrace.h>
 #include <linux/tracepoint.h>
 #include <linux/perf_event.h>
+#include <linux/irq_work.h>
+
+/* A perf overflow waiting, on one CPU, for its irq_work to run the probe. */
+struct stp_perf_deferred {
+	struct irq_work work;
+	struct stp_kslot *s;
+	struct pt_regs regs;
+	atomic_t pending;
+};
 
 struct stp_kslot {
 	struct kprobe kp;
@@ -29,6 +42,7 @@ struct stp_kslot {
 	struct tracepoint *tp;
 	void *tp_fn;
 	struct perf_event **events;	/* perf probes: one per CPU (nr_cpu_ids) */
+	struct stp_perf_deferred *deferred;	/* perf probes run from irq_work, per CPU */
 	const struct stp_probe *p;
 	int registered;
 };
@@ -98,12 +112,37 @@ static void stp_tp_callback(void *data, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, 
 	stp_run_probe_args(((struct stp_kslot *)data)->p, &a);
 }
 
+static void stp_perf_deferred_run(struct irq_work *w)
+{
+	struct stp_perf_deferred *d = container_of(w, struct stp_perf_deferred, work);
+	struct stp_args a = { .regs = &d->regs };
+
+	stp_run_probe_args(d->s->p, &a);
+	atomic_set_release(&d->pending, 0);
+}
+
 static void stp_perf_overflow(struct perf_event *ev, struct perf_sample_data *data,
 			      struct pt_regs *regs)
 {
 	struct stp_kslot *s = ev->overflow_handler_context;
 	struct stp_args a = { .regs = regs };
+#ifdef STP_PERF_DEFER_ALL
+	const int defer = 1;
+#else
+	const int defer = in_nmi();
+#endif
 
+	if (defer && s->deferred) {
+		struct stp_perf_deferred *d = &s->deferred[smp_processor_id()];
+
+		if (atomic_cmpxchg(&d->pending, 0, 1) != 0) {
+			stp_atomic_inc(&stp_session.skipped);
+			return;
+		}
+		d->regs = *regs;
+		irq_work_queue(&d->work);
+		return;
+	}
 	stp_run_probe_args(s->p, &a);
 }
 
@@ -119,11 +158,22 @@ static int stp_perf_register(struct stp_kslot *s)
 	};
 	int cpu, n = 0, rc = 0;
 
-	if (p->perf_type != PERF_TYPE_SOFTWARE)
-		return -EOPNOTSUPP;
 	s->events = stp_alloc(sizeof(*s->events) * nr_cpu_ids);
 	if (!s->events)
 		return -ENOMEM;
+#ifndef STP_PERF_DEFER_ALL
+	if (p->perf_type != PERF_TYPE_SOFTWARE)
+#endif
+	{
+		s->deferred = stp_alloc(sizeof(*s->deferred) * nr_cpu_ids);
+		if (!s->deferred)
+			return -ENOMEM;
+		for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+			init_irq_work(&s->deferred[cpu].work, stp_perf_deferred_run);
+			s->deferred[cpu].s = s;
+			atomic_set(&s->deferred[cpu].pending, 0);
+		}
+	}
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
 		struct perf_event *ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
@@ -151,6 +201,13 @@ static void stp_perf_unregister(struct stp_kslot *s)
 			perf_event_release_kernel(s->events[cpu]);
 	stp_free(s->events);
 	s->events = NULL;
+	/* No overflow can queue work any more: wait for what is queued. */
+	if (s->deferred) {
+		for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+			irq_work_sync(&s->deferred[cpu].work);
+		stp_free(s->deferred);
+		s->deferred = NULL;
+	}
 }
 
 struct stp_tp_search {
