@@ -612,11 +612,16 @@ fn module_function_and_line_probes_read_dwarf_variables() {
          }}
          global plain
          probe module(\"{m}\").function(\"stapmod_scale\") {{ plain[$v, $k]++ }}
+         global rets
+         probe module(\"{m}\").function(\"stapmod_handle\").return {{
+             rets[@entry($req->id), $return]++
+         }}
          global writes
          probe kprobe.module(\"stapmod_test\").function(\"stapmod_write\") {{ writes++ }}
          probe end {{
              printf(\"writes %d\\n\", writes)
              foreach ([v, k] in plain) printf(\"plain scale v=%d k=%d %d\\n\", v, k, plain[v, k])
+             foreach ([i, r] in rets) printf(\"handle(%d) returned %d\\n\", i, r)
          }}"
     );
     let log = scenario_with(
@@ -639,7 +644,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
     );
     // "abc" sums to 294: the checksum is 294 * 1000 + id.
     let want = format!(
-        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\ncast id=42\nline {line} sum=294042\nscale v=42 k=3\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\ncast id=7\nline {line} sum=294007\nscale v=7 k=2\nwrites 2\nplain scale v=42 k=3 1\nplain scale v=7 k=2 1\n"
+        "rc: 0\nhandle id=42 len=3 name=abc\n{{.id=42, .len=3, .name=\"abc\"}}\ncast id=42\nline {line} sum=294042\nscale v=42 k=3\nhandle id=7 len=3 name=abc\n{{.id=7, .len=3, .name=\"abc\"}}\ncast id=7\nline {line} sum=294007\nscale v=7 k=2\nwrites 2\nplain scale v=42 k=3 1\nplain scale v=7 k=2 1\nhandle(42) returned 294042\nhandle(7) returned 294007\n"
     );
     assert!(log.contains(&want), "{log}");
 }

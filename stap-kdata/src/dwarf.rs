@@ -84,6 +84,8 @@ pub struct Func {
     pub inlined_at: Option<(String, u64)>,
     /// The file and line of its declaration.
     pub decl: (String, u64),
+    /// Its return type (0: void).
+    pub ret: TypeId,
     frame_cfa: bool,
 }
 
@@ -528,6 +530,12 @@ fn read_functions<'a>(
                     e.attr_value(gimli::DW_AT_frame_base).ok().flatten(),
                     Some(AttributeValue::Exprloc(x)) if x.0.slice() == [0x9c]
                 );
+                let ret = match origin(unit, e) {
+                    Some(o) if e.attr_value(gimli::DW_AT_type).ok().flatten().is_none() => {
+                        tr.type_ref(uid, unit, &o)
+                    }
+                    _ => tr.type_ref(uid, unit, e),
+                };
                 out.push(Func {
                     name,
                     low,
@@ -535,6 +543,7 @@ fn read_functions<'a>(
                     vars: Vec::new(),
                     inlined_at: None,
                     decl,
+                    ret,
                     frame_cfa,
                 });
                 funcs.clear();
@@ -629,6 +638,7 @@ fn read_functions<'a>(
                     vars: Vec::new(),
                     inlined_at: Some((file, line)),
                     decl,
+                    ret: 0,
                     frame_cfa,
                 });
                 funcs.push((depth, out.len() - 1));

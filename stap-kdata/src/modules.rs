@@ -11,7 +11,7 @@ use crate::dwarf::{Base, Func, ModuleDwarf, Var, VarLoc};
 use crate::glob;
 use crate::kdwarf::{self, KernelDwarf};
 use crate::resolve::{walk_from, At};
-use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetSource};
+use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetSource};
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -496,7 +496,15 @@ impl Modules {
         let m = &*m;
         let f = &m.functions[fi];
         if point.components.iter().any(|c| c.name == "return") {
-            return Err("DWARF .return probes have no target variables in stap-rs yet".into());
+            // At the return, the value is in the return register; the rest of the frame is
+            // gone (use @entry($param) or a .call probe for parameters).
+            return match name {
+                "$return" if f.ret != 0 => {
+                    walk_from(&m.types, TargetSource::Return, At::Value(f.ret), components)
+                }
+                "$return" => Err(format!("'$return': {} returns void", f.name)),
+                _ => self.entry_param(m, f, name, components),
+            };
         }
         let visible: Vec<&Var> = f.vars.iter().filter(|v| v.in_scope(pc)).collect();
         match name {
@@ -564,6 +572,65 @@ impl Modules {
                 t.ops.splice(0..0, ops);
                 Ok(t)
             }
+        }
+    }
+
+    /// `$param` in a `.return` probe: its value at entry, when DWARF has it in an argument
+    /// register there (which the kretprobe's entry handler saved).
+    fn entry_param(
+        &self,
+        m: &ModuleDwarf,
+        f: &Func,
+        name: &str,
+        components: &[Option<&str>],
+    ) -> Result<ResolvedTarget, String> {
+        let bare = name.trim_start_matches('$');
+        let v = f
+            .vars
+            .iter()
+            .find(|v| v.param && v.name == bare)
+            .ok_or_else(|| {
+                format!(
+                    "'{}' is not a parameter of {} (a .return probe has its parameters, at \
+                     their entry values, and $return)",
+                    name, f.name
+                )
+            })?;
+        // x86-64's argument registers in DWARF's numbering: rdi, rsi, rdx, rcx, r8, r9.
+        const ARGS: [u16; 6] = [5, 4, 1, 2, 8, 9];
+        let saved = |r: u16| {
+            ARGS.iter()
+                .position(|a| *a == r)
+                .map(|i| TargetSource::Param(i as u32))
+        };
+        let unsaved = || {
+            format!(
+                "'{}' is not in an argument register at {}'s entry: its value there was not saved",
+                name, f.name
+            )
+        };
+        match m.var_location(f, v, f.low)? {
+            VarLoc::Reg(r) => walk_from(
+                &m.types,
+                saved(r).ok_or_else(unsaved)?,
+                At::Value(v.ty),
+                components,
+            ),
+            VarLoc::Computed {
+                base: Base::Reg(r),
+                ops,
+                memory: false,
+            } if !ops.iter().any(|o| matches!(o, TargetOp::Load { .. })) => {
+                let mut t = walk_from(
+                    &m.types,
+                    saved(r).ok_or_else(unsaved)?,
+                    At::Value(v.ty),
+                    components,
+                )?;
+                t.ops.splice(0..0, ops);
+                Ok(t)
+            }
+            _ => Err(unsaved()),
         }
     }
 
