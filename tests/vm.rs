@@ -685,6 +685,12 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
             "module(\"nfsv3\").function(\"nfs3_proc_access\")",
             " $entry:struct nfs_access_entry *",
         ),
+        // A module pattern: each matching module with DWARF (the nfs* modules without a
+        // debug file are passed over).
+        (
+            "module(\"nfs*\").function(\"nfs3_proc_acc*\")",
+            "module(\"nfsv3\").function(\"nfs3_proc_access\") $inode:struct inode *",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_stap"))
             .args(["-r", &kver(), "-L", point])

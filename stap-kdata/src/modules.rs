@@ -131,7 +131,91 @@ fn find_ko(dir: &Path, file: &str, depth: usize) -> Option<PathBuf> {
     None
 }
 
+/// The names (`-` as `_`) of the `.ko` files under `dir`, into `out`.
+fn ko_names(dir: &Path, depth: usize, out: &mut BTreeSet<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() && depth < 8 {
+            ko_names(&p, depth + 1, out);
+        } else if let Some(stem) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".ko"))
+        {
+            out.insert(stem.replace('-', "_"));
+        }
+    }
+}
+
 impl Modules {
+    /// `module("PATTERN")` with wildcards: each installed module whose name matches and
+    /// whose DWARF is at hand (its debug file, or a module built with -g).
+    fn resolve_modules(
+        &self,
+        point: &ProbePoint,
+        pattern: &str,
+        with_inline: bool,
+    ) -> Result<Vec<ProbePoint>, String> {
+        let mut names = BTreeSet::new();
+        for d in kdwarf::debug_dirs() {
+            ko_names(
+                &d.join(format!("lib/modules/{}", self.release)),
+                0,
+                &mut names,
+            );
+        }
+        ko_names(
+            Path::new(&format!("/usr/lib/modules/{}", self.release)),
+            0,
+            &mut names,
+        );
+        let matching: Vec<&String> = names.iter().filter(|n| glob(pattern, n)).collect();
+        if matching.is_empty() {
+            return Err(format!(
+                "probe point mismatch: no module of {} matches '{}'",
+                self.release, pattern
+            ));
+        }
+        let mut out = Vec::new();
+        let mut without = 0;
+        for name in &matching {
+            let mut p = point.clone();
+            p.components[0].arg = Some(PointArg::String(name.to_string()));
+            match self.resolve(&p, with_inline) {
+                Ok(v) => out.extend(v),
+                Err(e) if e.contains("has no DWARF") => without += 1,
+                Err(_) => {}
+            }
+        }
+        if out.is_empty() {
+            return Err(format!(
+                "probe point mismatch: nothing matches '{}' in the {} modules matching '{}'{}",
+                point.components[1]
+                    .arg
+                    .as_ref()
+                    .map(|a| match a {
+                        PointArg::String(s) => s.clone(),
+                        PointArg::Number(n) => n.to_string(),
+                    })
+                    .unwrap_or_default(),
+                matching.len(),
+                pattern,
+                if without > 0 {
+                    format!(
+                        " ({} of them have no DWARF: install linux-image-{}-dbg)",
+                        without, self.release
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Ok(out)
+    }
+
     pub(crate) fn new(release: &str, cache: &Path) -> Modules {
         Modules {
             release: release.to_string(),
@@ -344,10 +428,15 @@ impl Modules {
         point: &ProbePoint,
         with_inline: bool,
     ) -> Result<Vec<ProbePoint>, String> {
+        let kernel = point.components[0].name == "kernel";
+        if let Some(pattern) = string_arg(&point.components[0]) {
+            if !kernel && !pattern.contains('/') && pattern.contains(['*', '?', '[']) {
+                return self.resolve_modules(point, pattern, with_inline);
+            }
+        }
         let c = &point.components[1];
         let arg = string_arg(c).unwrap_or("");
         let spec = parse_spec(arg)?;
-        let kernel = point.components[0].name == "kernel";
         let concrete = |comp: &str, arg: String, m: &ModuleDwarf, inline: bool| {
             let mut p = point.clone();
             if !kernel {
