@@ -412,7 +412,7 @@ fn a_bad_pointer_is_an_error_not_an_oops() {
 }
 
 /// `kernel.function("vfs_*")` expands to the vfs_ functions of the kernel's symbol table
-/// (read from /proc/kallsyms inside the guest).
+/// (read from /proc/kallsyms inside the guest), and to the inlined copies of vfs_ functions.
 #[test]
 fn vfs_wildcard_matches_the_kernels_symbol_table() {
     let listed = Command::new(env!("CARGO_BIN_EXE_stap"))
@@ -424,8 +424,19 @@ fn vfs_wildcard_matches_the_kernels_symbol_table() {
         "{}",
         String::from_utf8_lossy(&listed.stderr)
     );
-    let ours: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
+    // With the kernel's DWARF the inlined copies come too, named by their call sites.
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    let (inlined, outline): (Vec<&str>, Vec<&str>) =
+        stdout.lines().partition(|l| l.ends_with(".inline"));
+    assert!(
+        inlined
+            .iter()
+            .all(|l| l.starts_with("kernel.function(\"vfs_") && l.contains('@')),
+        "{inlined:?}"
+    );
+    assert!(!inlined.is_empty(), "no inlined vfs_ copies: {stdout}");
+    let ours: Vec<String> = outline
+        .iter()
         .map(|l| {
             l.trim_start_matches("kernel.function(\"")
                 .trim_end_matches("\")")
@@ -718,13 +729,13 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
         assert!(!out.status.success() && err.contains(why), "{f}: {err}");
     }
     let all = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .args(["-r", &kver(), "-l", "kernel.function(\"*\")"])
+        .args(["-r", &kver(), "-l", "kprobe.function(\"*\")"])
         .output()
         .unwrap();
     let all = String::from_utf8_lossy(&all.stdout);
     assert!(all.lines().count() > 10000, "{all}");
     for f in ["do_int3", "exc_int3", "exc_page_fault", "ksys_write"] {
-        let listed = all.contains(&format!("kernel.function(\"{f}\")\n"));
+        let listed = all.contains(&format!("kprobe.function(\"{f}\")\n"));
         assert_eq!(listed, f == "ksys_write", "{f}");
     }
     let out = vm(&[

@@ -322,9 +322,9 @@ impl KernelResolver for BtfResolver {
                     return self.dwarf_points(point, !entry_only);
                 }
                 let found = functions(data()?, point, pat, &|f| self.forbidden(f));
-                // A function named outright also takes its inlined copies, when the
-                // kernel's DWARF is installed (wildcards keep to out-of-line code).
-                if entry_only || pat.contains(['*', '?', '[']) || !self.modules.has_kernel_dwarf() {
+                // Functions also take their inlined copies, as in SystemTap, when the
+                // kernel's DWARF is installed (.call and .return keep to out-of-line code).
+                if entry_only || !self.modules.has_kernel_dwarf() {
                     return found;
                 }
                 let mut inline = point.clone();
