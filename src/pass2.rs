@@ -44,7 +44,11 @@ pub fn run(
     );
     if cli.verbose >= 1 {
         for n in resolver.notes() {
-            if cli.verbose >= 2 || n.starts_with("kernel data") || n.starts_with("kernel DWARF") {
+            if cli.verbose >= 2
+                || n.starts_with("kernel data")
+                || n.starts_with("kernel DWARF")
+                || n.starts_with("module DWARF")
+            {
                 eprintln!("Pass 2: {}", n);
             }
         }

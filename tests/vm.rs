@@ -714,6 +714,17 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // -v says which file served a module's DWARF: the debug file.
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-v", "-p2", "-e"])
+        .arg("probe module(\"xfs\").function(\"xfs_file_write_iter\") { println($iocb) }")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Pass 2: module DWARF: xfs (/usr/lib/debug/lib/modules/"),
+        "{err}"
+    );
     // What the kernel refuses to kprobe (its blacklist, noinstr and entry text) is
     // refused in pass 2 by name, and left out of wildcards.
     for (f, why) in [

@@ -23,6 +23,8 @@ pub(crate) struct Modules {
     cache: PathBuf,
     loaded: RefCell<HashMap<String, Rc<ModuleDwarf>>>,
     kernel: OnceCell<Result<KernelDwarf, String>>,
+    /// Which files were read (for `-v`).
+    read: RefCell<Vec<String>>,
 }
 
 fn string_arg(c: &PointComponent) -> Option<&str> {
@@ -222,7 +224,13 @@ impl Modules {
             cache: cache.to_path_buf(),
             loaded: RefCell::new(HashMap::new()),
             kernel: OnceCell::new(),
+            read: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The DWARF files read so far, one line each (for `-v`).
+    pub(crate) fn read_notes(&self) -> Vec<String> {
+        self.read.borrow().clone()
     }
 
     /// The module a `module("M")` names: a path, or a name under /usr/lib/modules/KVER.
@@ -258,6 +266,9 @@ impl Modules {
                 })?
         };
         let m = Rc::new(ModuleDwarf::load(&path)?);
+        self.read
+            .borrow_mut()
+            .push(format!("module DWARF: {} ({})", m.name, path.display()));
         let mut loaded = self.loaded.borrow_mut();
         loaded.insert(spec.to_string(), m.clone());
         loaded.insert(m.name.clone(), m.clone());

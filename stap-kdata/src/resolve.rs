@@ -509,7 +509,9 @@ impl KernelResolver for BtfResolver {
     }
 
     fn notes(&self) -> Vec<String> {
-        self.notes.borrow().clone()
+        let mut n = self.notes.borrow().clone();
+        n.extend(self.modules.read_notes());
+        n
     }
 }
 
