@@ -182,12 +182,18 @@ fn origin<'u, 'a>(
 pub(crate) type Symbol = (String, u64, u64);
 
 /// The symbol of `symbols` holding `addr`, and the offset into it.
+/// `symbols` are sorted by address ([`text_symbols`]); of several holding `addr`, the one
+/// starting last (then the first listed) is taken.
 pub(crate) fn symbol_at(symbols: &[Symbol], addr: u64) -> Option<(&str, u64)> {
-    symbols
-        .iter()
-        .filter(|(_, a, sz)| *a <= addr && addr < a + (*sz).max(1))
+    let end = symbols.partition_point(|s| s.1 <= addr);
+    // Symbols hold each other only near their starts (aliases, zero-sized labels).
+    let near = &symbols[end.saturating_sub(64)..end];
+    let holds = |s: &&Symbol| addr < s.1 + s.2.max(1);
+    let start = near.iter().filter(holds).map(|s| s.1).max()?;
+    near.iter()
+        .filter(holds)
+        .find(|s| s.1 == start)
         .map(|(n, a, _)| (n.as_str(), addr - a))
-        .min_by_key(|(_, off)| *off)
 }
 
 /// The DWARF sections of a linked image (no relocations to apply), borrowed from it.
@@ -231,14 +237,18 @@ fn read_units<'a>(
 
 /// The text symbols of an ELF file; `rebase` gives each a section base (a `.ko`).
 pub(crate) fn text_symbols(file: &object::File, rebase: bool) -> Vec<Symbol> {
-    file.symbols()
+    let mut out: Vec<Symbol> = file
+        .symbols()
         .filter(|s| s.kind() == object::SymbolKind::Text)
         .filter_map(|s| {
             let i = s.section_index()?;
             let base = if rebase { base_of(i.0) } else { 0 };
             Some((s.name().ok()?.to_string(), base + s.address(), s.size()))
         })
-        .collect()
+        .collect();
+    // Stable: of symbols at one address, the symbol table's order stays.
+    out.sort_by_key(|s| s.1);
+    out
 }
 
 impl ModuleDwarf {

@@ -212,7 +212,8 @@ fn forbidden_ranges(file: &object::File, symbols: &[Symbol]) -> Vec<(u64, u64, &
     });
     for entry in table.unwrap_or(&[]).chunks_exact(8) {
         let f = u64::from_le_bytes(entry.try_into().unwrap_or([0; 8]));
-        if let Some((_, start, size)) = symbols.iter().find(|(_, s, _)| *s == f) {
+        let at = symbols.partition_point(|s| s.1 < f);
+        if let Some((_, start, size)) = symbols.get(at).filter(|s| s.1 == f) {
             out.push((*start, start + (*size).max(1), "the kprobe blacklist"));
         }
     }

@@ -142,39 +142,47 @@ impl KernelData {
 
 /// SystemTap's wildcard match: `*` any run, `?` one character, `[...]` a class.
 pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
+    fn go<T: Copy + PartialOrd + From<u8>>(p: &[T], n: &[T]) -> bool {
+        let c = |b: u8| T::from(b);
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().position(|c| *c == ']') else {
-                    return !n.is_empty() && n[0] == '[' && go(&p[1..], &n[1..]);
+            Some(x) if *x == c(b'*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some(x) if *x == c(b'?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some(x) if *x == c(b'[') => {
+                let Some(end) = p.iter().position(|x| *x == c(b']')) else {
+                    return !n.is_empty() && n[0] == c(b'[') && go(&p[1..], &n[1..]);
                 };
-                let Some(&c) = n.first() else { return false };
+                let Some(&ch) = n.first() else { return false };
                 let class = &p[1..end];
                 let (neg, class) = match class.first() {
-                    Some('!') | Some('^') => (true, &class[1..]),
+                    Some(x) if *x == c(b'!') || *x == c(b'^') => (true, &class[1..]),
                     _ => (false, class),
                 };
                 let mut hit = false;
                 let mut i = 0;
                 while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
+                    if i + 2 < class.len() && class[i + 1] == c(b'-') {
+                        hit |= class[i] <= ch && ch <= class[i + 2];
                         i += 3;
                     } else {
-                        hit |= class[i] == c;
+                        hit |= class[i] == ch;
                         i += 1;
                     }
                 }
                 hit != neg && go(&p[end + 1..], &n[1..])
             }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
+            Some(&x) => n.first() == Some(&x) && go(&p[1..], &n[1..]),
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
+    if !pattern.contains(['*', '?', '[']) {
+        return pattern == name;
+    }
+    // Symbol and file names are ASCII: match bytes; anything else by characters.
+    if pattern.is_ascii() && name.is_ascii() {
+        return go(pattern.as_bytes(), name.as_bytes());
+    }
+    let p: Vec<u32> = pattern.chars().map(u32::from).collect();
+    let n: Vec<u32> = name.chars().map(u32::from).collect();
     go(&p, &n)
 }
 
@@ -191,5 +199,8 @@ mod tests {
         assert!(glob("sys_[rw]*", "sys_write"));
         assert!(!glob("sys_[!rw]*", "sys_write"));
         assert!(glob("exact", "exact"));
+        assert!(glob("caf?", "café"));
+        assert!(glob("[a-c]x*", "bxyz"));
+        assert!(!glob("[a-c]x*", "dxyz"));
     }
 }

@@ -98,6 +98,11 @@ fn parse_spec(s: &str) -> Result<Spec<'_>, String> {
 /// directory (an implicit `*/`), or the base name.
 fn file_matches(path: &str, pat: &str) -> bool {
     let path = path.trim_start_matches("./");
+    if !pat.contains(['*', '?', '[']) {
+        return path == pat
+            || (path.ends_with(pat) && path[..path.len() - pat.len()].ends_with('/'))
+            || Path::new(path).file_name().is_some_and(|n| n == pat);
+    }
     glob(pat, path)
         || glob(&format!("*/{}", pat), path)
         || Path::new(path)
@@ -483,10 +488,8 @@ impl Modules {
             ok
         };
         let mut out: Vec<ProbePoint> = Vec::new();
-        let mut names: BTreeSet<String> = BTreeSet::new();
         for m in &units {
             for f in &m.functions {
-                names.insert(f.name.clone());
                 if !glob(spec.func, &f.name) {
                     continue;
                 }
@@ -550,7 +553,11 @@ impl Modules {
             ));
         }
         if out.is_empty() {
-            let near = stap_sema::similar(spec.func, names.iter().map(|s| s.as_str()));
+            let names: BTreeSet<&str> = units
+                .iter()
+                .flat_map(|m| m.functions.iter().map(|f| f.name.as_str()))
+                .collect();
+            let near = stap_sema::similar(spec.func, names.iter().copied());
             let place = if kernel {
                 "the kernel's DWARF".to_string()
             } else {
