@@ -15,9 +15,11 @@ mod dwarf_types;
 mod kdwarf;
 pub mod kindex;
 mod modules;
+mod point_spec;
 mod pretty;
 mod resolve;
 mod source;
+mod walk;
 
 pub use resolve::BtfResolver;
 

@@ -10,7 +10,11 @@
 use crate::dwarf::{Base, Func, ModuleDwarf, Var, VarLoc};
 use crate::glob;
 use crate::kdwarf::{self, KernelDwarf};
-use crate::resolve::{walk_from, At};
+use crate::point_spec::{
+    blacklisted_file, declared, declared_like, file_matches, line_addr, lines_of, parse_spec,
+    shown, Lines, Spec,
+};
+use crate::walk::{walk_from, At};
 use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetSource};
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -31,96 +35,6 @@ fn string_arg(c: &PointComponent) -> Option<&str> {
     match &c.arg {
         Some(PointArg::String(s)) => Some(s),
         _ => None,
-    }
-}
-
-/// Which lines of a file a pattern names.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Lines {
-    /// None given.
-    None,
-    /// `:N`.
-    Exact(u64),
-    /// `:*`.
-    Any,
-    /// `:FIRST-LAST`.
-    Range(u64, u64),
-    /// `+N`: lines after the function's declaration.
-    After(u64),
-}
-
-/// A point's pattern: `FUNC[@FILE[:LINE]]`.
-#[derive(Clone, Copy, Debug)]
-struct Spec<'s> {
-    func: &'s str,
-    file: Option<&'s str>,
-    lines: Lines,
-}
-
-fn parse_spec(s: &str) -> Result<Spec<'_>, String> {
-    let Some((func, rest)) = s.split_once('@') else {
-        return Ok(Spec {
-            func: s,
-            file: None,
-            lines: Lines::None,
-        });
-    };
-    let bad = || {
-        format!(
-            "'{}': expected FUNCTION@FILE[:LINE | :* | :FIRST-LAST | +N]",
-            s
-        )
-    };
-    let (file, lines) = if let Some((f, n)) = rest.rsplit_once('+') {
-        (f, Lines::After(n.parse().map_err(|_| bad())?))
-    } else if let Some((f, n)) = rest.rsplit_once(':') {
-        let lines = match n {
-            "*" => Lines::Any,
-            _ => match n.split_once('-') {
-                Some((a, b)) => {
-                    Lines::Range(a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?)
-                }
-                None => Lines::Exact(n.parse().map_err(|_| bad())?),
-            },
-        };
-        (f, lines)
-    } else {
-        (rest, Lines::None)
-    };
-    Ok(Spec {
-        func,
-        file: Some(file),
-        lines,
-    })
-}
-
-/// Whether DWARF's path `path` is the file a script names: the pattern as is, under any
-/// directory (an implicit `*/`), or the base name.
-fn file_matches(path: &str, pat: &str) -> bool {
-    let path = path.trim_start_matches("./");
-    if !pat.contains(['*', '?', '[']) {
-        return path == pat
-            || (path.ends_with(pat) && path[..path.len() - pat.len()].ends_with('/'))
-            || Path::new(path).file_name().is_some_and(|n| n == pat);
-    }
-    glob(pat, path)
-        || glob(&format!("*/{}", pat), path)
-        || Path::new(path)
-            .file_name()
-            .is_some_and(|n| glob(pat, &n.to_string_lossy()))
-}
-
-/// A file as concrete points show it: relative paths as DWARF has them, absolute ones
-/// (a module built out of tree) by their base name.
-fn shown(path: &str) -> String {
-    let path = path.trim_start_matches("./");
-    if path.starts_with('/') {
-        Path::new(path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    } else {
-        path.to_string()
     }
 }
 
@@ -755,22 +669,6 @@ impl Modules {
     }
 }
 
-/// Source files whose functions are never probed, as in SystemTap: the kprobes machinery
-/// itself, and the low-level helpers (port I/O, bit operations, paravirt hooks) that it and
-/// the probe handlers run through.
-fn blacklisted_file(path: &str) -> bool {
-    let path = path.trim_start_matches("./");
-    const FILES: &[&str] = &[
-        "kernel/kprobes.c",
-        "arch/x86/kernel/kprobes/*",
-        "arch/x86/kernel/paravirt.c",
-        "*/include/asm/io.h",
-        "*/include/asm/bitops.h",
-        "*/include/asm/paravirt.h",
-    ];
-    FILES.iter().any(|f| glob(f, path))
-}
-
 /// A `.absolute` point (a raw address).
 fn is_absolute(point: &ProbePoint) -> bool {
     point.components.iter().any(|c| c.name == "absolute")
@@ -779,49 +677,4 @@ fn is_absolute(point: &ProbePoint) -> bool {
 /// A `.inline` point (inlined copies of a function).
 fn is_inline(point: &ProbePoint) -> bool {
     point.components.iter().any(|c| c.name == "inline")
-}
-
-/// Whether out-of-line function `f` is the one a concrete point names.
-fn declared(f: &Func, spec: &Spec) -> bool {
-    f.name == spec.func && declared_like(f, spec)
-}
-
-/// Whether `f`'s declaration is in the file (and at the line) a pattern names.
-fn declared_like(f: &Func, spec: &Spec) -> bool {
-    spec.file.is_none_or(|p| file_matches(&f.decl.0, p))
-        && match spec.lines {
-            Lines::Exact(n) => f.decl.1 == n,
-            Lines::Range(a, b) => a <= f.decl.1 && f.decl.1 <= b,
-            _ => true,
-        }
-}
-
-/// The first statement address of `file:line` inside function `f`.
-fn line_addr(m: &ModuleDwarf, f: &Func, file: &str, line: u64) -> Option<u64> {
-    m.lines
-        .iter()
-        .filter(|l| l.line == line && f.low <= l.addr && l.addr < f.high)
-        .filter(|l| file_matches(&l.file, file))
-        .map(|l| l.addr)
-        .min()
-}
-
-/// The lines (file, line) with code in function `f` that a pattern names.
-fn lines_of(m: &ModuleDwarf, f: &Func, file: &str, lines: Lines) -> Vec<(String, u64)> {
-    let mut out: Vec<(String, u64)> = m
-        .lines
-        .iter()
-        .filter(|l| f.low <= l.addr && l.addr < f.high && file_matches(&l.file, file))
-        .filter(|l| match lines {
-            Lines::Exact(n) => l.line == n,
-            Lines::Range(a, b) => a <= l.line && l.line <= b,
-            Lines::After(n) => l.line == f.decl.1 + n,
-            // Not the lines of code inlined from above the function.
-            Lines::Any | Lines::None => l.line >= f.decl.1 || l.file != f.decl.0,
-        })
-        .map(|l| (l.file.clone(), l.line))
-        .collect();
-    out.sort_by_key(|l| l.1);
-    out.dedup();
-    out
 }

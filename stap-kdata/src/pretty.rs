@@ -4,7 +4,7 @@
 //! names them.
 
 use crate::btf::{Btf, Kind, TypeId};
-use crate::resolve::scalar;
+use crate::walk::scalar;
 use stap_sema::ir::{PrettyField, PrettyKind, TargetOp};
 
 /// The text waiting for the next value, and whether a member was shown at this level.

@@ -1,0 +1,155 @@
+//! What the VM-tier tests share: the target kernel, one guest at a time, `stap --vm`,
+//! guest scenarios run by tests/vm/boot.sh, the dd workload and the DWARF test module.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+pub fn kver() -> String {
+    let mut k: Vec<String> = std::fs::read_dir("/usr/lib/modules")
+        .expect("no /usr/lib/modules: install linux-headers-amd64")
+        .flatten()
+        .filter(|e| e.path().join("build").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    k.sort();
+    k.pop()
+        .expect("no kernel build tree: install linux-headers-amd64")
+}
+
+/// One VM at a time: TCG guests on a two-core host would starve each other's timers.
+pub fn one_vm() -> std::sync::MutexGuard<'static, ()> {
+    static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    VM.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn vm(args: &[&str]) -> std::process::Output {
+    vm_env(&[], args)
+}
+
+/// [`vm`] with more environment variables for stap.
+pub fn vm_env(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let _one = one_vm();
+    Command::new(env!("CARGO_BIN_EXE_stap"))
+        .envs(env.iter().copied())
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env(
+            "SYSTEMTAP_DIR",
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
+        )
+        .args(["--vm", "-r", &kver()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Boots a guest that runs the shell script `sh` (given the module built from `script` as
+/// `$1`) instead of stpd, and returns its console log.
+pub fn scenario(module: &str, script: &str, sh: &str) -> String {
+    scenario_with(module, &[], script, sh, &[])
+}
+
+/// [`scenario`] with more stap arguments and files for the guest's /extra.
+pub fn scenario_with(
+    module: &str,
+    stap_args: &[&str],
+    script: &str,
+    sh: &str,
+    extra: &[&std::path::Path],
+) -> String {
+    scenario_append(module, stap_args, script, sh, extra, "")
+}
+
+/// [`scenario_with`] with more arguments on the guest kernel's command line.
+pub fn scenario_append(
+    module: &str,
+    stap_args: &[&str],
+    script: &str,
+    sh: &str,
+    extra: &[&std::path::Path],
+    append: &str,
+) -> String {
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
+    let stage = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", &cache)
+        .args(["-p4", "-r", &kver(), "-m", module])
+        .args(stap_args)
+        .args(["-e", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let staged = stage.path().join(format!("{}.ko", module));
+    std::fs::copy(&ko, &staged).unwrap();
+    std::fs::write(stage.path().join(format!("{}.sh", module)), sh).unwrap();
+    let log = stage.path().join("serial.log");
+    let _one = one_vm();
+    let extra: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+        .env("VM_EXTRA", extra.join(" "))
+        .env("VM_APPEND", append)
+        .arg(&log)
+        .arg(&staged)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(&log).unwrap().replace('\r', "")
+}
+
+/// The workload: busybox dd copies N blocks of SIZE bytes from /dev/zero to /dev/null, one
+/// read(2) and one write(2) per block, then writes its summary to stderr.
+pub const N: usize = 5;
+
+pub const SIZE: usize = 7;
+
+pub fn dd() -> String {
+    format!(
+        "dd if=/dev/zero of=/dev/null bs={} count={} 2>/dev/null",
+        SIZE, N
+    )
+}
+
+/// Builds the DWARF test module (tests/vm/stapmod) with the target kernel's Kbuild, so -g.
+pub fn build_stapmod() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/stapmod");
+    for f in ["stapmod_test.c", "Kbuild"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let out = Command::new("make")
+        .args(["-s", "-C", &format!("/usr/lib/modules/{}/build", kver())])
+        .arg(format!("M={}", dir.path().display()))
+        .arg("modules")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ko = dir.path().join("stapmod_test.ko");
+    (dir, ko)
+}
+
+/// The address of `sym` in the target kernel's debug vmlinux (its symbol table, by nm).
+pub fn image_address(sym: &str) -> u64 {
+    let image = format!("/usr/lib/debug/boot/vmlinux-{}", kver());
+    let out = Command::new("nm").arg(&image).output().unwrap();
+    assert!(out.status.success(), "nm {image}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let (a, _, n) = (it.next()?, it.next()?, it.next()?);
+            (n == sym)
+                .then(|| u64::from_str_radix(a, 16).ok())
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("{sym} not in {image}"))
+}
