@@ -169,11 +169,19 @@ impl KernelDwarf {
 /// `_kprobe_blacklist` table (their start addresses, read from the image); and `.init.text`,
 /// gone once the kernel has booted.
 fn forbidden_ranges(file: &object::File, symbols: &[Symbol]) -> Vec<(u64, u64, &'static str)> {
-    let addr = |name: &str| {
-        file.symbols()
-            .find(|s| s.name() == Ok(name))
-            .map(|s| s.address())
-    };
+    // The section bounds the linker script defines, found in one pass over the symbols.
+    let bounds: HashMap<&str, u64> = file
+        .symbols()
+        .filter_map(|s| {
+            let n = s.name().ok()?;
+            (n.starts_with("__") && (n.ends_with("_start") || n.ends_with("_end"))
+                || n.ends_with("_kprobe_blacklist")
+                || n == "_sinittext"
+                || n == "_einittext")
+                .then(|| (n, s.address()))
+        })
+        .collect();
+    let addr = |name: &str| bounds.get(name).copied();
     let mut out = Vec::new();
     for (start, end, why) in [
         ("__noinstr_text_start", "__noinstr_text_end", "noinstr text"),
