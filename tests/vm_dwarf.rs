@@ -168,7 +168,10 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
          probe kernel.statement(\"ksys_write@fs/read_write.c:*\") {
              if (@defined($ret)) { if (pid() == target()) rets[pp(), $ret]++ }
          }
-         probe kernel.function(\"file_ppos\") { if (pid() == target()) { inl++; ifile[$file]++ } }
+         probe kernel.function(\"file_ppos\") {
+             if (pid() == target()) { inl++; ifile[$file]++; ifunc = probefunc() }
+         }
+         global ifunc
          probe kernel.function(\"vfs_write\") { if (pid() == target() && $count == $1) vfile[$file]++ }
          probe kernel.function(\"ksys_write@fs/read_write.c\") {
              if (pid() == target()) { fcount[$count]++; fpp = pp() }
@@ -189,7 +192,7 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
              foreach ([p, r] in rets) if (r == $1 && rets[p, r] == $2) ok++
              printf(\"a line sees ret=%d %d times: %d\\n\", $1, $2, ok > 0)
              foreach (f in vfile) printf(\"file_ppos saw vfs_write's file: %d\\n\", ifile[f] == vfile[f])
-             printf(\"inline hits >= N: %d\\n\", inl >= $2)
+             printf(\"inline hits >= N: %d, probefunc %s\\n\", inl >= $2, ifunc)
              printf(\"ksys_write@file count %d seen %d times\\n\", $1, fcount[$1])
              printf(\"pp %s\\n\", fpp =~ \"^kernel.function\\\\(\\\"ksys_write@fs/read_write.c:[0-9]+\\\"\\\\)$\" ? \"ok\" : fpp)
          }",
@@ -199,7 +202,7 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!(
-            "opens /dev/zero rdonly 1 /dev/null wronly 1\na line sees ret={s} {n} times: 1\nfile_ppos saw vfs_write's file: 1\ninline hits >= N: 1\nksys_write@file count {s} seen {n} times\npp ok\n",
+            "opens /dev/zero rdonly 1 /dev/null wronly 1\na line sees ret={s} {n} times: 1\nfile_ppos saw vfs_write's file: 1\ninline hits >= N: 1, probefunc file_ppos\nksys_write@file count {s} seen {n} times\npp ok\n",
             s = SIZE,
             n = N
         ),
