@@ -471,6 +471,22 @@ impl Modules {
                 .iter()
                 .flat_map(|m| m.functions.iter().map(|f| f.name.as_str()))
                 .collect();
+            // The function is there, but not in that file or at that line: say where it is.
+            let found: BTreeSet<String> = units
+                .iter()
+                .flat_map(|m| m.functions.iter())
+                .filter(|f| f.inlined_at.is_none() && glob(spec.func, &f.name))
+                .map(|f| format!("{}@{}:{}", f.name, shown(&f.decl.0), f.decl.1))
+                .take(8)
+                .collect();
+            if spec.file.is_some() && !found.is_empty() {
+                return Err(format!(
+                    "probe point mismatch: nothing matches '{}': the functions of that name \
+                     are at {}",
+                    arg,
+                    found.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
             let near = stap_sema::similar(spec.func, names.iter().copied());
             let place = if kernel {
                 "the kernel's DWARF".to_string()
