@@ -82,14 +82,22 @@ impl Symbolizer {
     /// The bytes of `chunk` with its markers replaced; a possible marker cut by the chunk's
     /// end is held for the next call.
     pub fn process(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.held.is_empty() && !chunk.contains(&START[0]) {
+            return chunk.to_vec();
+        }
         let mut input = std::mem::take(&mut self.held);
         input.extend_from_slice(chunk);
         let mut out = Vec::with_capacity(input.len());
         let mut i = 0;
         while i < input.len() {
+            // Output without markers passes in one copy up to the next ESC.
             if input[i] != START[0] {
-                out.push(input[i]);
-                i += 1;
+                let run = input[i..]
+                    .iter()
+                    .position(|b| *b == START[0])
+                    .unwrap_or(input.len() - i);
+                out.extend_from_slice(&input[i..i + run]);
+                i += run;
                 continue;
             }
             let rest = &input[i..];
