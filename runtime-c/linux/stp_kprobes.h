@@ -146,6 +146,40 @@ static void stp_perf_overflow(struct perf_event *ev, struct perf_sample_data *da
 	stp_run_probe_args(s->p, &a);
 }
 
+/*
+ * Opens `attr` on every online CPU into evs[cpu] (nr_cpu_ids slots), with overflow handler
+ * `fn` (NULL: a counting event); returns how many opened, or the last error if none did.
+ */
+static int stp_perf_open_all(struct perf_event_attr *attr, perf_overflow_handler_t fn,
+			     void *ctx, struct perf_event **evs)
+{
+	int cpu, n = 0, rc = -ENODEV;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct perf_event *ev = perf_event_create_kernel_counter(attr, cpu, NULL, fn, ctx);
+
+		if (IS_ERR(ev)) {
+			rc = (int)PTR_ERR(ev);
+			continue;
+		}
+		evs[cpu] = ev;
+		n++;
+	}
+	cpus_read_unlock();
+	return n ? n : rc;
+}
+
+/* Releases what stp_perf_open_all opened. */
+static void stp_perf_close_all(struct perf_event **evs)
+{
+	int cpu;
+
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (evs[cpu])
+			perf_event_release_kernel(evs[cpu]);
+}
+
 static int stp_perf_register(struct stp_kslot *s)
 {
 	const struct stp_probe *p = s->p;
@@ -156,7 +190,7 @@ static int stp_perf_register(struct stp_kslot *s)
 		.sample_period = (u64)(p->perf_sample > 0 ? p->perf_sample : 1000000),
 		.pinned = 1,
 	};
-	int cpu, n = 0, rc = 0;
+	int cpu, rc;
 
 	s->events = stp_alloc(sizeof(*s->events) * nr_cpu_ids);
 	if (!s->events)
@@ -174,20 +208,8 @@ static int stp_perf_register(struct stp_kslot *s)
 			atomic_set(&s->deferred[cpu].pending, 0);
 		}
 	}
-	cpus_read_lock();
-	for_each_online_cpu(cpu) {
-		struct perf_event *ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
-									 stp_perf_overflow, s);
-
-		if (IS_ERR(ev)) {
-			rc = (int)PTR_ERR(ev);
-			continue;
-		}
-		s->events[cpu] = ev;
-		n++;
-	}
-	cpus_read_unlock();
-	return n ? 0 : rc;
+	rc = stp_perf_open_all(&attr, stp_perf_overflow, s, s->events);
+	return rc > 0 ? 0 : rc;
 }
 
 static void stp_perf_unregister(struct stp_kslot *s)
@@ -196,9 +218,7 @@ static void stp_perf_unregister(struct stp_kslot *s)
 
 	if (!s->events)
 		return;
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-		if (s->events[cpu])
-			perf_event_release_kernel(s->events[cpu]);
+	stp_perf_close_all(s->events);
 	stp_free(s->events);
 	s->events = NULL;
 	/* No overflow can queue work any more: wait for what is queued. */

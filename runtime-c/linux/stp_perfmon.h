@@ -17,7 +17,7 @@
 
 static void stp_perfmon_open(void)
 {
-	int i, cpu;
+	int i;
 
 	for (i = 0; i < STP_NPROBES; i++) {
 		const struct stp_probe *p = &stp_probes[i];
@@ -28,7 +28,7 @@ static void stp_perfmon_open(void)
 			.pinned = 1,
 		};
 		struct perf_event **evs;
-		int n = 0, rc = -ENODEV;
+		int rc;
 
 		if (p->kind != STP_PROBE_PERFMON || p->perfmon < 0 || p->perfmon >= STP_PERFMON_MAX ||
 		    stp_perfmon_ev[p->perfmon])
@@ -38,20 +38,8 @@ static void stp_perfmon_open(void)
 			stp_kprobe_warn(p, -ENOMEM);
 			continue;
 		}
-		cpus_read_lock();
-		for_each_online_cpu(cpu) {
-			struct perf_event *ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
-										 NULL, NULL);
-
-			if (IS_ERR(ev)) {
-				rc = (int)PTR_ERR(ev);
-				continue;
-			}
-			evs[cpu] = ev;
-			n++;
-		}
-		cpus_read_unlock();
-		if (!n) {
+		rc = stp_perf_open_all(&attr, NULL, NULL, evs);
+		if (rc <= 0) {
 			stp_free(evs);
 			stp_kprobe_warn(p, rc);
 			continue;
@@ -79,14 +67,12 @@ static void stp_perfmon_run(void)
 
 static void stp_perfmon_close(void)
 {
-	int i, cpu;
+	int i;
 
 	for (i = 0; i < STP_PERFMON_MAX; i++) {
 		if (!stp_perfmon_ev[i])
 			continue;
-		for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-			if (stp_perfmon_ev[i][cpu])
-				perf_event_release_kernel(stp_perfmon_ev[i][cpu]);
+		stp_perf_close_all(stp_perfmon_ev[i]);
 		stp_free(stp_perfmon_ev[i]);
 		stp_perfmon_ev[i] = NULL;
 	}

@@ -209,12 +209,9 @@ impl Modules {
             .map_err(|e| e.clone())
     }
 
-    /// Whether the kernel's DWARF is installed (without opening it).
+    /// Whether the kernel's DWARF is installed and readable (opened on first use).
     pub(crate) fn has_kernel_dwarf(&self) -> bool {
-        match self.kernel.get() {
-            Some(k) => k.is_ok(),
-            None => kdwarf::find(&self.release).is_some(),
-        }
+        self.kernel().is_ok()
     }
 
     /// The DWARF a point's functions may be in: the module's, or the kernel units holding
@@ -512,8 +509,7 @@ impl Modules {
 
     /// The kprobe's `[MODULE:]SYMBOL` and offset for a concrete point.
     pub(crate) fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
-        let (m, i, pc) = self.locate(point).ok()?;
-        let _ = i;
+        let (m, _, pc) = self.locate(point).ok()?;
         let (sym, off) = m.symbol_at(pc)?;
         if point.components[0].name == "kernel" {
             Some((sym.to_string(), off))

@@ -218,9 +218,6 @@ impl BtfResolver {
     /// Why the kernel refuses kprobes on function `name`, when its symbol table (the debug
     /// vmlinux) is installed.
     fn forbidden(&self, name: &str) -> Option<&'static str> {
-        if !self.modules.has_kernel_dwarf() {
-            return None;
-        }
         self.modules.kernel().ok()?.forbidden_function(name)
     }
 
@@ -244,9 +241,7 @@ impl BtfResolver {
         }
         self.modules.resolve(point, with_inline)
     }
-}
 
-impl BtfResolver {
     /// `kernel.statement(ADDR)` (an address in the image, found again by symbol and offset
     /// whatever KASLR did) or `.absolute` (a raw address of the running kernel, guru mode).
     fn address_point(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
