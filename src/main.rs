@@ -24,6 +24,9 @@ use std::io::{Read, Write};
 const STACK_SIZE: usize = 256 << 20;
 
 fn main() {
+    if session::called_as_stpd() {
+        std::process::exit(stpd::main(std::env::args_os()));
+    }
     let code = std::thread::Builder::new()
         .name("stap".into())
         .stack_size(STACK_SIZE)
@@ -308,7 +311,7 @@ fn run() -> i32 {
     // straight to it.
     let mut cmd = match backend {
         stap_codegen::Backend::User => std::process::Command::new(&artifact),
-        stap_codegen::Backend::Kernel => std::process::Command::new(session::stpd_path()),
+        stap_codegen::Backend::Kernel => session::stpd_command(),
     };
     if let Some(o) = &cli.output {
         cmd.arg("-o").arg(o);

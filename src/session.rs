@@ -9,13 +9,32 @@ use stap_syntax::preprocess::PpEnv;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// stpd, the module loader: beside this stap (as installed or built), else on PATH.
+/// stpd, the module loader: the `stpd` binary beside this stap (as installed or built by
+/// `cargo build`), else this very binary, which is stpd when called by that name (so
+/// `cargo run`, which builds only `stap`, still has one).
 pub fn stpd_path() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("stpd")))
+    let me = std::env::current_exe().unwrap_or_else(|_| "stap".into());
+    me.parent()
+        .map(|d| d.join("stpd"))
         .filter(|p| p.is_file())
-        .unwrap_or_else(|| "stpd".into())
+        .unwrap_or(me)
+}
+
+/// A command that runs stpd (see [`stpd_path`]).
+pub fn stpd_command() -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(stpd_path());
+    c.arg0("stpd");
+    c
+}
+
+/// Whether this process was started as stpd (`argv[0]`'s file name is `stpd`).
+pub fn called_as_stpd() -> bool {
+    std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n == "stpd"))
+        .unwrap_or(false)
 }
 
 /// The SystemTap language version this translator implements (`systemtap_v`).

@@ -11,6 +11,7 @@
 
 pub mod btf;
 pub mod dwarf;
+pub mod bzimage;
 mod dwarf_types;
 mod kdwarf;
 pub mod kindex;

@@ -3,7 +3,6 @@
 //! inside `/boot/vmlinuz-KVER`, decompressed once and its `.BTF` cached.
 
 use object::{Object, ObjectSection};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 fn running_release() -> String {
@@ -21,24 +20,6 @@ fn elf_btf(data: &[u8]) -> Result<Vec<u8>, String> {
     sec.data()
         .map(|d| d.to_vec())
         .map_err(|e| format!("cannot read .BTF: {}", e))
-}
-
-/// Decompresses the xz stream of a bzImage (the payload after the setup code).
-fn vmlinux_of_bzimage(image: &[u8]) -> Result<Vec<u8>, String> {
-    const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
-    let mut start = 0;
-    while let Some(at) = image[start..].windows(XZ.len()).position(|w| w == XZ) {
-        let at = start + at;
-        let mut out = Vec::new();
-        // Trailing bytes after the stream are not part of it; a complete decode suffices.
-        let mut dec = xz2::read::XzDecoder::new(&image[at..]);
-        let ok = dec.read_to_end(&mut out).is_ok() || out.len() > 1 << 20;
-        if ok && out.starts_with(b"\x7fELF") {
-            return Ok(out);
-        }
-        start = at + 1;
-    }
-    Err("no xz-compressed vmlinux found in the image (only xz-compressed kernels are read)".into())
 }
 
 fn cache_name(image: &Path) -> Option<String> {
@@ -95,7 +76,7 @@ pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), Strin
     }
     let raw =
         std::fs::read(&image).map_err(|e| format!("cannot read {}: {}", image.display(), e))?;
-    let vmlinux = vmlinux_of_bzimage(&raw).map_err(|e| format!("{}: {}", image.display(), e))?;
+    let vmlinux = crate::bzimage::vmlinux(&raw).map_err(|e| format!("{}: {}", image.display(), e))?;
     let b = elf_btf(&vmlinux).map_err(|e| format!("{}: {}", image.display(), e))?;
     if let Some(c) = &cached {
         let _ = std::fs::create_dir_all(cache);
