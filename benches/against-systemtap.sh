@@ -1,13 +1,12 @@
 # Sourced by the benchmarks that compare stap-rs with Debian's SystemTap 4.8: installs
-# hyperfine, systemtap and the kernel headers when missing, sets KVER (a kernel with a build
-# tree) and builds stap-rs.  Run from the project root.
+# hyperfine, systemtap and the kernel headers when missing, sets KVER (target_kernel of
+# tests/lib.sh) and builds stap-rs.  Run from the project root.
+. tests/lib.sh
 need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-[ -x /usr/bin/stap ] || need+=(systemtap)
-ls /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
-KVER=$(ls -d /usr/lib/modules/*/build | head -n 1 | cut -d/ -f5)
+command -v hyperfine >/dev/null || need+=("hyperfine (times the commands)")
+[ -x /usr/bin/stap ] || need+=("systemtap (SystemTap 4.8, the baseline)")
+ls /usr/lib/modules/*/build >/dev/null 2>&1 || need+=("linux-headers-amd64 (the kernel's build tree)")
+install_packages "${need[@]}"
+KVER=$(target_kernel)
 export KVER
 cargo build --release -q

@@ -12,10 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAP=$(pwd)/target/release/stap
-KVER=$(ls /usr/lib/modules | while read -r k; do
-    [ -d "/usr/lib/modules/$k/build" ] && echo "$k"; done | sort -V | tail -n 1)
+. tests/lib.sh
+KVER=$(target_kernel)
 [ -f "/usr/lib/debug/boot/vmlinux-$KVER" ] || tests/install-debuginfo.sh
-command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine
+command -v hyperfine >/dev/null || install_packages "hyperfine (times the commands)"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 export XDG_CACHE_HOME=$W/cache SYSTEMTAP_DIR=$W/stapdir

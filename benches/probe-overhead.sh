@@ -14,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}
 runs=${RUNS:-3}
-kver=$(ls /usr/lib/modules | while read -r k; do [ -e "/boot/vmlinuz-$k" ] && echo "$k"; done | sort | tail -n 1)
-[ -n "$kver" ] || { echo "probe-overhead: no /boot/vmlinuz-* (install linux-image-amd64)" >&2; exit 1; }
+. tests/lib.sh
+kver=$(target_kernel)
+echo "probe-overhead: kernel $kver" >&2
 cargo build --release --quiet --bin stap --bin stpd
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT

@@ -13,6 +13,7 @@ mod session;
 mod tapsets;
 mod userbuild;
 mod vm;
+mod vm_setup;
 
 use clap::Parser as _;
 use cli::Cli;
@@ -124,7 +125,7 @@ fn run() -> i32 {
     if cli.vm && cli.release.is_none() && kernel.build_dir.is_none() {
         // The running kernel has no build tree (a container, a CI runner...): the VM can boot
         // any kernel, so target the newest installed one, installing Debian's if need be.
-        match vm::default_kernel() {
+        match vm_setup::default_kernel() {
             Ok(release) => kernel = session::Kernel::locate(Some(&release), wants_config),
             Err(e) => {
                 eprintln!("{}", e);

@@ -6,103 +6,13 @@
 //! script's output and error lines as they arrive.  A buggy script can only crash the guest.
 
 use crate::session::Kernel;
+use crate::vm_setup::set_up;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const GUEST_INIT: &str = include_str!("vm-guest-init.sh");
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {} >/dev/null", cmd))
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn installed_kernels() -> Vec<String> {
-    let mut k: Vec<String> = std::fs::read_dir("/usr/lib/modules")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("build").is_dir())
-        .filter(|e| {
-            Path::new(&format!(
-                "/boot/vmlinuz-{}",
-                e.file_name().to_string_lossy()
-            ))
-            .is_file()
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    k.sort_by(|a, b| stap_syntax::preprocess::version_cmp(a, b));
-    k
-}
-
-/// The kernel `--vm` targets without `-r`: the newest one installed with its headers and
-/// image, installing Debian's (linux-headers-amd64, linux-image-amd64) the first time.
-pub fn default_kernel() -> Result<String, String> {
-    if let Some(k) = installed_kernels().pop() {
-        return Ok(k);
-    }
-    eprintln!("stap --vm: first-time set-up: installing linux-headers-amd64 linux-image-amd64");
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-              linux-headers-amd64 linux-image-amd64 >&2",
-        )
-        .status()
-        .is_ok_and(|s| s.success());
-    match installed_kernels().pop() {
-        Some(k) if ok => Ok(k),
-        _ => Err(
-            "stap --vm: no kernel to boot: install linux-headers-amd64 and linux-image-amd64 \
-                  (as root on Debian), or name one with -r"
-                .to_string(),
-        ),
-    }
-}
-
-/// Installs what the guest needs, the first time (Debian packages, as root).
-fn set_up(kernel: &Kernel) -> Result<PathBuf, String> {
-    let image = PathBuf::from(format!("/boot/vmlinuz-{}", kernel.release));
-    let mut need = Vec::new();
-    if !image.is_file() {
-        need.push(format!("linux-image-{}", kernel.release));
-    }
-    if !have("qemu-system-x86_64") {
-        need.push("qemu-system-x86".to_string());
-    }
-    if !Path::new("/bin/busybox").is_file() {
-        need.push("busybox-static".to_string());
-    }
-    if !have("cpio") {
-        need.push("cpio".to_string());
-    }
-    if !need.is_empty() {
-        eprintln!(
-            "stap --vm: first-time set-up: installing {}",
-            need.join(" ")
-        );
-        let ok = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >&2",
-                need.join(" ")
-            ))
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok || !image.is_file() {
-            return Err(format!(
-                "stap --vm needs {} (apt-get install failed; run as root on Debian, or install them)",
-                need.join(", ")
-            ));
-        }
-    }
-    Ok(image)
-}
 
 /// What `stap --vm` runs.
 pub struct Session<'a> {

@@ -2,6 +2,8 @@
 //! binary on the user-space runtime, and every case meant for the kernel too is built into
 //! a kernel module against the installed kernel headers.  See tests/e2e/README.md.
 
+mod vmlib;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -192,22 +194,9 @@ fn run_all(cases: &[Case], f: &(dyn Fn(&Case) -> Result<(), String> + Sync)) -> 
 }
 
 /// The release of an installed kernel with a build tree (what `-r` names).
-fn installed_kernel() -> Option<String> {
-    let mut releases: Vec<String> = std::fs::read_dir("/usr/lib/modules")
-        .ok()?
-        .flatten()
-        .filter(|e| e.path().join("build").is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    releases.sort();
-    releases.pop()
-}
-
 #[test]
 fn e2e_table_builds_as_kernel_modules() {
-    let kver = installed_kernel().expect(
-        "no kernel build tree under /usr/lib/modules: install linux-headers-amd64 (tests/run-all.sh does)",
-    );
+    let kver = vmlib::kver();
     let cases: Vec<Case> = all_cases()
         .into_iter()
         .filter(|c| c.runtimes.iter().any(|r| r == "kernel"))
@@ -332,11 +321,7 @@ fn e2e_maps_and_stats_in_smp2_vm_under_load() {
 /// Builds the kernel cases that `select` picks, runs them in one boot of a VM with `smp`
 /// CPUs (and, with `workload`, a CPU-bound shell loop per CPU), and checks each one.
 fn table_in_vm(select: &dyn Fn(&Case) -> bool, smp: u32, workload: bool) {
-    let kver = installed_kernel().expect("no kernel build tree: install linux-headers-amd64");
-    assert!(
-        Path::new(&format!("/boot/vmlinuz-{}", kver)).is_file(),
-        "no /boot/vmlinuz-{kver}: install linux-image-amd64 (tests/run-all.sh does)"
-    );
+    let kver = vmlib::kver();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
     // One VM at a time: two TCG guests on two host cores would starve each other.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the kernel's own DWARF for every kernel whose build tree is installed: the
+# Installs the kernel's own DWARF for each kernel of KVERS (default: every kernel whose
+# build tree is installed): the
 # debug vmlinux of Debian's linux-image-KVER-dbg, at /usr/lib/debug/boot/vmlinux-KVER
 # (where the package puts it), and the debug files of the few modules the tests probe
 # (MODULES, under /usr/lib/debug/lib/modules/KVER/).  The package's other 5 GB of module
@@ -7,9 +8,10 @@
 # half a minute.
 MODULES=${MODULES:-"kernel/fs/xfs/xfs.ko kernel/fs/nfs/nfsv3.ko"}
 set -euo pipefail
-for build in /usr/lib/modules/*/build; do
-    [ -d "$build" ] || continue
-    kver=$(basename "$(dirname "$build")")
+if [ -z "${KVERS:-}" ]; then
+    KVERS=$(for b in /usr/lib/modules/*/build; do [ -d "$b" ] && basename "$(dirname "$b")"; done || true)
+fi
+for kver in $KVERS; do
     dbg=/usr/lib/debug/boot/vmlinux-$kver
     want=("./usr/lib/debug/boot/vmlinux-$kver")
     for m in $MODULES; do

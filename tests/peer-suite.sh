@@ -20,11 +20,11 @@ declare -A MIN=(
 )
 
 # Kernel probe points resolve against one target kernel, whatever this machine runs: the
-# Debian kernel the test tier installs (the newest with headers and an image), through a
+# target kernel of tests/lib.sh (STAP_TEST_KVER, else the newest installed), through a
 # wrapper that adds -r unless a test names its own.
 STAP=$(pwd)/target/release/stap
-kver=$(ls /usr/lib/modules 2>/dev/null | while read -r k; do
-    [ -e "/boot/vmlinuz-$k" ] && [ -d "/usr/lib/modules/$k/build" ] && echo "$k"; done | sort -V | tail -n 1)
+. tests/lib.sh
+kver=$(target_kernel 2>/dev/null || true)
 wrap=$(mktemp -d)
 trap 'rm -rf "$wrap"' EXIT
 if [ -n "$kver" ]; then

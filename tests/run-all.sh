@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it on a fresh machine:
-#   formatting, the workspace build, every cargo test (unit, snapshot, end-to-end,
-#   the -p1 round trip over the peer suite), then the peer suite's conformance scores.
+#   formatting, the workspace build, every cargo test (unit, snapshot, end-to-end, the -p1
+#   round trip over the peer suite) against Debian's 6.1 kernel, the kernel tiers again
+#   against Debian's 6.12 kernel and the e2e table on its PREEMPT_RT flavour, then the peer
+#   suite's conformance scores.
+# KERNELS="6.1 6.12 rt" (the default) names the targets; a smaller list runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
 if ! command -v cargo >/dev/null; then
     echo "run-all: cargo is required (the machine's Rust toolchain)" >&2
     exit 1
 fi
+KERNELS=${KERNELS:-"6.1 6.12 rt"}
+
+# Debian's meta-packages of each target: the image the VM boots and the build tree modules
+# are built against.
+declare -A IMAGE=([6.1]=linux-image-amd64 [6.12]=linux-image-6.12-amd64 [rt]=linux-image-6.12-rt-amd64)
+declare -A HEADERS=([6.1]=linux-headers-amd64 [6.12]=linux-headers-6.12-amd64 [rt]=linux-headers-6.12-rt-amd64)
 
 # The user-space runtime is built with the system C compiler (and its sanitizer runtimes);
-# kernel modules with the kernel's own build tree (Debian's linux-headers-amd64).
+# kernel modules with the kernel's own build tree.
 need=()
-command -v cc >/dev/null || need+=(gcc libc6-dev)
-command -v make >/dev/null || need+=(make)
-ls -d /usr/lib/modules/*/build >/dev/null 2>&1 || need+=(linux-headers-amd64)
-# The VM tier boots that kernel under QEMU with a busybox initramfs.
-ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] || need+=(busybox-static)
-command -v cpio >/dev/null || need+=(cpio)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "== installing ${need[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+command -v cc >/dev/null || need+=("gcc (the user runtime's C compiler)" "libc6-dev (its C library)")
+command -v make >/dev/null || need+=("make (Kbuild)")
+for t in $KERNELS; do
+    installed "${HEADERS[$t]}" || need+=("${HEADERS[$t]} (the $t kernel's build tree)")
+    installed "${IMAGE[$t]}" || need+=("${IMAGE[$t]} (the $t kernel, booted by the VM tier)")
+done
+command -v qemu-system-x86_64 >/dev/null || need+=("qemu-system-x86 (the VM tier)")
+is_static_elf /bin/busybox || need+=("busybox-static (the guest's shell: a static busybox)")
+command -v cpio >/dev/null || need+=("cpio (packs the guest's initramfs)")
+install_packages "${need[@]}"
+is_static_elf /bin/busybox || { echo "run-all: /bin/busybox is still not static" >&2; exit 1; }
 
-# The kernel's own DWARF (lines, locals, inlined copies), for the VM tier's DWARF tests.
-tests/install-debuginfo.sh
+declare -A KVER
+for t in $KERNELS; do
+    KVER[$t]=$(kernel_of_package "${IMAGE[$t]}")
+    echo "== target $t: kernel ${KVER[$t]}"
+done
+first=${KERNELS%% *}
+
+# The kernel's own DWARF (lines, locals, inlined copies), for the VM tier's DWARF tests, on
+# the targets that run them (not rt, which runs the e2e table only).
+dbg=()
+for t in $KERNELS; do [ "$t" = rt ] || dbg+=("${KVER[$t]}"); done
+KVERS="${dbg[*]}" tests/install-debuginfo.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -35,11 +54,24 @@ cargo fmt --all -- --check
 echo "== cargo build --release"
 cargo build --release --workspace --all-targets
 
-echo "== cargo test --release"
-cargo test --release --workspace
+echo "== cargo test --release (kernel $first: ${KVER[$first]})"
+STAP_TEST_KVER=${KVER[$first]} cargo test --release --workspace
+
+for t in $KERNELS; do
+    [ "$t" = "$first" ] && continue
+    k=${KVER[$t]}
+    if [ "$t" = rt ]; then
+        echo "== the e2e table in the kernel: $t ($k)"
+        STAP_TEST_KVER=$k cargo test --release --test e2e -- --skip e2e_table_user_runtime
+    else
+        echo "== kernel tiers: $t ($k)"
+        STAP_TEST_KVER=$k cargo test --release --test e2e --test vm --test vm_dwarf -- \
+            --skip e2e_table_user_runtime
+    fi
+done
 
 echo "== end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
 STAP_E2E_SANITIZE=1 cargo test --release --test e2e e2e_table_user_runtime
 
-echo "== peer suite (passes 1 and 2)"
-tests/peer-suite.sh
+echo "== peer suite (passes 1 and 2, kernel ${KVER[$first]})"
+STAP_TEST_KVER=${KVER[$first]} tests/peer-suite.sh

@@ -450,43 +450,98 @@ static inline uint64_t stp_dwarf_reg(const struct stp_ctx *c, int n)
 	return c->args && c->args->regs ? stp_platform_dwarf_reg(c->args->regs, n) : 0;
 }
 
-static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)
+/*
+ * begin, end and error probes (and perfmon's, which runs once before begin) may run
+ * longer: they get MAXACTION_INTERRUPTIBLE statements and no overload check.  Every other
+ * probe, which can fire on any event, gets MAXACTION and the overload check.
+ */
+static inline int stp_kind_interruptible(enum stp_probe_kind kind)
 {
-	int cpu = stp_this_cpu();
-	struct stp_ctx *c = stp_context_of(cpu);
-#ifndef STP_NO_OVERLOAD
-	int64_t t0;
-#endif
+	return kind == STP_PROBE_BEGIN || kind == STP_PROBE_END || kind == STP_PROBE_ERROR ||
+	       kind == STP_PROBE_PERFMON;
+}
 
-	int state = stp_atomic_read(&stp_session.state);
-
+/* Whether a probe of this kind may run in the session's current state. */
+static inline int stp_kind_may_run(enum stp_probe_kind kind, int state)
+{
 	/* As in SystemTap: begin probes run while starting, end probes while stopping,
 	   error probes any time, everything else only while running. */
-	if (((p->kind == STP_PROBE_BEGIN || p->kind == STP_PROBE_PERFMON) && state != STP_STARTING) ||
-	    (p->kind == STP_PROBE_END && state != STP_STOPPING) ||
-	    (p->kind != STP_PROBE_BEGIN && p->kind != STP_PROBE_PERFMON && p->kind != STP_PROBE_END &&
-	     p->kind != STP_PROBE_ERROR && state != STP_RUNNING))
+	switch (kind) {
+	case STP_PROBE_BEGIN:
+	case STP_PROBE_PERFMON:
+		return state == STP_STARTING;
+	case STP_PROBE_END:
+		return state == STP_STOPPING;
+	case STP_PROBE_ERROR:
+		return 1;
+	default:
+		return state == STP_RUNNING;
+	}
+}
+
+/* A probe that cannot run now (reentered, NMI, a lock not had): counted as skipped. */
+static inline void stp_skip_probe(void)
+{
+	if (stp_atomic_inc(&stp_session.skipped) == MAXSKIPPED + 1) {
+		stp_error_line("ERROR: ", "Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.", NULL);
+		stp_request_exit();
+	}
+}
+
+static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
+				   const struct stp_args *args);
+
+/*
+ * Runs one probe on this CPU's context, with preemption off (timer callbacks are
+ * preemptible on PREEMPT_RT).  A probe that fires while this CPU's context is in use (a
+ * probe on a function the runtime or another probe calls, an interrupt inside a probe),
+ * or in NMI context, where no lock is safe, is skipped and counted.
+ */
+static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)
+{
+	struct stp_ctx *c;
+	int cpu;
+
+	if (!stp_kind_may_run(p->kind, stp_atomic_read(&stp_session.state)))
 		return;
+	if (unlikely(stp_in_nmi())) {
+		stp_skip_probe();
+		return;
+	}
+	stp_probe_enter();
+	cpu = stp_this_cpu();
+	c = stp_context_of(cpu);
+	/* Interrupts nest and preemption is off: a test and a set cannot interleave with
+	   another claim of this context that does not finish first. */
 	if (c->busy) {
-		stp_atomic_inc(&stp_session.skipped);
+		stp_probe_exit();
+		stp_skip_probe();
 		return;
 	}
 	c->busy = 1;
+	stp_barrier();
 	c->cpu = cpu;
+	stp_run_claimed(c, p, args);
+	stp_barrier();
+	c->busy = 0;
+	stp_probe_exit();
+}
+
+static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
+				   const struct stp_args *args)
+{
+#ifndef STP_NO_OVERLOAD
+	int64_t t0;
+#endif
 	c->probe = p;
 	c->args = args;
 	c->nesting = -1;
 	c->last_error = NULL;
 	c->last_stmt = p->location;
-	c->interruptible = p->kind != STP_PROBE_TIMER && p->kind != STP_PROBE_OTHER;
+	c->interruptible = stp_kind_interruptible(p->kind);
 	c->actionremaining = c->interruptible ? MAXACTION_INTERRUPTIBLE : MAXACTION;
 	if (p->lock && !p->lock(c)) {
-		stp_atomic_inc(&stp_session.skipped);
-		c->busy = 0;
-		if (stp_atomic_read(&stp_session.skipped) > MAXSKIPPED) {
-			stp_error_line("ERROR: ", "Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.", NULL);
-			stp_request_exit();
-		}
+		stp_skip_probe();
 		return;
 	}
 #ifndef STP_NO_OVERLOAD
@@ -495,7 +550,7 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 	p->handler(c);
 	if (p->unlock)
 		p->unlock(c);
-	stp_flush_print(cpu);
+	stp_flush_print(c->cpu);
 #ifndef STP_NO_OVERLOAD
 	if (t0 && stp_overloaded(c, t0)) {
 		stp_atomic_inc(&stp_session.errors);
@@ -508,14 +563,16 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 
 		stp_error_line("ERROR: ", c->last_error, c->last_stmt);
 		c->last_error = NULL;
-		c->busy = 0;
-		if (p->kind != STP_PROBE_ERROR)
+		if (p->kind != STP_PROBE_ERROR) {
+			/* The error probes run on this context: release it for them. */
+			stp_barrier();
+			c->busy = 0;
 			stp_run_error_probes();
+			c->busy = 1;
+		}
 		if (n > MAXERRORS)
 			stp_request_exit();
-		return;
 	}
-	c->busy = 0;
 }
 
 /*

@@ -45,7 +45,7 @@ struct stp_ring {
 	char *buf;
 	size_t head, tail;	/* head: next write, tail: next read (monotonic) */
 	uint64_t dropped;
-	spinlock_t lock;
+	raw_spinlock_t lock;	/* probes write from any context: never a sleeping lock */
 };
 
 static struct stp_ring stp_out_ring, stp_err_ring;
@@ -53,21 +53,33 @@ static DECLARE_WAIT_QUEUE_HEAD(stp_readers);
 static int stp_done;
 static atomic_t stp_nreaders = ATOMIC_INIT(0);
 
+/*
+ * Appends what fits and counts the rest as dropped.  Wakes nobody: a probe may run under
+ * the scheduler's, a wait queue's or a timer base's lock, where a wake-up deadlocks; the
+ * service timer wakes the readers instead.
+ */
 static void stp_ring_write(struct stp_ring *r, const char *b, size_t n)
 {
 	unsigned long flags;
-	size_t i;
+	size_t room, at, first;
 
-	spin_lock_irqsave(&r->lock, flags);
-	for (i = 0; i < n; i++) {
-		if (r->head - r->tail >= STP_RING_SIZE) {
-			r->dropped += n - i;
-			break;
-		}
-		r->buf[r->head++ % STP_RING_SIZE] = b[i];
+	raw_spin_lock_irqsave(&r->lock, flags);
+	room = STP_RING_SIZE - (r->head - r->tail);
+	if (n > room) {
+		r->dropped += n - room;
+		n = room;
 	}
-	spin_unlock_irqrestore(&r->lock, flags);
-	wake_up_interruptible(&stp_readers);
+	at = r->head % STP_RING_SIZE;
+	first = n < STP_RING_SIZE - at ? n : STP_RING_SIZE - at;
+	memcpy(r->buf + at, b, first);
+	memcpy(r->buf, b + first, n - first);
+	WRITE_ONCE(r->head, r->head + n);
+	raw_spin_unlock_irqrestore(&r->lock, flags);
+}
+
+static int stp_ring_empty(const struct stp_ring *r)
+{
+	return READ_ONCE(r->head) == READ_ONCE(r->tail);
 }
 
 static void stp_output_write(const char *buf, size_t len)
@@ -85,17 +97,16 @@ static ssize_t stp_ring_read(struct stp_ring *r, char __user *ubuf, size_t n)
 	char bounce[256];
 	size_t done = 0;
 
-	if (wait_event_interruptible(stp_readers,
-				     READ_ONCE(r->head) != READ_ONCE(r->tail) || READ_ONCE(stp_done)))
+	if (wait_event_interruptible(stp_readers, !stp_ring_empty(r) || READ_ONCE(stp_done)))
 		return -ERESTARTSYS;
 	while (done < n) {
 		unsigned long flags;
 		size_t k = 0;
 
-		spin_lock_irqsave(&r->lock, flags);
+		raw_spin_lock_irqsave(&r->lock, flags);
 		while (k < sizeof(bounce) && done + k < n && r->tail != r->head)
 			bounce[k++] = r->buf[r->tail++ % STP_RING_SIZE];
-		spin_unlock_irqrestore(&r->lock, flags);
+		raw_spin_unlock_irqrestore(&r->lock, flags);
 		if (!k)
 			break;
 		if (copy_to_user(ubuf + done, bounce, k))
@@ -143,9 +154,45 @@ static void stp_stop(struct work_struct *w);
 static DECLARE_WORK(stp_stop_work, stp_stop);
 static DEFINE_MUTEX(stp_stop_mutex);
 
+/* exit() only marks the session (stp_request_exit); the service timer starts the stop. */
 static void stp_on_exit_requested(void)
 {
-	schedule_work(&stp_stop_work);
+}
+
+/*
+ * The service timer.  Probes never wake a reader or queue work themselves: they may run
+ * in NMI, in hard IRQ, or under the locks wake_up() and schedule_work() take (probes on
+ * the scheduler, on wait queues, on the workqueue machinery).  Every STP_SERVICE_MS this
+ * timer, in softirq context, wakes the readers when a ring has data and starts the stop
+ * work once exit was requested.
+ */
+#ifndef STP_SERVICE_MS
+#define STP_SERVICE_MS 10
+#endif
+static struct timer_list stp_service_timer;
+static int stp_service_off;
+
+static void stp_service(struct timer_list *t)
+{
+	if (!stp_ring_empty(&stp_out_ring) || !stp_ring_empty(&stp_err_ring))
+		wake_up_interruptible(&stp_readers);
+	if (stp_exit_requested() && !READ_ONCE(stp_done))
+		schedule_work(&stp_stop_work);
+	if (!READ_ONCE(stp_service_off))
+		mod_timer(t, jiffies + msecs_to_jiffies(STP_SERVICE_MS));
+}
+
+static void stp_service_start(void)
+{
+	timer_setup(&stp_service_timer, stp_service, 0);
+	mod_timer(&stp_service_timer, jiffies + msecs_to_jiffies(STP_SERVICE_MS));
+}
+
+/* No service after this returns: the handler sees the flag and does not re-arm. */
+static void stp_service_stop(void)
+{
+	WRITE_ONCE(stp_service_off, 1);
+	timer_delete_sync(&stp_service_timer);
 }
 
 #include "stp_kprobes.h"
@@ -284,7 +331,7 @@ static void stp_arm_hrtimer(void *info)
 	const struct stp_probe *p = stp_timer_probes[i];
 	int64_t period = p->period_ns > 0 ? p->period_ns : STP_JIFFY_NS * (p->jiffies > 0 ? p->jiffies : 1);
 
-	hrtimer_start(&stp_timers[i], ns_to_ktime(period), HRTIMER_MODE_REL_PINNED);
+	hrtimer_start(&stp_timers[i], ns_to_ktime(period), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
 /*
@@ -308,7 +355,7 @@ static void stp_arm_timers(void)
 					break;
 				stp_timer_probes[nh] = p;
 				stp_timer_cpus[nh] = cpu;
-				hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+				hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 				stp_timers[nh].function = stp_timer_fire;
 				nh++;
 			}
@@ -319,7 +366,7 @@ static void stp_arm_timers(void)
 		} else if (nh < stp_timer_capacity) {
 			stp_timer_probes[nh] = p;
 			stp_timer_cpus[nh] = -1;
-			hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+			hrtimer_init(&stp_timers[nh], CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 			stp_timers[nh].function = stp_timer_fire;
 			nh++;
 		}
@@ -364,8 +411,8 @@ static int __init stp_module_init(void)
 	char name[64];
 	int i, n = 0;
 
-	spin_lock_init(&stp_out_ring.lock);
-	spin_lock_init(&stp_err_ring.lock);
+	raw_spin_lock_init(&stp_out_ring.lock);
+	raw_spin_lock_init(&stp_err_ring.lock);
 	stp_out_ring.buf = stp_alloc(STP_RING_SIZE);
 	stp_err_ring.buf = stp_alloc(STP_RING_SIZE);
 	stp_pbufs = stp_alloc(sizeof(*stp_pbufs) * (size_t)stp_ncpus());
@@ -393,12 +440,13 @@ static int __init stp_module_init(void)
 		stp_teardown();
 		return -ENOMEM;
 	}
+	stp_service_start();
 	stp_atomic_set(&stp_session.state, STP_STARTING);
 	stp_perfmon_open();
 	stp_perfmon_run();
 	stp_run_kind(STP_PROBE_BEGIN);
 	if (stp_exit_requested())
-		return 0;	/* the stop work is already scheduled */
+		return 0;	/* the service timer starts the stop */
 	stp_atomic_set(&stp_session.state, STP_RUNNING);
 	mutex_lock(&stp_stop_mutex);
 	if (!stp_exit_requested() && stp_kprobes_register() == -ENOMEM) {
@@ -412,9 +460,11 @@ static int __init stp_module_init(void)
 	return 0;
 }
 
+/* Unload: no service timer, no stop work queued or running, then the stop itself. */
 static void __exit stp_module_exit(void)
 {
-	flush_work(&stp_stop_work);
+	stp_service_stop();
+	cancel_work_sync(&stp_stop_work);
 	stp_stop(NULL);
 	stp_teardown();
 }

@@ -3,8 +3,8 @@
  * stap-rs runtime: the kernel platform layer.
  *
  * The same names as runtime-c/user/stp_platform.h, over kernel primitives: vzalloc at
- * start-up, real CPUs (probe handlers run with preemption off), rwlock_t with trylock,
- * spinlocks that save IRQ flags for output, ktime for time, the current task for
+ * start-up, real CPUs (probe handlers run with preemption off), an atomic try-only
+ * reader/writer lock, raw spinlocks that save IRQ flags for output, ktime for time, the current task for
  * identity, and the module's output rings (stp_backend.h) for the script's output.
  */
 #ifndef STP_PLATFORM_H
@@ -16,7 +16,6 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/spinlock.h>
-#include <linux/rwlock.h>
 #include <linux/smp.h>
 #include <linux/cpumask.h>
 #include <linux/string.h>
@@ -65,31 +64,46 @@ static inline void stp_free(void *p)
 	vfree(p);
 }
 
-typedef rwlock_t stp_rwlock_t;
+/*
+ * A reader/writer lock that is only ever try-locked, on one atomic word: readers count it
+ * up, a writer holds -1.  It never sleeps and never spins inside, so it is safe wherever a
+ * probe runs (hard IRQ, inside the scheduler, on PREEMPT_RT where rwlock_t sleeps); the
+ * caller retries MAXTRYLOCK times and then skips the probe.
+ */
+typedef struct {
+	atomic_t v;
+} stp_rwlock_t;
 
 static inline void stp_rwlock_init(stp_rwlock_t *l)
 {
-	rwlock_init(l);
+	atomic_set(&l->v, 0);
 }
 
 static inline int stp_rwlock_tryread(stp_rwlock_t *l)
 {
-	return read_trylock(l);
+	int v = atomic_read(&l->v);
+
+	while (v >= 0)
+		if (atomic_try_cmpxchg_acquire(&l->v, &v, v + 1))
+			return 1;
+	return 0;
 }
 
 static inline int stp_rwlock_trywrite(stp_rwlock_t *l)
 {
-	return write_trylock(l);
+	int unlocked = 0;
+
+	return atomic_try_cmpxchg_acquire(&l->v, &unlocked, -1);
 }
 
 static inline void stp_rwlock_unlock_read(stp_rwlock_t *l)
 {
-	read_unlock(l);
+	atomic_fetch_sub_release(1, &l->v);
 }
 
 static inline void stp_rwlock_unlock_write(stp_rwlock_t *l)
 {
-	write_unlock(l);
+	atomic_set_release(&l->v, 0);
 }
 
 static inline void stp_cpu_relax(void)
@@ -138,21 +152,24 @@ static inline void stp_delay_us(unsigned int us)
 	udelay(us);
 }
 
-/* Output and error lines are written whole, from any context. */
-typedef spinlock_t stp_mutex_t;
-#define STP_DEFINE_MUTEX(name) static DEFINE_SPINLOCK(name)
+/*
+ * Output and error lines are written whole, from any context a probe runs in: a raw
+ * spinlock (a spinlock_t sleeps on PREEMPT_RT), held only to copy a line.
+ */
+typedef raw_spinlock_t stp_mutex_t;
+#define STP_DEFINE_MUTEX(name) static DEFINE_RAW_SPINLOCK(name)
 
 static inline unsigned long stp_mutex_lock(stp_mutex_t *m)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(m, flags);
+	raw_spin_lock_irqsave(m, flags);
 	return flags;
 }
 
 static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 {
-	spin_unlock_irqrestore(m, flags);
+	raw_spin_unlock_irqrestore(m, flags);
 }
 
 #define stp_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
@@ -215,6 +232,15 @@ static inline int64_t stp_cycles(void)
 {
 	return (int64_t)get_cycles();
 }
+
+/* Whether this is NMI context, where probes do not run (no lock is safe there). */
+static inline int stp_in_nmi(void)
+{
+	return in_nmi();
+}
+
+/* Orders the context's busy mark against the probe's own accesses (one CPU's view). */
+#define stp_barrier() __asm__ __volatile__("" ::: "memory")
 
 /* Begin/end/error probes run from process context: pin them to their CPU. */
 static inline void stp_probe_enter(void)

@@ -152,6 +152,15 @@ static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
 				    __ATOMIC_SEQ_CST)
 
+/* Whether this is NMI context, where probes do not run (no lock is safe there). */
+static inline int stp_in_nmi(void)
+{
+	return 0;
+}
+
+/* Orders the context's busy mark against the probe's own accesses (one CPU's view). */
+#define stp_barrier() __asm__ __volatile__("" ::: "memory")
+
 /* Around begin/end/error probes: nothing to do in user space. */
 static inline void stp_probe_enter(void)
 {

@@ -10,8 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod btf;
-pub mod dwarf;
 pub mod bzimage;
+pub mod dwarf;
 mod dwarf_types;
 mod kdwarf;
 pub mod kindex;

@@ -76,7 +76,8 @@ pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), Strin
     }
     let raw =
         std::fs::read(&image).map_err(|e| format!("cannot read {}: {}", image.display(), e))?;
-    let vmlinux = crate::bzimage::vmlinux(&raw).map_err(|e| format!("{}: {}", image.display(), e))?;
+    let vmlinux =
+        crate::bzimage::vmlinux(&raw).map_err(|e| format!("{}: {}", image.display(), e))?;
     let b = elf_btf(&vmlinux).map_err(|e| format!("{}: {}", image.display(), e))?;
     if let Some(c) = &cached {
         let _ = std::fs::create_dir_all(cache);

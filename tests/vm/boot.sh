@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Boots the installed Debian kernel under QEMU (TCG) with a busybox initramfs holding the
+# Boots the target kernel (target_kernel in tests/lib.sh: $STAP_TEST_KVER or the newest
+# installed) under QEMU (TCG) with a busybox initramfs holding the
 # given modules, and writes the serial console to LOG.  Usage: boot.sh LOG MODULE.ko...
 # Each MODULE may have a MODULE.args file beside it (stpd's options, shell words), or a
 # MODULE.sh scenario that the guest runs instead of stpd.
@@ -13,8 +14,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log=$1
 shift
-kver=$(ls /usr/lib/modules | while read -r k; do [ -e "/boot/vmlinuz-$k" ] && echo "$k"; done | sort | tail -n 1)
-[ -n "$kver" ] || { echo "boot.sh: no /boot/vmlinuz-* (install linux-image-amd64)" >&2; exit 1; }
+. "$here/../lib.sh"
+kver=$(target_kernel)
+is_static_elf /bin/busybox || { echo "boot.sh: /bin/busybox is not a static program (install busybox-static)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"

@@ -4,16 +4,24 @@
 
 use std::process::Command;
 
+/// The target kernel: `target_kernel` of tests/lib.sh, the one rule every script and test
+/// shares ($STAP_TEST_KVER, else the newest kernel with a build tree and an image).
 pub fn kver() -> String {
-    let mut k: Vec<String> = std::fs::read_dir("/usr/lib/modules")
-        .expect("no /usr/lib/modules: install linux-headers-amd64")
-        .flatten()
-        .filter(|e| e.path().join("build").is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    k.sort();
-    k.pop()
-        .expect("no kernel build tree: install linux-headers-amd64")
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(concat!(
+            ". '",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/lib.sh' && target_kernel"
+        ))
+        .output()
+        .expect("bash runs tests/lib.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// One VM at a time: TCG guests on a two-core host would starve each other's timers.
