@@ -330,6 +330,9 @@ impl Cli {
         if self.interactive {
             return Err("Interactive mode (-i) is not supported by stap-rs.".into());
         }
+        for d in &self.defines {
+            check_define(d)?;
+        }
         if self.command.is_some() && self.target_pid.is_some() {
             return Err("You can't specify -c and -x options together.".into());
         }
@@ -385,4 +388,68 @@ pub fn version_text() -> String {
         env!("CARGO_PKG_VERSION"),
         crate::session::LANGUAGE_VERSION,
     )
+}
+
+/// The runtime's limits that `-D` may set, with the values the runtime can serve: each
+/// bounds memory preallocated per CPU, the kernel stack, or time spent in probe context.
+const DEFINE_LIMITS: &[(&str, i64, i64)] = &[
+    ("MAXSTRINGLEN", 16, 65_536),
+    ("MAXMAPENTRIES", 1, 1 << 24),
+    ("MAXNESTING", 1, 100),
+    ("MAXACTION", 1, 1_000_000_000),
+    ("MAXACTION_INTERRUPTIBLE", 1, 1_000_000_000),
+    ("MAXTRYLOCK", 1, 10_000),
+    ("TRYLOCKDELAY", 0, 1_000),
+    ("MAXSKIPPED", 0, i64::MAX),
+    ("MAXERRORS", 0, i64::MAX),
+    ("STP_RING_SIZE", 4096, 1 << 30),
+    ("STP_PRINT_BUFSIZE", 256, 1 << 20),
+    ("STP_OVERLOAD_INTERVAL", 1_000_000, 60_000_000_000),
+    ("STP_OVERLOAD_THRESHOLD", 1, 60_000_000_000),
+    ("STP_SERVICE_MS", 1, 1_000),
+];
+
+/// Checks one `-D NAME[=VALUE]`: NAME a C identifier, VALUE one line, and a runtime limit
+/// an integer in the range the runtime can serve.
+pub fn check_define(d: &str) -> Result<(), String> {
+    let (name, value) = d.split_once('=').unwrap_or((d, ""));
+    let ident = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        return Err(format!(
+            "Invalid -D '{}': the name must be a C identifier.",
+            d
+        ));
+    }
+    // One line, and no comment opener: `/*` would swallow the generated code after it.
+    if value.chars().any(|c| c.is_control() || c == '\\')
+        || value.contains("/*")
+        || value.contains("//")
+    {
+        return Err(format!(
+            "Invalid -D '{}': the value must be one line without backslashes or comments.",
+            d.escape_debug()
+        ));
+    }
+    if let Some((_, lo, hi)) = DEFINE_LIMITS.iter().find(|(n, _, _)| *n == name) {
+        let v = value.trim().trim_end_matches(['L', 'l', 'U', 'u']);
+        let n = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            i64::from_str_radix(h, 16).ok()
+        } else {
+            v.parse::<i64>().ok()
+        };
+        match n {
+            Some(n) if (*lo..=*hi).contains(&n) => {}
+            _ => {
+                return Err(format!(
+                    "Invalid -D {}={}: it must be an integer from {} to {}.",
+                    name, value, lo, hi
+                ))
+            }
+        }
+    }
+    Ok(())
 }

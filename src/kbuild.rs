@@ -2,7 +2,7 @@
 //! kernel's own Kbuild (`make -C <build tree> M=<dir> modules`), cached by content hash.
 
 use crate::session::Kernel;
-use crate::userbuild::{cache_root, write_sources, RUNTIME};
+use crate::userbuild::{cache_root, is_private, write_sources, RUNTIME};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -57,10 +57,21 @@ pub fn build(req: &Request) -> Result<PathBuf, String> {
     let final_dir = cache_root().join(format!("kmod-{:016x}", h));
     let final_ko = final_dir.join(format!("{}.ko", name));
     if final_ko.is_file() {
-        if req.verbose >= 2 {
-            eprintln!("Pass 4: using cached {}", final_ko.display());
+        // A cached module is loaded into the kernel as root: only one that this user owns
+        // and no one else can write (nor its directory) is used.
+        if is_private(&final_dir) && is_private(&final_ko) {
+            if req.verbose >= 2 {
+                eprintln!("Pass 4: using cached {}", final_ko.display());
+            }
+            return Ok(final_ko);
         }
-        return Ok(final_ko);
+        if req.verbose >= 1 {
+            eprintln!(
+                "Pass 4: not using cached {}: not private to this user",
+                final_ko.display()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&final_dir);
     }
     // Build in a private directory, then move it into the cache in one step, so two
     // builds of the same module never share a directory.
@@ -116,7 +127,11 @@ pub fn build(req: &Request) -> Result<PathBuf, String> {
         }
     }
     if std::fs::rename(&dir, &final_dir).is_err() {
-        // Another build of the same module got there first; ours is not needed.
+        // Another build of the same module got there first: ours is not needed, unless
+        // what is there is not private to this user.
+        if !(is_private(&final_dir) && is_private(&final_ko)) {
+            return Ok(ko);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
     if final_ko.is_file() {

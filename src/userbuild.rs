@@ -18,16 +18,63 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
 }
 
 /// Where built programs are cached: $SYSTEMTAP_DIR/cache, else $XDG_CACHE_HOME/stap-rs,
-/// else ~/.cache/stap-rs.
+/// else the cache directory of the user's home (from the password database when HOME is
+/// unset; never a shared directory such as /tmp).  The directory is created 0700; one
+/// that another user owns or can write is not used (see [`is_private`]), and a private
+/// directory of this run stands in for it.
 pub fn cache_root() -> PathBuf {
-    if let Ok(d) = std::env::var("SYSTEMTAP_DIR") {
-        return PathBuf::from(d).join("cache");
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let wanted = if let Ok(d) = std::env::var("SYSTEMTAP_DIR") {
+            PathBuf::from(d).join("cache")
+        } else if let Ok(d) = std::env::var("XDG_CACHE_HOME") {
+            PathBuf::from(d).join("stap-rs")
+        } else {
+            home_dir().join(".cache/stap-rs")
+        };
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&wanted);
+        if is_private(&wanted) {
+            return wanted;
+        }
+        eprintln!(
+            "WARNING: not using the cache {}: it is not a directory owned and writable only by this user",
+            wanted.display()
+        );
+        let own = std::env::temp_dir().join(format!(
+            "stap-rs-cache-{}-{}",
+            nix::unistd::geteuid(),
+            std::process::id()
+        ));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&own);
+        own
+    })
+    .clone()
+}
+
+/// The user's home: $HOME, else the password database's entry for this user.
+fn home_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
     }
-    if let Ok(d) = std::env::var("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("stap-rs");
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// Whether `p` (not through a symbolic link) is owned by this user and writable by no one
+/// else: what a cached module or kernel data must be before stap trusts it.
+pub fn is_private(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(p) {
+        Ok(m) => m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o022 == 0,
+        Err(_) => false,
     }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-    PathBuf::from(home).join(".cache/stap-rs")
 }
 
 /// Writes the runtime and the generated C into `dir`.

@@ -31,7 +31,7 @@ fn p3_is_deterministic_and_commented() {
     let b = p3(&["--runtime=user", "-p3", "program.stp"]);
     assert_eq!(a, b);
     // Every probe and statement carries its script location.
-    assert!(a.contains("/* probe begin at program.stp:6:1 */"), "{a}");
+    assert!(a.contains("/* probe 0 at program.stp:6:1 */"), "{a}");
     assert!(a.contains("/* program.stp:7:3 */"), "{a}");
     assert!(a.contains("/* function add at program.stp:3:10 */"), "{a}");
 }

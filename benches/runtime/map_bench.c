@@ -158,8 +158,8 @@ int main(int argc, char **argv)
 	stp_ncpus_value = 2;
 	if (stp_glock_init(&lock, 0) || stp_glock_init(&slock, 1))
 		return 1;
-	if (stp_map_init(&map, "a", 1, (const enum stp_type[]){ STP_LONG }, STP_LONG, 0, 0, NULL) ||
-	    stp_map_init(&smap, "s", 1, (const enum stp_type[]){ STP_LONG }, STP_STATS, 0, 0, NULL) ||
+	if (stp_map_init(&map, "a", 1, (const enum stp_type[]){ STP_LONG }, STP_LONG, 0, 0, NULL, 1) ||
+	    stp_map_init(&smap, "s", 1, (const enum stp_type[]){ STP_LONG }, STP_STATS, 0, 0, NULL, 1) ||
 	    stp_stat_set_init(&stat, NULL))
 		return 1;
 	for (threads = 1; threads <= 2; threads++) {

@@ -144,23 +144,26 @@ static struct {
 
 STP_DEFINE_MUTEX(stp_errlock);
 
-/* Prints a whole line to the error stream. */
+/*
+ * Prints a whole line to the error stream.  The line is made in a static buffer under the
+ * error lock, not on the stack: probes may run on small exception and IRQ stacks.
+ */
 static inline void stp_error_line(const char *prefix, const char *msg, const char *where)
 {
-	char line[MAXSTRINGLEN * 2 + 512];
+	static char line[MAXSTRINGLEN * 2 + 512];
 	unsigned long flags;
 	int n;
 
+	flags = stp_mutex_lock(&stp_errlock);
 	if (where && where[0])
 		n = snprintf(line, sizeof(line), "%s%s near %s\n", prefix, msg, where);
 	else
 		n = snprintf(line, sizeof(line), "%s%s\n", prefix, msg);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	flags = stp_mutex_lock(&stp_errlock);
-	stp_error_write(line, (size_t)n);
+	if (n >= 0) {
+		if ((size_t)n >= sizeof(line))
+			n = sizeof(line) - 1;
+		stp_error_write(line, (size_t)n);
+	}
 	stp_mutex_unlock(&stp_errlock, flags);
 }
 
@@ -209,6 +212,11 @@ static inline int stp_kread(struct stp_ctx *c, uint64_t *v, int size, int sign, 
 {
 	uint64_t addr = *v, out = 0;
 
+	if (size != 1 && size != 2 && size != 4 && size != 8) {
+		stp_set_errorf(c, "invalid kernel read size %d", size);
+		c->last_stmt = near;
+		return -1;
+	}
 	if (stp_copy_nofault(&out, addr, (size_t)size)) {
 		stp_set_errorf(c, "kernel read fault at 0x%016llx (addr)", (unsigned long long)addr);
 		c->last_stmt = near;
@@ -494,8 +502,11 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 /*
  * Runs one probe on this CPU's context, with preemption off (timer callbacks are
  * preemptible on PREEMPT_RT).  A probe that fires while this CPU's context is in use (a
- * probe on a function the runtime or another probe calls, an interrupt inside a probe),
- * or in NMI context, where no lock is safe, is skipped and counted.
+ * probe on a function the runtime or another probe calls, an interrupt or NMI inside a
+ * probe), or while this CPU holds one of the runtime's locks (so an NMI, or an int3
+ * kprobe, which the kernel also runs as an NMI, never spins on a lock its CPU holds), is
+ * skipped and counted.  Nothing a probe does wakes, sleeps or queues work, so the rest is
+ * safe in NMI context too.
  */
 static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)
 {
@@ -504,16 +515,12 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 
 	if (!stp_kind_may_run(p->kind, stp_atomic_read(&stp_session.state)))
 		return;
-	if (unlikely(stp_in_nmi())) {
-		stp_skip_probe();
-		return;
-	}
 	stp_probe_enter();
 	cpu = stp_this_cpu();
 	c = stp_context_of(cpu);
 	/* Interrupts nest and preemption is off: a test and a set cannot interleave with
 	   another claim of this context that does not finish first. */
-	if (c->busy) {
+	if (c->busy || stp_runtime_locked()) {
 		stp_probe_exit();
 		stp_skip_probe();
 		return;

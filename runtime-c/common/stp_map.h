@@ -64,7 +64,8 @@ struct stp_map {
 	char *pool;
 	struct stp_map_entry *free;
 	struct stp_map_entry *head, *tail;
-	struct stp_map_entry **sortbuf;		/* ncpus * capacity */
+	struct stp_map_entry **sortbuf;		/* ncpus * nslots * capacity */
+	int nslots;		/* foreach snapshots live at once on one CPU (see foreach_slots.rs) */
 	struct stp_stat *empty_stat;		/* what a missing statistics key reads as */
 	size_t stat_stride;			/* statistics values: one slot per CPU */
 	int ins_lock;				/* held while inserting under the shared lock */
@@ -77,8 +78,14 @@ static inline size_t stp_align16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
+/* The most entries one map may hold (pass 2 refuses larger declarations). */
+#ifndef STP_MAP_MAX_CAPACITY
+#define STP_MAP_MAX_CAPACITY (1 << 24)
+#endif
+
 static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, const enum stp_type *keys,
-			enum stp_type value, int capacity, int wrap, const struct stp_hist_cfg *cfg)
+			enum stp_type value, int capacity, int wrap, const struct stp_hist_cfg *cfg,
+			int nslots)
 {
 	size_t off = 0;
 	int i;
@@ -111,11 +118,15 @@ static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, c
 	m->capacity = capacity > 0 ? capacity : MAXMAPENTRIES;
 	m->wrap = wrap;
 	m->cfg = cfg;
-	for (m->nbuckets = 16; m->nbuckets < (unsigned)m->capacity * 2; m->nbuckets <<= 1)
+	if (m->capacity <= 0 || m->capacity > STP_MAP_MAX_CAPACITY)
+		return -1;
+	for (m->nbuckets = 16; (size_t)m->nbuckets < (size_t)m->capacity * 2; m->nbuckets <<= 1)
 		;
 	m->buckets = stp_alloc(sizeof(*m->buckets) * m->nbuckets);
 	m->pool = stp_alloc(m->entry_size * (size_t)m->capacity);
-	m->sortbuf = stp_alloc(sizeof(*m->sortbuf) * (size_t)m->capacity * (size_t)stp_ncpus());
+	m->nslots = nslots > 0 ? nslots : 1;
+	m->sortbuf = stp_alloc(sizeof(*m->sortbuf) * (size_t)m->capacity * (size_t)stp_ncpus() *
+			       (size_t)m->nslots);
 	m->empty_stat = stp_alloc(stp_stat_size(cfg));
 	if (!m->buckets || !m->pool || !m->sortbuf || !m->empty_stat)
 		return -1;
@@ -510,16 +521,22 @@ struct stp_map_iter {
 	int i;
 };
 
-/* Snapshots (and sorts) the entries matching the slice; iterate with stp_map_iter_next. */
+/*
+ * Snapshots (and sorts) the entries matching the slice into this CPU's snapshot `slot`
+ * (each foreach statement has its own, so nested loops over one map do not share one);
+ * iterate with stp_map_iter_next.
+ */
 static inline void stp_map_iter_start(struct stp_ctx *c, struct stp_map_iter *it, const struct stp_map *m,
 			       int column, int dir, enum stp_stat_op op, int64_t limit,
-			       const union stp_key *slice, unsigned wild)
+			       const union stp_key *slice, unsigned wild, int slot)
 {
 	struct stp_map_entry *e;
 	struct stp_sort_spec spec = { m, column, dir, op };
 	int n = 0;
 
-	it->list = m->sortbuf + (size_t)m->capacity * (size_t)c->cpu;
+	if (slot < 0 || slot >= m->nslots)
+		slot = 0;
+	it->list = m->sortbuf + (size_t)m->capacity * ((size_t)c->cpu * (size_t)m->nslots + (size_t)slot);
 	for (e = m->head; e; e = e->next) {
 		if (slice && !stp_map_match(m, e, slice, wild))
 			continue;

@@ -24,15 +24,16 @@ static inline char *stp_strcpy(char *dst, const char *src)
 	return dst;
 }
 
-/* Appends src to dst (MAXSTRINGLEN bytes), truncating; src may be dst; returns dst. */
-static inline char *stp_strcat(char *dst, const char *src)
+/* Appends at most len bytes of src to dst (MAXSTRINGLEN bytes), truncating; returns dst. */
+static inline char *stp_strncat(char *dst, const char *src, size_t len)
 {
-	size_t have, n, len;
+	size_t have, n;
 
 	for (have = 0; have < MAXSTRINGLEN - 1 && dst[have]; have++)
 		;
-	for (len = 0; len < MAXSTRINGLEN - 1 && src[len]; len++)
+	for (n = 0; n < len && n < MAXSTRINGLEN - 1 && src[n]; n++)
 		;
+	len = n;
 	if (len > MAXSTRINGLEN - 1 - have)
 		len = MAXSTRINGLEN - 1 - have;
 	/* Appending a string to itself reads what it writes: copy forward from a snapshot
@@ -43,17 +44,26 @@ static inline char *stp_strcat(char *dst, const char *src)
 	return dst;
 }
 
-/* The concatenation a . b into dst; dst may be a or b. */
+/* Appends src to dst (MAXSTRINGLEN bytes), truncating; src may be dst; returns dst. */
+static inline char *stp_strcat(char *dst, const char *src)
+{
+	return stp_strncat(dst, src, MAXSTRINGLEN);
+}
+
+/* The concatenation a . b into dst; dst may be a or b (or both), with no copy on the stack. */
 static inline char *stp_concat(char *dst, const char *a, const char *b)
 {
-	char tmp[MAXSTRINGLEN];
+	size_t la, lb;
 
-	if (dst == b) {
-		stp_strcpy(tmp, b);
-		b = tmp;
-	}
-	stp_strcpy(dst, a);
-	return stp_strcat(dst, b);
+	for (la = 0; la < MAXSTRINGLEN - 1 && a[la]; la++)
+		;
+	for (lb = 0; lb < MAXSTRINGLEN - 1 - la && b[lb]; lb++)
+		;
+	memmove(dst + la, b, lb);	/* first: b may be dst */
+	if (dst != a)
+		memmove(dst, a, la);
+	dst[la + lb] = '\0';
+	return dst;
 }
 
 /* ---------------------------------------------------------------- buffer */
@@ -362,13 +372,13 @@ static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, c
 		}
 		case 'm':
 		case 'M': {
-			/* Raw memory (%m) or its hex dump (%M), precision bytes of the string. */
+			/* Raw memory (%m) or its hex dump (%M): at most precision bytes of the
+			   string, never past its end (the string may be a 1-byte literal). */
 			const char *s = ai < nargs ? args[ai++].s : "";
-			size_t n = prec >= 0 ? (size_t)prec : strlen(s);
+			size_t len = strnlen(s, MAXSTRINGLEN);
+			size_t n = prec >= 0 && (size_t)prec < len ? (size_t)prec : len;
 			size_t i;
 
-			if (n > MAXSTRINGLEN)
-				n = MAXSTRINGLEN;
 			if (conv == 'm') {
 				stp_fmt_str(o, s, n, flags, width);
 			} else {

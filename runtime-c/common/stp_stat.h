@@ -69,7 +69,8 @@ static inline int stp_hist_bucket(const struct stp_hist_cfg *cfg, int64_t v)
 		return 0;
 	if (v > cfg->hi)
 		return cfg->buckets - 1;
-	return 1 + (int)((v - cfg->lo) / cfg->step);
+	/* lo <= v <= hi: the unsigned difference is exact, whatever the signs. */
+	return 1 + (int)(((uint64_t)v - (uint64_t)cfg->lo) / (uint64_t)cfg->step);
 }
 
 static inline int64_t stp_log_bucket_value(int b)
@@ -298,14 +299,11 @@ static inline int64_t stp_hist_index(struct stp_ctx *c, const struct stp_stat *s
 
 static inline int stp_needed_space(int64_t v)
 {
-	int n = 1;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	int n = v < 0 ? 2 : 1;
 
-	if (v < 0) {
-		n++;
-		v = -v;
-	}
-	while (v >= 10) {
-		v /= 10;
+	while (u >= 10) {
+		u /= 10;
 		n++;
 	}
 	return n;
@@ -323,6 +321,16 @@ static inline void stp_print_long(struct stp_ctx *c, const char *prefix, int64_t
 	int n = snprintf(buf, sizeof(buf), "%s%" PRId64, prefix, v);
 
 	stp_print_bytes(c->cpu, buf, (size_t)n);
+}
+
+/*
+ * lo + k * step, the low end of a linear histogram's k-th bucket, in wrapping unsigned
+ * arithmetic: k * step alone may not fit in int64_t (lo < 0 < hi), and one step past hi
+ * (the width of the overflow row) may not either.
+ */
+static inline int64_t stp_linear_label(const struct stp_hist_cfg *cfg, int k)
+{
+	return (int64_t)((uint64_t)cfg->lo + (uint64_t)cfg->step * (uint64_t)(int64_t)k);
 }
 
 /* Draws a histogram as SystemTap does. */
@@ -365,7 +373,7 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 	cnt_space = stp_needed_space(valmax);
 	if (cfg->kind == STP_HIST_LINEAR) {
 		i = stp_needed_space(cfg->lo) + under;
-		val_space = stp_needed_space(cfg->lo + cfg->step * (high - 1)) + over;
+		val_space = stp_needed_space(stp_linear_label(cfg, high - 1)) + over;
 	} else {
 		i = stp_needed_space(stp_log_bucket_value(high));
 		val_space = stp_needed_space(stp_log_bucket_value(low));
@@ -400,10 +408,10 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 				val = cfg->lo;
 				prefix = "<";
 			} else if (i == cfg->buckets - 1) {
-				val = cfg->lo + (int64_t)(i - 2) * cfg->step;
+				val = stp_linear_label(cfg, i - 2);
 				prefix = ">";
 			} else {
-				val = cfg->lo + (int64_t)(i - 1) * cfg->step;
+				val = stp_linear_label(cfg, i - 1);
 			}
 		} else {
 			val = stp_log_bucket_value(i);

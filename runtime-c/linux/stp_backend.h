@@ -37,6 +37,10 @@ static long stp_target;
 module_param(stp_target, long, 0400);
 MODULE_PARM_DESC(stp_target, "target(): the -x PID or the PID of -c CMD");
 
+/* The session's symbol-marker key (stpd's secret; not shown in sysfs): see stp_platform.h. */
+module_param(stp_sym_key, ulong, 0);
+MODULE_PARM_DESC(stp_sym_key, "the key stpd accepts symbol markers with");
+
 #ifndef STP_RING_SIZE
 #define STP_RING_SIZE (1 << 20)
 #endif
@@ -45,7 +49,7 @@ struct stp_ring {
 	char *buf;
 	size_t head, tail;	/* head: next write, tail: next read (monotonic) */
 	uint64_t dropped;
-	raw_spinlock_t lock;	/* probes write from any context: never a sleeping lock */
+	stp_mutex_t lock;	/* probes write from any context: never a sleeping lock */
 };
 
 static struct stp_ring stp_out_ring, stp_err_ring;
@@ -63,7 +67,7 @@ static void stp_ring_write(struct stp_ring *r, const char *b, size_t n)
 	unsigned long flags;
 	size_t room, at, first;
 
-	raw_spin_lock_irqsave(&r->lock, flags);
+	flags = stp_mutex_lock(&r->lock);
 	room = STP_RING_SIZE - (r->head - r->tail);
 	if (n > room) {
 		r->dropped += n - room;
@@ -74,7 +78,7 @@ static void stp_ring_write(struct stp_ring *r, const char *b, size_t n)
 	memcpy(r->buf + at, b, first);
 	memcpy(r->buf, b + first, n - first);
 	WRITE_ONCE(r->head, r->head + n);
-	raw_spin_unlock_irqrestore(&r->lock, flags);
+	stp_mutex_unlock(&r->lock, flags);
 }
 
 static int stp_ring_empty(const struct stp_ring *r)
@@ -103,10 +107,10 @@ static ssize_t stp_ring_read(struct stp_ring *r, char __user *ubuf, size_t n)
 		unsigned long flags;
 		size_t k = 0;
 
-		raw_spin_lock_irqsave(&r->lock, flags);
+		flags = stp_mutex_lock(&r->lock);
 		while (k < sizeof(bounce) && done + k < n && r->tail != r->head)
 			bounce[k++] = r->buf[r->tail++ % STP_RING_SIZE];
-		raw_spin_unlock_irqrestore(&r->lock, flags);
+		stp_mutex_unlock(&r->lock, flags);
 		if (!k)
 			break;
 		if (copy_to_user(ubuf + done, bounce, k))

@@ -35,6 +35,13 @@
 
 #define STP_KERNEL 1
 
+/*
+ * Addresses for stpd to name are written as ESC ] stp-sym ; KEY ; ADDR BEL, KEY being
+ * this module parameter, a random secret stpd passes at load: only the runtime can write
+ * a marker stpd accepts, never data a script prints.
+ */
+static unsigned long stp_sym_key;
+
 #ifndef PRId64
 #define PRId64 "lld"
 #endif
@@ -154,22 +161,37 @@ static inline void stp_delay_us(unsigned int us)
 
 /*
  * Output and error lines are written whole, from any context a probe runs in: a raw
- * spinlock (a spinlock_t sleeps on PREEMPT_RT), held only to copy a line.
+ * spinlock (a spinlock_t sleeps on PREEMPT_RT), held only to copy a line, with
+ * interrupts off.  While this CPU holds one, probes on it are skipped
+ * (stp_runtime_locked): a probe on a function called under the lock (memcpy, vsnprintf,
+ * a tracepoint in the kernel's own code) would otherwise take the lock again.
  */
 typedef raw_spinlock_t stp_mutex_t;
 #define STP_DEFINE_MUTEX(name) static DEFINE_RAW_SPINLOCK(name)
+
+static DEFINE_PER_CPU(int, stp_lock_depth);
 
 static inline unsigned long stp_mutex_lock(stp_mutex_t *m)
 {
 	unsigned long flags;
 
-	raw_spin_lock_irqsave(m, flags);
+	local_irq_save(flags);
+	__this_cpu_inc(stp_lock_depth);
+	raw_spin_lock(m);
 	return flags;
 }
 
 static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 {
-	raw_spin_unlock_irqrestore(m, flags);
+	raw_spin_unlock(m);
+	__this_cpu_dec(stp_lock_depth);
+	local_irq_restore(flags);
+}
+
+/* Whether this CPU is inside one of the runtime's locks (then no probe runs on it). */
+static inline int stp_runtime_locked(void)
+{
+	return __this_cpu_read(stp_lock_depth) != 0;
 }
 
 #define stp_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
@@ -231,12 +253,6 @@ static inline int64_t stp_cpu_clock_ns(void)
 static inline int64_t stp_cycles(void)
 {
 	return (int64_t)get_cycles();
-}
-
-/* Whether this is NMI context, where probes do not run (no lock is safe there). */
-static inline int stp_in_nmi(void)
-{
-	return in_nmi();
 }
 
 /* Orders the context's busy mark against the probe's own accesses (one CPU's view). */

@@ -152,8 +152,8 @@ static inline void stp_mutex_unlock(stp_mutex_t *m, unsigned long flags)
 	__atomic_compare_exchange_n((p), (old), (new), 0, __ATOMIC_SEQ_CST,    \
 				    __ATOMIC_SEQ_CST)
 
-/* Whether this is NMI context, where probes do not run (no lock is safe there). */
-static inline int stp_in_nmi(void)
+/* Whether this CPU is inside one of the runtime's locks: no probe interrupts user code. */
+static inline int stp_runtime_locked(void)
 {
 	return 0;
 }

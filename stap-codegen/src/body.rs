@@ -6,8 +6,9 @@
 //! becomes a GCC statement expression that records the error and jumps to the current
 //! unwind label (`out`, or a `catch` label inside `try`).
 
+use crate::foreach_slots::ForeachSlots;
 use crate::names::{c_ident, Names};
-use crate::{c_str, cg_error, field, loc, near};
+use crate::{c_comment, c_str, cg_error, cloc, field, near};
 // (operator_after is used through crate:: for clarity at its one call site.)
 use stap_sema::ir::*;
 use stap_syntax::ast::{SortDir, StatOp};
@@ -62,8 +63,19 @@ pub(crate) struct Generated {
     pub calls: BTreeSet<FuncId>,
 }
 
+/// What every body's generator shares: the program and the tables made from it.
+pub(crate) struct Tables<'a> {
+    pub(crate) prog: &'a Program,
+    pub(crate) sm: &'a SourceMap,
+    pub(crate) names: &'a Names,
+    pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
+    pub(crate) regexes: &'a [(String, Span)],
+    pub(crate) slots: &'a ForeachSlots,
+}
+
 pub(crate) struct Gen<'a> {
     pub(crate) prog: &'a Program,
+    pub(crate) slots: &'a ForeachSlots,
     pub(crate) sm: &'a SourceMap,
     pub(crate) names: &'a Names,
     pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
@@ -93,23 +105,16 @@ pub(crate) fn stat_op(op: StatOp) -> &'static str {
 }
 
 impl<'a> Gen<'a> {
-    pub(crate) fn new(
-        prog: &'a Program,
-        sm: &'a SourceMap,
-        names: &'a Names,
-        hists: &'a BTreeMap<GlobalId, HistKind>,
-        regexes: &'a [(String, Span)],
-        locals: &[Local],
-        function: Option<FuncId>,
-    ) -> Gen<'a> {
+    pub(crate) fn new(t: &Tables<'a>, locals: &[Local], function: Option<FuncId>) -> Gen<'a> {
         let mut taken: HashSet<String> = ["__ret".to_string()].into_iter().collect();
         let names_l = local_names(locals, &mut taken);
         Gen {
-            prog,
-            sm,
-            names,
-            hists,
-            regexes,
+            prog: t.prog,
+            slots: t.slots,
+            sm: t.sm,
+            names: t.names,
+            hists: t.hists,
+            regexes: t.regexes,
             locals: names_l,
             local_types: locals.iter().map(|l| l.ty).collect(),
             temps: Vec::new(),
@@ -201,7 +206,7 @@ impl<'a> Gen<'a> {
     }
 
     pub(crate) fn stmt_prologue(&mut self, s: &Stmt) {
-        let at = format!("/* {} */", loc(self.sm, s.span));
+        let at = format!("/* {} */", cloc(self.sm, s.span));
         self.line(&at);
         let n = self.near(s.span);
         let l = self.err_label().to_string();
@@ -306,7 +311,7 @@ impl<'a> Gen<'a> {
             StmtKind::Try(b, v, h) => {
                 let catch = self.label("catch");
                 let end = self.label("end_try");
-                self.line(&format!("/* try at {} */", loc(self.sm, s.span)));
+                self.line(&format!("/* try at {} */", cloc(self.sm, s.span)));
                 self.line("{");
                 self.indent += 1;
                 self.err.push(catch.clone());
@@ -379,9 +384,10 @@ impl<'a> Gen<'a> {
                 self.line(&format!("struct stp_map_iter {};", it));
                 self.line(&format!("struct stp_map_entry *{};", e));
                 self.line("");
+                let slot = self.slots.slot(f.source.span);
                 self.line(&format!(
-                    "stp_map_iter_start(&c->rt, &{}, {}, {}, {}, {}, {}, {}, {}u);",
-                    it, map, column, dir, op, limit, slice, wild
+                    "stp_map_iter_start(&c->rt, &{}, {}, {}, {}, {}, {}, {}, {}u, {});",
+                    it, map, column, dir, op, limit, slice, wild, slot
                 ));
                 self.line(&format!("while (({} = stp_map_iter_next(&{}))) {{", e, it));
                 self.indent += 1;
@@ -626,16 +632,9 @@ impl<'a> Gen<'a> {
 }
 
 /// Generates a function: its frame struct and its C function.
-pub(crate) fn gen_function(
-    prog: &Program,
-    sm: &SourceMap,
-    names: &Names,
-    hists: &BTreeMap<GlobalId, HistKind>,
-    regexes: &[(String, Span)],
-    id: FuncId,
-    f: &Function,
-) -> R<Generated> {
-    let mut g = Gen::new(prog, sm, names, hists, regexes, &f.locals, Some(id));
+pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated> {
+    let (sm, names) = (t.sm, t.names);
+    let mut g = Gen::new(t, &f.locals, Some(id));
     let ret = match f.ret {
         Type::Long | Type::String => Some(f.ret),
         _ => None,
@@ -649,8 +648,8 @@ pub(crate) fn gen_function(
             let _ = write!(
                 code,
                 "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n\n\t(void)l;\n{}",
-                f.name,
-                loc(sm, f.span),
+                c_comment(&f.name),
+                cloc(sm, f.span),
                 cname,
                 frame_ty,
                 id,
@@ -662,8 +661,8 @@ pub(crate) fn gen_function(
             let _ = write!(
                 code,
                 "/* function {} (embedded C) at {} */\nstatic void stp_fe_{}(struct context *c, struct {} *l)\n{{\n",
-                f.name,
-                loc(sm, f.span),
+                c_comment(&f.name),
+                cloc(sm, f.span),
                 cname,
                 frame_ty
             );
@@ -712,16 +711,9 @@ pub(crate) fn gen_function(
 }
 
 /// Generates a probe handler and its frame struct.
-pub(crate) fn gen_probe(
-    prog: &Program,
-    sm: &SourceMap,
-    names: &Names,
-    hists: &BTreeMap<GlobalId, HistKind>,
-    regexes: &[(String, Span)],
-    id: usize,
-    p: &Probe,
-) -> R<Generated> {
-    let mut g = Gen::new(prog, sm, names, hists, regexes, &p.locals, None);
+pub(crate) fn gen_probe(t: &Tables, id: usize, p: &Probe) -> R<Generated> {
+    let sm = t.sm;
+    let mut g = Gen::new(t, &p.locals, None);
     if let Some(cond) = &p.condition {
         let c = g.expr(cond)?;
         g.line(&format!("if (!({}))\n\t\tgoto out;", c));
@@ -729,8 +721,8 @@ pub(crate) fn gen_probe(
     g.block(&p.body)?;
     let code = format!(
         "/* probe {} at {} */\nstatic void stp_p_{}(struct stp_ctx *rt)\n{{\n\tstruct context *c = (struct context *)rt;\n\tstruct stp_locals_probe_{} *l = &c->probe.p{};\n\n\tstp_locals_probe_{}_init(l);\n{}out: __attribute__((unused));\n\t;\n}}\n\n",
-        p.point,
-        loc(sm, p.span),
+        id,
+        cloc(sm, p.span),
         id,
         id,
         id,

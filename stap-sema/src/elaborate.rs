@@ -138,6 +138,16 @@ impl<'a> Elab<'a> {
                 }
                 continue;
             }
+            if let Some(n) = g.size.filter(|&n| n > MAX_ARRAY_SIZE) {
+                self.diags.push(sem_error(
+                    "sema.array-size",
+                    format!(
+                        "array size {} of '{}' exceeds the maximum of {} entries",
+                        n, g.name.name, MAX_ARRAY_SIZE
+                    ),
+                    g.name.span,
+                ));
+            }
             let id = self.prog.globals.len();
             self.prog.globals.push(Global {
                 name: g.name.name.clone(),
@@ -314,8 +324,13 @@ impl<'a> Elab<'a> {
                 }
             }
         }
-        // Built-in families.
-        for (pp, family) in self.registry.matches(w) {
+        // Built-in families.  Of a wildcard's matches, those with values the family refuses
+        // (timer.*s(5): timer.ns(5) is below the hrtimer minimum) are left out, unless
+        // none is left.
+        let matches = self.registry.matches(w);
+        let many = matches.len() > 1;
+        let mut refused = None;
+        for (pp, family) in matches {
             let concrete = match family {
                 Family::KernelDwarf
                 | Family::Kprobe
@@ -334,7 +349,13 @@ impl<'a> Elab<'a> {
                 _ => vec![pp],
             };
             for point in concrete {
-                check_point(&point, family, span, self.opts.guru)?;
+                if let Err(e) = check_point(&point, family, span, self.opts.guru) {
+                    if !many {
+                        return Err(e);
+                    }
+                    refused.get_or_insert(e);
+                    continue;
+                }
                 if family == Family::Perf
                     && !self.opts.has_target
                     && point
@@ -359,7 +380,10 @@ impl<'a> Elab<'a> {
                 });
             }
         }
-        Ok(out)
+        match refused {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     /// Derives the probes of one `probe` declaration.
@@ -451,6 +475,37 @@ fn a_private_elsewhere(private: bool, _file: usize, _n_user: usize) -> bool {
 }
 
 /// Checks the parameters SystemTap checks while resolving a point.
+/// SystemTap's limits on timer intervals: an hrtimer period (s, ms, us, ns, hz) within
+/// 100 us and one day, a jiffies period within 1 and 1 000 000 jiffies.
+/// The most entries an array may be declared with; the runtime preallocates them all.
+pub const MAX_ARRAY_SIZE: i64 = 1 << 24;
+
+fn check_timer_range(unit: &str, n: i64, span: Span) -> Result<(), Diagnostic> {
+    const MIN_NS: i64 = 100_000;
+    const MAX_NS: i64 = 1_000_000_000 * 60 * 60 * 24;
+    let (lo, hi) = match unit {
+        "jiffies" => (1, 1_000_000),
+        "hz" => (1, 1_000_000_000 / MIN_NS),
+        _ => {
+            let scale: i64 = match unit {
+                "s" | "sec" => 1_000_000_000,
+                "ms" | "msec" => 1_000_000,
+                "us" | "usec" => 1_000,
+                _ => 1,
+            };
+            ((MIN_NS / scale).max(1), MAX_NS / scale)
+        }
+    };
+    if n < lo || n > hi {
+        return Err(sem_error(
+            "sema.timer-value",
+            format!("interval value out of range ({},{})", lo, hi),
+            span,
+        ));
+    }
+    Ok(())
+}
+
 fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result<(), Diagnostic> {
     let num = |name: &str| {
         p.components
@@ -498,13 +553,7 @@ fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result
                 span,
             ));
         }
-        if unit.name == "hz" && n > 1_000_000_000 {
-            return Err(sem_error(
-                "sema.timer-value",
-                "timer.hz frequency too high",
-                span,
-            ));
-        }
+        check_timer_range(&unit.name, n, span)?;
         if let Some(r) = num("randomize") {
             if r < 0 || r >= n {
                 return Err(sem_error(

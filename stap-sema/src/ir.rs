@@ -468,6 +468,29 @@ pub enum HistKind {
     Log,
 }
 
+/// The most buckets a linear histogram may have (SystemTap's bound).
+pub const HIST_LINEAR_MAX_BUCKETS: i128 = 1_000_000;
+
+impl HistKind {
+    /// A linear histogram's buckets between `lo` and `hi`, without the underflow and
+    /// overflow buckets; computed without overflow, for any parameters.
+    pub fn linear_buckets(lo: i64, hi: i64, step: i64) -> i128 {
+        if step <= 0 || hi < lo {
+            return 0;
+        }
+        (hi as i128 - lo as i128) / step as i128 + 1
+    }
+
+    /// The runtime's bucket count: the linear buckets plus underflow and overflow (0 for
+    /// `@hist_log`, whose count is the runtime's own).  Validated IR keeps it in range.
+    pub fn runtime_buckets(&self) -> i64 {
+        match *self {
+            HistKind::Linear { lo, hi, step } => (Self::linear_buckets(lo, hi, step) + 2) as i64,
+            HistKind::Log => 0,
+        }
+    }
+}
+
 /// A target-variable access, resolved by the kernel resolver in later passes.
 #[derive(Clone, Debug)]
 pub struct TargetExpr {

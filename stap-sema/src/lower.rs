@@ -657,20 +657,23 @@ impl<'a> Elab<'a> {
                         let lo = literal_number(lo)?;
                         let hi = literal_number(hi)?;
                         let step = literal_number(step)?;
-                        if step <= 0 || hi <= lo {
+                        if step <= 0 || hi < lo {
                             return Err(sem_error(
                                 "sema.hist-linear",
                                 format!(
-                                    "@hist_linear needs low < high and a positive step (got {}, {}, {})",
+                                    "@hist_linear needs low <= high and a positive step (got {}, {}, {})",
                                     lo, hi, step
                                 ),
                                 span,
                             ));
                         }
-                        if (hi - lo) / step > 1_000_000 {
+                        if HistKind::linear_buckets(lo, hi, step) > HIST_LINEAR_MAX_BUCKETS {
                             return Err(sem_error(
                                 "sema.hist-linear",
-                                "@hist_linear has too many buckets",
+                                format!(
+                                    "@hist_linear has too many buckets (at most {})",
+                                    HIST_LINEAR_MAX_BUCKETS
+                                ),
                                 span,
                             ));
                         }

@@ -53,6 +53,22 @@ pub struct Args {
     pub params: Vec<String>,
 }
 
+/// A random 64-bit secret for the session's symbol markers (see `symbols.rs`).
+fn session_key() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if random.is_err() {
+        // No /dev/urandom: the clock and the pid, still unknown to the script.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        b = (t ^ ((std::process::id() as u64) << 40)).to_le_bytes();
+    }
+    u64::from_le_bytes(b) | 1
+}
+
 /// What ends the session, or tells the main thread a stream ended.
 enum Event {
     Signal(Signal),
@@ -137,6 +153,7 @@ fn run(args: &Args) -> Result<i32, String> {
         .map(|c| c.pid.as_raw() as i64)
         .or(args.target_pid)
         .unwrap_or(0);
+    let sym_key = session_key();
     let mut params = format!("stp_target={}", target);
     for p in &args.params {
         params.push(' ');
@@ -145,13 +162,14 @@ fn run(args: &Args) -> Result<i32, String> {
     if args.verbose > 0 {
         eprintln!("stpd: loading {} ({})", args.module.display(), params);
     }
+    let params = format!("{} stp_sym_key=0x{:x}", params, sym_key);
     if let Err(e) = module::load(&args.module, &name, &params) {
         if let Some(c) = child.take() {
             c.kill();
         }
         return Err(e);
     }
-    let result = supervise(args, &name, signals, &mut child);
+    let result = supervise(args, &name, signals, &mut child, sym_key);
     if let Some(c) = child.take() {
         c.kill();
     }
@@ -170,6 +188,7 @@ fn supervise(
     name: &str,
     signals: SigSet,
     child: &mut Option<stream::Command>,
+    sym_key: u64,
 ) -> Result<bool, String> {
     let dir = module::proc_dir(name);
     let open = |f: &str| {
@@ -187,8 +206,8 @@ fn supervise(
     let (tx, rx) = mpsc::channel();
 
     let streams = [
-        stream::pump(out, sink.clone(), stream::Kind::Output, tx.clone()),
-        stream::pump(err, sink.clone(), stream::Kind::Errors, tx.clone()),
+        stream::pump(out, sink.clone(), stream::Kind::Output, tx.clone(), sym_key),
+        stream::pump(err, sink.clone(), stream::Kind::Errors, tx.clone(), sym_key),
     ];
     {
         let tx = tx.clone();
@@ -252,5 +271,5 @@ fn supervise(
         errors |= s.join().unwrap_or(true);
     }
     sink.finish();
-    Ok(errors)
+    Ok(errors || sink.failed())
 }

@@ -91,9 +91,49 @@ pub enum Kind {
 
 struct SinkInner {
     out: Box<dyn Write + Send>,
+    /// Where output goes, for the message of a failed write.
+    name: String,
     merge: Option<String>,
     /// In merged mode: output not yet ending in a newline, held so error lines never split it.
     partial: Vec<u8>,
+    /// The first write that failed: reported once, and stpd's exit status is then 1.
+    failed: Option<String>,
+}
+
+impl SinkInner {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.out.write_all(bytes).and_then(|_| self.out.flush()) {
+            let msg = format!("stpd: cannot write the output to {}: {}", self.name, e);
+            eprintln!("{}", msg);
+            self.failed = Some(msg);
+        }
+    }
+}
+
+/// Opens `-o FILE` for writing as root can safely: created 0600 if new, never through a
+/// symbolic link (a link planted in a shared directory would make root truncate its
+/// target), and never a directory.
+fn open_output(p: &Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e: std::io::Error| {
+        let why = if e.raw_os_error() == Some(nix::libc::ELOOP) {
+            "it is a symbolic link".to_string()
+        } else {
+            e.to_string()
+        };
+        format!("cannot open output file {}: {}", p.display(), why)
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(p)
+        .map_err(err)
 }
 
 /// Where the streams go: stdout or `-o FILE` for output, stderr for errors, or in merged
@@ -104,33 +144,35 @@ pub struct Sink(Arc<Mutex<SinkInner>>);
 impl Sink {
     /// Opens the output.
     pub fn new(output: Option<&Path>, merge: Option<String>) -> Result<Sink, String> {
-        let out: Box<dyn Write + Send> = match output {
-            Some(p) => Box::new(
-                File::create(p)
-                    .map_err(|e| format!("cannot open output file {}: {}", p.display(), e))?,
-            ),
-            None => Box::new(std::io::stdout()),
+        let (out, name): (Box<dyn Write + Send>, String) = match output {
+            Some(p) => (Box::new(open_output(p)?), p.display().to_string()),
+            None => (Box::new(std::io::stdout()), "standard output".into()),
         };
         Ok(Sink(Arc::new(Mutex::new(SinkInner {
             out,
+            name,
             merge,
             partial: Vec::new(),
+            failed: None,
         }))))
+    }
+
+    /// Whether a write of the output failed (it was reported on stderr).
+    pub fn failed(&self) -> bool {
+        self.0.lock().map(|s| s.failed.is_some()).unwrap_or(true)
     }
 
     fn output(&self, bytes: &[u8]) {
         let Ok(mut s) = self.0.lock() else { return };
         if s.merge.is_none() {
-            let _ = s.out.write_all(bytes);
-            let _ = s.out.flush();
+            s.write(bytes);
             return;
         }
         s.partial.extend_from_slice(bytes);
         if let Some(last) = s.partial.iter().rposition(|b| *b == b'\n') {
             let rest = s.partial.split_off(last + 1);
             let whole = std::mem::replace(&mut s.partial, rest);
-            let _ = s.out.write_all(&whole);
-            let _ = s.out.flush();
+            s.write(&whole);
         }
     }
 
@@ -140,8 +182,7 @@ impl Sink {
             Some(prefix) => {
                 let mut l = prefix.into_bytes();
                 l.extend_from_slice(line);
-                let _ = s.out.write_all(&l);
-                let _ = s.out.flush();
+                s.write(&l);
             }
             None => {
                 let mut e = std::io::stderr();
@@ -159,20 +200,26 @@ impl Sink {
             let mut rest = b"=== NONL\n".to_vec();
             rest.append(&mut s.partial);
             rest.push(b'\n');
-            let _ = s.out.write_all(&rest);
+            s.write(&rest);
         }
-        let _ = s.out.flush();
+        s.write(b"");
     }
 }
 
 /// Starts a thread copying one stream until the module's session is done; it returns
 /// whether an `ERROR:` line went through it.
-pub fn pump(mut from: File, sink: Sink, kind: Kind, done: mpsc::Sender<Event>) -> JoinHandle<bool> {
+pub fn pump(
+    mut from: File,
+    sink: Sink,
+    kind: Kind,
+    done: mpsc::Sender<Event>,
+    sym_key: u64,
+) -> JoinHandle<bool> {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 << 10];
         let mut line = Vec::new();
         let mut errors = false;
-        let mut symbols = crate::symbols::Symbolizer::default();
+        let mut symbols = crate::symbols::Symbolizer::new(sym_key);
         loop {
             let n = match from.read(&mut buf) {
                 Ok(0) => break,

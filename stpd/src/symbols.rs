@@ -1,13 +1,16 @@
 //! Kernel addresses named in user space: `print_backtrace()` and `print_stack()` capture
 //! addresses in the probe and write each one as a marker in the output stream,
-//! `ESC ] stp-sym ; HEX BEL` (an OSC sequence, which no script prints by accident).  stpd
-//! replaces each marker with `symbol+0xOFF/0xSIZE [module]`, from `/proc/kallsyms`, read
-//! once, on the first marker.
+//! `ESC ] stp-sym ; KEY ; HEX BEL` (an OSC sequence, which no script prints by accident).
+//! stpd replaces each marker with `symbol+0xOFF/0xSIZE [module]`, from `/proc/kallsyms`,
+//! read once, on the first marker.  KEY is the session's secret (the module parameter
+//! `stp_sym_key`, which stpd picks at random and the kernel does not show in sysfs): data
+//! a script prints (a file name, a user's string) cannot forge a marker, and a marker
+//! without the key passes through as it came.
 
 const START: &[u8] = b"\x1b]stp-sym;";
 const END: u8 = 0x07;
-/// The longest marker: the prefix, 16 hex digits, the terminator.
-const MAX: usize = START.len() + 16 + 1;
+/// The longest marker: the prefix, the key, `;`, 16 hex digits, the terminator.
+const MAX: usize = START.len() + 16 + 1 + 16 + 1;
 
 /// One symbol of the running kernel: address, name, module.
 type Sym = (u64, String, Option<String>);
@@ -15,6 +18,8 @@ type Sym = (u64, String, Option<String>);
 /// Replaces markers in a byte stream, across the reads it arrives in.
 #[derive(Default)]
 pub struct Symbolizer {
+    /// The session's key: only markers carrying it are replaced.
+    key: u64,
     /// A tail of the last chunk that may be the start of a marker.
     held: Vec<u8>,
     table: Option<Vec<Sym>>,
@@ -44,13 +49,32 @@ fn parse_kallsyms(text: &str) -> Vec<Sym> {
 }
 
 impl Symbolizer {
+    /// A symbolizer for the markers of the session with this key.
+    pub fn new(key: u64) -> Symbolizer {
+        Symbolizer {
+            key,
+            ..Symbolizer::default()
+        }
+    }
+
     /// A symbolizer over the symbols of `kallsyms` text (else `/proc/kallsyms`).
     #[cfg(test)]
-    pub fn with_symbols(kallsyms: Option<String>) -> Symbolizer {
+    pub fn with_symbols(key: u64, kallsyms: Option<String>) -> Symbolizer {
         Symbolizer {
+            key,
             source: kallsyms,
             ..Symbolizer::default()
         }
+    }
+
+    /// The address a marker's body (`KEY;HEX`) names, if it carries this session's key.
+    fn address(&self, body: &[u8]) -> Option<u64> {
+        let body = std::str::from_utf8(body).ok()?;
+        let (key, hex) = body.split_once(';')?;
+        if u64::from_str_radix(key, 16).ok()? != self.key {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()
     }
 
     /// `name+0xOFF/0xSIZE [module]` for `addr`, or the bare address if no symbol holds it.
@@ -114,10 +138,9 @@ impl Symbolizer {
             }
             match rest.iter().take(MAX).position(|b| *b == END) {
                 Some(e) => {
-                    let hex = std::str::from_utf8(&rest[START.len()..e]).unwrap_or("");
-                    match u64::from_str_radix(hex, 16) {
-                        Ok(addr) => out.extend_from_slice(self.name(addr).as_bytes()),
-                        Err(_) => out.extend_from_slice(&rest[..=e]),
+                    match self.address(&rest[START.len()..e]) {
+                        Some(addr) => out.extend_from_slice(self.name(addr).as_bytes()),
+                        None => out.extend_from_slice(&rest[..=e]),
                     }
                     i += e + 1;
                 }
@@ -151,16 +174,36 @@ mod tests {
                             ffffffffc0001000 t stapmod_write\t[stapmod_test]\n\
                             ffffffffc0001100 t stapmod_exit\t[stapmod_test]\n";
 
-    fn marker(addr: u64) -> Vec<u8> {
+    const KEY: u64 = 0x5eed_0123_4567_89ab;
+
+    fn marker_with(key: u64, addr: u64) -> Vec<u8> {
         let mut m = START.to_vec();
-        m.extend_from_slice(format!("{:016x}", addr).as_bytes());
+        m.extend_from_slice(format!("{:016x};{:016x}", key, addr).as_bytes());
         m.push(END);
         m
     }
 
+    fn marker(addr: u64) -> Vec<u8> {
+        marker_with(KEY, addr)
+    }
+
+    #[test]
+    fn a_marker_without_the_key_passes_as_it_came() {
+        let mut s = Symbolizer::with_symbols(KEY, Some(KALLSYMS.into()));
+        let forged = marker_with(KEY ^ 1, 0xffffffff81367691);
+        assert_eq!(s.process(&forged), forged);
+        // The old form without a key is not a marker either.
+        let old = b"\x1b]stp-sym;ffffffff81367691\x07".to_vec();
+        assert_eq!(s.process(&old), old);
+        assert_eq!(
+            String::from_utf8(s.process(&marker(0xffffffff81367691))).unwrap(),
+            "ksys_write+0x11/0x100"
+        );
+    }
+
     #[test]
     fn markers_become_symbol_offset_and_size() {
-        let mut s = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let mut s = Symbolizer::with_symbols(KEY, Some(KALLSYMS.into()));
         let mut input = b" 0xffffffff81367691 : ".to_vec();
         input.extend(marker(0xffffffff81367691));
         input.extend_from_slice(b"\n : ");
@@ -174,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_marker_split_across_reads_is_joined_and_other_bytes_pass() {
-        let mut s = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let mut s = Symbolizer::with_symbols(KEY, Some(KALLSYMS.into()));
         let mut input = b"a\x1bb ".to_vec();
         input.extend(marker(0xffffffff81367780));
         input.extend_from_slice(b" z");
@@ -188,7 +231,7 @@ mod tests {
             "a\x1bb ksys_read+0x0/0x98880 z"
         );
         // An address below every symbol stays an address; a cut prefix at the end stays.
-        let mut t = Symbolizer::with_symbols(Some(KALLSYMS.into()));
+        let mut t = Symbolizer::with_symbols(KEY, Some(KALLSYMS.into()));
         let out = t.process(&marker(0x1000));
         assert_eq!(String::from_utf8(out).unwrap(), "0x1000");
         assert!(t.process(b"x\x1b]stp").ends_with(b"x"));
