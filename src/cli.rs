@@ -333,6 +333,7 @@ impl Cli {
         for d in &self.defines {
             check_define(d)?;
         }
+        check_lock_spin(&self.defines)?;
         if self.command.is_some() && self.target_pid.is_some() {
             return Err("You can't specify -c and -x options together.".into());
         }
@@ -393,12 +394,12 @@ pub fn version_text() -> String {
 /// The runtime's limits that `-D` may set, with the values the runtime can serve: each
 /// bounds memory preallocated per CPU, the kernel stack, or time spent in probe context.
 const DEFINE_LIMITS: &[(&str, i64, i64)] = &[
-    ("MAXSTRINGLEN", 16, 65_536),
+    ("MAXSTRINGLEN", 2, 65_536),
     ("MAXMAPENTRIES", 1, 1 << 24),
     ("MAXNESTING", 1, 100),
     ("MAXACTION", 1, 1_000_000_000),
     ("MAXACTION_INTERRUPTIBLE", 1, 1_000_000_000),
-    ("MAXTRYLOCK", 1, 10_000),
+    ("MAXTRYLOCK", 1, 1_000_000),
     ("TRYLOCKDELAY", 0, 1_000),
     ("MAXSKIPPED", 0, i64::MAX),
     ("MAXERRORS", 0, i64::MAX),
@@ -408,6 +409,34 @@ const DEFINE_LIMITS: &[(&str, i64, i64)] = &[
     ("STP_OVERLOAD_THRESHOLD", 1, 60_000_000_000),
     ("STP_SERVICE_MS", 1, 1_000),
 ];
+
+/// The most time a probe may spin for a global's lock (MAXTRYLOCK tries, TRYLOCKDELAY us
+/// apart) before it is skipped: one second, well under the kernel's lockup watchdogs.
+fn check_lock_spin(defines: &[String]) -> Result<(), String> {
+    let value = |name: &str, default: i64| {
+        defines
+            .iter()
+            .rev()
+            .find_map(|d| {
+                d.strip_prefix(name)?
+                    .strip_prefix('=')?
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+            })
+            .unwrap_or(default)
+    };
+    let (tries, delay) = (value("MAXTRYLOCK", 100), value("TRYLOCKDELAY", 10));
+    if tries.saturating_mul(delay) > 1_000_000 {
+        return Err(format!(
+            "Invalid -D MAXTRYLOCK={} with TRYLOCKDELAY={}: a probe would spin up to {} us for a lock (at most 1000000).",
+            tries,
+            delay,
+            tries.saturating_mul(delay)
+        ));
+    }
+    Ok(())
+}
 
 /// Checks one `-D NAME[=VALUE]`: NAME a C identifier, VALUE one line, and a runtime limit
 /// an integer in the range the runtime can serve.

@@ -4,7 +4,7 @@
 //! to the current unwind label.
 
 use crate::body::{c_long, local_names, stat_op, Gen, R};
-use crate::cg_error;
+use crate::{c_lit, cg_error};
 use stap_sema::ir::*;
 use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, StatOp, UnOp};
 use stap_syntax::source::Span;
@@ -13,7 +13,7 @@ impl Gen<'_> {
     pub(crate) fn expr(&mut self, x: &Expr) -> R<String> {
         Ok(match &x.kind {
             ExprKind::Literal(Literal::Number(n)) => format!("((int64_t){})", c_long(*n)),
-            ExprKind::Literal(Literal::String(s)) => format!("\"{}\"", s),
+            ExprKind::Literal(Literal::String(s)) => c_lit(s),
             ExprKind::Var(v) => self.var(*v, false),
             ExprKind::Array(_) => return Err(cg_error("an array is not a value", x.span)),
             ExprKind::Index(b, keys) => match &b.kind {
@@ -498,16 +498,16 @@ impl Gen<'_> {
         if to_string {
             let t = self.temp(Type::String);
             Ok(format!(
-                "stp_sprintf({}, \"{}\", {}, {})",
+                "stp_sprintf({}, {}, {}, {})",
                 t,
-                fmt,
+                c_lit(&fmt),
                 vals.len(),
                 arr
             ))
         } else {
             Ok(format!(
-                "({{ stp_printf(&c->rt, \"{}\", {}, {}); (int64_t)0; }})",
-                fmt,
+                "({{ stp_printf(&c->rt, {}, {}, {}); (int64_t)0; }})",
+                c_lit(&fmt),
                 vals.len(),
                 arr
             ))

@@ -45,7 +45,15 @@ pub struct Options {
 
 /// A C string literal for arbitrary text.
 pub(crate) fn c_str(s: &str) -> String {
-    format!("\"{}\"", escape_bytes(s.as_bytes()))
+    c_lit(&escape_bytes(s.as_bytes()))
+}
+
+/// The C string literal of a script string in its canonical escaped form (what the parser
+/// keeps: quotes, backslashes and unprintable bytes already escaped; see
+/// `stap_syntax::lexer::escape_bytes`).  The one way script text becomes C: `??` is
+/// broken up, so no trigraph can form (GCC warns about them even where they are off).
+pub(crate) fn c_lit(canonical: &str) -> String {
+    format!("\"{}\"", canonical.replace("??", "?\\?"))
 }
 
 /// `file:line:col` of a span.
@@ -408,9 +416,9 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     for (i, (p, span)) in regexes.iter().enumerate() {
         let _ = writeln!(
             o,
-            "\tif (stp_re_compile(&stp_re_{}, \"{}\")) {{\n\t\tstp_error_line(\"ERROR: \", \"invalid regular expression\", {});\n\t\treturn -1;\n\t}}",
+            "\tif (stp_re_compile(&stp_re_{}, {})) {{\n\t\tstp_error_line(\"ERROR: \", \"invalid regular expression\", {});\n\t\treturn -1;\n\t}}",
             i,
-            p,
+            c_lit(p),
             c_str(&format!("string '{}' at {}", p, loc(sm, *span)))
         );
     }
@@ -453,7 +461,7 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
                     writeln!(o, "\tstp_g.{} = {};", n, body::c_long(*v))
                 }
                 stap_syntax::ast::Literal::String(s) => {
-                    writeln!(o, "\tstp_strcpy(stp_g.{}, \"{}\");", n, s)
+                    writeln!(o, "\tstp_strcpy(stp_g.{}, {});", n, c_lit(s))
                 }
             };
         }

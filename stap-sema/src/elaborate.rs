@@ -650,10 +650,12 @@ fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result
         }
     }
     if let Some(m) = num("maxactive") {
-        if m < 0 {
+        // Each active instance is preallocated when the probe registers.
+        const MAX_MAXACTIVE: i64 = 65_536;
+        if !(0..=MAX_MAXACTIVE).contains(&m) {
             return Err(sem_error(
                 "sema.maxactive",
-                "maxactive must not be negative",
+                format!("maxactive must be from 0 to {} (got {})", MAX_MAXACTIVE, m),
                 span,
             ));
         }

@@ -1,0 +1,354 @@
+//! The hostile-script tier (`tests/hostile/*.stph`, see tests/hostile/README.md): scripts
+//! without `-g` that try to crash, hang or take over the kernel.  Each is refused at
+//! translation or runs in a guest (2 CPUs, a busy loop on each) and must end cleanly with
+//! nothing in the kernel's log.
+
+mod vmlib;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Default, Clone)]
+struct Case {
+    name: String,
+    why: String,
+    args: Vec<String>,
+    refuse: Option<String>,
+    /// `exit`, `time N` or `int N`.
+    stop: String,
+    within: u64,
+    script: String,
+    stdout: Option<String>,
+}
+
+fn parse(file: &Path) -> Vec<Case> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut section: Option<String> = None;
+    let mut buf = String::new();
+    let flush = |c: &mut Case, section: &Option<String>, buf: &mut String| {
+        let body = std::mem::take(buf);
+        match section.as_deref() {
+            Some("script") => c.script = body,
+            Some("stdout") => c.stdout = Some(body),
+            Some(other) => panic!("{}: unknown section '--- {}'", file.display(), other),
+            None => {}
+        }
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("=== case ") {
+            if let Some(c) = cases.last_mut() {
+                if buf.ends_with("\n\n") {
+                    buf.pop();
+                }
+                flush(c, &section, &mut buf);
+            }
+            cases.push(Case {
+                name: name.trim().to_string(),
+                stop: "exit".into(),
+                within: 20,
+                ..Default::default()
+            });
+            section = None;
+            continue;
+        }
+        let Some(c) = cases.last_mut() else { continue };
+        if let Some(sec) = line.strip_prefix("--- ") {
+            flush(c, &section, &mut buf);
+            section = Some(sec.trim().to_string());
+            continue;
+        }
+        if section.is_none() {
+            if let Some((k, v)) = line.split_once(':') {
+                let v = v.trim().to_string();
+                match k.trim() {
+                    "why" => c.why = v,
+                    "args" => c.args = v.split_whitespace().map(String::from).collect(),
+                    "refuse" => c.refuse = Some(v),
+                    "stop" => c.stop = v,
+                    "within" => c.within = v.parse().expect("within: seconds"),
+                    other => panic!("{}: unknown field '{}'", file.display(), other),
+                }
+            }
+            continue;
+        }
+        buf.push_str(line);
+        buf.push('\n');
+    }
+    if let Some(c) = cases.last_mut() {
+        if buf.ends_with("\n\n") {
+            buf.pop();
+        }
+        flush(c, &section, &mut buf);
+    }
+    cases
+}
+
+fn all_cases() -> Vec<Case> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "stph"))
+        .collect();
+    files.sort();
+    let only = std::env::var("STAP_HOSTILE_ONLY").ok();
+    files
+        .iter()
+        .flat_map(|f| parse(f))
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+        .collect()
+}
+
+fn stap_bin() -> String {
+    std::env::var("STAP_HOSTILE_STAP").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stap").into())
+}
+
+fn stpd_bin() -> String {
+    std::env::var("STAP_HOSTILE_STPD").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stpd").into())
+}
+
+/// The guest's scenario for one case: a clean kernel log, stpd bounded in time (SIGINT
+/// after N seconds for `stop: int N`), then what the kernel logged that a clean run never
+/// does.
+fn scenario(c: &Case) -> String {
+    let (t, int) = match c.stop.split_whitespace().collect::<Vec<_>>()[..] {
+        ["time", n] => (n.parse::<u64>().expect("time N"), None),
+        // -T only as a backstop, well after SIGINT should have ended it.
+        ["int", n] => {
+            let n = n.parse::<u64>().expect("int N");
+            (n + c.within + 30, Some(n))
+        }
+        _ => (c.within, None),
+    };
+    let tenths = c.within * 10;
+    let signal = int
+        .map(|n| format!("sleep {n}; kill -INT $p 2>/dev/null; echo '=== H-SIGINT'\n"))
+        .unwrap_or_default();
+    format!(
+        "dmesg -c > /dev/null\n\
+         stpd --merge-stderr '=E= ' -T {t} \"$1\" &\n\
+         p=$!\n\
+         {signal}\
+         i=0\n\
+         while kill -0 $p 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n\
+         if kill -0 $p 2>/dev/null; then echo '=== H-HUNG'; kill -KILL $p; fi\n\
+         wait $p\n\
+         echo \"=== H-RC $?\"\n\
+         sleep 0.2\n\
+         dmesg | grep -E 'BUG|WARNING: CPU|Oops|lockup|rcu.*stall|blocked for more than|general protection|Call Trace|UBSAN|KASAN|refcount' | sed 's/^/=== H-KMSG /'\n\
+         true\n"
+    )
+}
+
+/// What one case did in the guest.
+#[derive(Default, Debug)]
+struct Outcome {
+    stdout: String,
+    kmsg: Vec<String>,
+    hung: bool,
+    still_loaded: bool,
+    rc: Option<i32>,
+}
+
+/// The finished cases of a console log, and the one that was running when it ended.
+fn outcomes(log: &str) -> (Vec<(String, Outcome)>, Option<String>) {
+    let mut done = Vec::new();
+    let mut cur: Option<(String, Outcome)> = None;
+    for line in log.replace('\r', "").lines() {
+        if let Some(n) = line.strip_prefix("=== CASE ") {
+            cur = Some((n.to_string(), Outcome::default()));
+        } else if let Some((_, o)) = cur.as_mut() {
+            if line.starts_with("=== END ") {
+                done.push(cur.take().unwrap());
+            } else if let Some(k) = line.strip_prefix("=== H-KMSG ") {
+                o.kmsg.push(k.to_string());
+            } else if line == "=== H-HUNG" {
+                o.hung = true;
+            } else if let Some(rc) = line.strip_prefix("=== H-RC ") {
+                o.rc = rc.trim().parse().ok();
+            } else if line.starts_with("=== STILL-LOADED") {
+                o.still_loaded = true;
+            } else if line.starts_with("=== ") || line.starts_with("=E= ") {
+            } else {
+                o.stdout.push_str(line);
+                o.stdout.push('\n');
+            }
+        }
+    }
+    (done, cur.map(|(n, _)| n))
+}
+
+/// Builds a case's module (or checks its refusal); returns the module's path.
+fn build(c: &Case, id: &str, kver: &str, cache: &Path) -> Result<Option<PathBuf>, String> {
+    let out = Command::new(stap_bin())
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", cache)
+        .args(["-p4", "-r", kver, "-m", id])
+        .args(&c.args)
+        .arg("-e")
+        .arg(&c.script)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    match &c.refuse {
+        Some(want) if out.status.success() => Err(format!("built, but should be refused ({want})")),
+        Some(want) if !err.contains(want.as_str()) => {
+            Err(format!("refused, but not with '{want}':\n{err}"))
+        }
+        Some(_) if err.contains("panicked") => Err(format!("the translator panicked:\n{err}")),
+        Some(_) => Ok(None),
+        None if !out.status.success() => Err(format!("did not build:\n{err}")),
+        None => Ok(Some(PathBuf::from(
+            String::from_utf8_lossy(&out.stdout).trim(),
+        ))),
+    }
+}
+
+/// Boots guests until every case ran; a case that crashed or hung its guest is a failure
+/// and the next guest starts after it.
+fn run_in_guests(
+    cases: &[(String, &Case)],
+    stage: &Path,
+) -> Vec<(String, Result<Outcome, String>)> {
+    let mut results = Vec::new();
+    let mut left: Vec<&(String, &Case)> = cases.iter().collect();
+    while !left.is_empty() {
+        let dir = stage.join(format!("boot{}", results.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut kos = Vec::new();
+        for (id, _) in &left {
+            let ko = dir.join(format!("{id}.ko"));
+            std::fs::copy(stage.join(format!("{id}.ko")), &ko).unwrap();
+            std::fs::copy(stage.join(format!("{id}.sh")), dir.join(format!("{id}.sh"))).unwrap();
+            kos.push(ko);
+        }
+        let budget: u64 = left.iter().map(|(_, c)| c.within + 5).sum::<u64>() + 60;
+        let log = dir.join("serial.log");
+        let _one = vmlib::one_vm();
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+            .env("STPD", stpd_bin())
+            .env("VM_SMP", "2")
+            .env("VM_WORKLOAD", "1")
+            .env("VM_TIMEOUT", budget.to_string())
+            .arg(&log)
+            .args(&kos)
+            .status();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let (done, running) = outcomes(&text);
+        let finished: Vec<String> = done.iter().map(|(n, _)| n.clone()).collect();
+        for (n, o) in done {
+            results.push((n, Ok(o)));
+        }
+        let ended = text.contains("=== STAP-VM-END");
+        if let Some(n) = running.filter(|_| !ended) {
+            let tail: Vec<&str> = text.lines().rev().take(25).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            results.push((
+                n.clone(),
+                Err(format!("crashed or hung the guest:\n{}", tail.join("\n"))),
+            ));
+            left.retain(|(id, _)| !finished.contains(id) && *id != n);
+        } else if ended {
+            left.retain(|(id, _)| !finished.contains(id));
+            for (id, _) in left.drain(..) {
+                results.push((id.clone(), Err("never ran".into())));
+            }
+        } else {
+            // The guest did not even start a case: nothing to attribute it to.
+            for (id, _) in left.drain(..) {
+                results.push((id.clone(), Err(format!("the guest failed:\n{}", text))));
+            }
+        }
+    }
+    results
+}
+
+fn judge(c: &Case, o: &Outcome) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if o.hung {
+        problems.push(format!("did not end within {} s", c.within));
+    }
+    if o.still_loaded {
+        problems.push("the module is still loaded".to_string());
+    }
+    if !o.kmsg.is_empty() {
+        problems.push(format!("the kernel logged:\n  {}", o.kmsg.join("\n  ")));
+    }
+    if o.rc.is_none() {
+        problems.push("stpd's exit status is missing".to_string());
+    }
+    if let Some(want) = &c.stdout {
+        if &o.stdout != want {
+            problems.push(format!("stdout:\n{}\nexpected:\n{}", o.stdout, want));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[test]
+fn hostile_scripts_are_refused_or_end_cleanly() {
+    let kver = vmlib::kver();
+    let cases = all_cases();
+    assert!(!cases.is_empty());
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-cache");
+    let stage = tempfile::tempdir().unwrap();
+    // Two builds at a time (the machine's two cores).
+    let built: Vec<Result<Option<PathBuf>, String>> = {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<Option<PathBuf>, String>>>> =
+            cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(c) = cases.get(i) else { break };
+                    *slots[i].lock().unwrap() =
+                        Some(build(c, &format!("h{:03}", i), &kver, &cache));
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|m| m.into_inner().unwrap().unwrap())
+            .collect()
+    };
+    let mut failures = Vec::new();
+    let mut runnable = Vec::new();
+    for (i, (c, b)) in cases.iter().zip(built).enumerate() {
+        let id = format!("h{:03}", i);
+        match b {
+            Err(e) => failures.push(format!("[{}] {}\n  ({})", c.name, e, c.why)),
+            Ok(None) => {}
+            Ok(Some(ko)) => {
+                std::fs::copy(&ko, stage.path().join(format!("{id}.ko"))).unwrap();
+                std::fs::write(stage.path().join(format!("{id}.sh")), scenario(c)).unwrap();
+                runnable.push((id, c));
+            }
+        }
+    }
+    let refused = cases.len() - runnable.len();
+    for (id, r) in run_in_guests(&runnable, stage.path()) {
+        let c = runnable
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| *c)
+            .unwrap();
+        if let Err(e) = r.and_then(|o| judge(c, &o)) {
+            failures.push(format!("[{}] {}\n  ({})", c.name, e, c.why));
+        }
+    }
+    eprintln!(
+        "hostile tier: {} cases, {} refused at translation, {} run in the guest, {} failed",
+        cases.len(),
+        refused,
+        runnable.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
