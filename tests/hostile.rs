@@ -17,8 +17,13 @@ struct Case {
     /// `exit`, `time N` or `int N`.
     stop: String,
     within: u64,
+    /// A guest shell command run a second into the session (`$M` is the module's name,
+    /// `$p` stpd's pid).
+    during: Option<String>,
     script: String,
     stdout: Option<String>,
+    /// Lines the output must have (`--- stdout contains`).
+    stdout_contains: Vec<String>,
 }
 
 fn parse(file: &Path) -> Vec<Case> {
@@ -31,6 +36,13 @@ fn parse(file: &Path) -> Vec<Case> {
         match section.as_deref() {
             Some("script") => c.script = body,
             Some("stdout") => c.stdout = Some(body),
+            Some("stdout contains") => {
+                c.stdout_contains = body
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
             Some(other) => panic!("{}: unknown section '--- {}'", file.display(), other),
             None => {}
         }
@@ -67,6 +79,7 @@ fn parse(file: &Path) -> Vec<Case> {
                     "refuse" => c.refuse = Some(v),
                     "stop" => c.stop = v,
                     "within" => c.within = v.parse().expect("within: seconds"),
+                    "during" => c.during = Some(v),
                     other => panic!("{}: unknown field '{}'", file.display(), other),
                 }
             }
@@ -123,6 +136,11 @@ fn scenario(c: &Case) -> String {
         _ => (c.within, None),
     };
     let tenths = c.within * 10;
+    let during = c
+        .during
+        .as_ref()
+        .map(|d| format!("(sleep 1; M=$(basename \"$1\" .ko); {d}) &\n"))
+        .unwrap_or_default();
     let signal = int
         .map(|n| format!("sleep {n}; kill -INT $p 2>/dev/null; echo '=== H-SIGINT'\n"))
         .unwrap_or_default();
@@ -130,6 +148,7 @@ fn scenario(c: &Case) -> String {
         "dmesg -c > /dev/null\n\
          stpd --merge-stderr '=E= ' -T {t} \"$1\" &\n\
          p=$!\n\
+         {during}\
          {signal}\
          i=0\n\
          while kill -0 $p 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n\
@@ -206,6 +225,55 @@ fn build(c: &Case, id: &str, kver: &str, cache: &Path) -> Result<Option<PathBuf>
     }
 }
 
+/// Boots a guest with `kos` and follows its console: a case still running 40 s past its
+/// time (a hung guest) or the whole boot past `budget` seconds stops it.
+fn watch_guest(
+    kos: &[PathBuf],
+    log: &Path,
+    budget: u64,
+    limits: &std::collections::HashMap<String, u64>,
+) {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let _ = std::fs::write(log, "");
+    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
+        .env("STPD", stpd_bin())
+        .env("VM_SMP", "2")
+        .env("VM_WORKLOAD", "1")
+        .env("VM_TIMEOUT", budget.to_string())
+        .arg(log)
+        .args(kos)
+        .process_group(0)
+        .spawn()
+        .expect("run tests/vm/boot.sh");
+    let start = Instant::now();
+    let mut current: Option<(String, Instant)> = None;
+    loop {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim_end_matches('\r').strip_prefix("=== CASE "))
+            .map(str::to_string);
+        if last != current.as_ref().map(|c| c.0.clone()) {
+            current = last.map(|n| (n, Instant::now()));
+        }
+        let stuck = current.as_ref().is_some_and(|(n, since)| {
+            since.elapsed() > Duration::from_secs(limits.get(n).copied().unwrap_or(20) + 40)
+        });
+        if stuck || start.elapsed() > Duration::from_secs(budget + 60) {
+            // SAFETY: signals the process group this test started.
+            unsafe { nix::libc::kill(-(child.id() as i32), nix::libc::SIGKILL) };
+            let _ = child.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Boots guests until every case ran; a case that crashed or hung its guest is a failure
 /// and the next guest starts after it.
 fn run_in_guests(
@@ -227,14 +295,9 @@ fn run_in_guests(
         let budget: u64 = left.iter().map(|(_, c)| c.within + 5).sum::<u64>() + 60;
         let log = dir.join("serial.log");
         let _one = vmlib::one_vm();
-        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
-            .env("STPD", stpd_bin())
-            .env("VM_SMP", "2")
-            .env("VM_WORKLOAD", "1")
-            .env("VM_TIMEOUT", budget.to_string())
-            .arg(&log)
-            .args(&kos)
-            .status();
+        let limits: std::collections::HashMap<String, u64> =
+            left.iter().map(|(id, c)| (id.clone(), c.within)).collect();
+        watch_guest(&kos, &log, budget, &limits);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let (done, running) = outcomes(&text);
         let finished: Vec<String> = done.iter().map(|(n, _)| n.clone()).collect();
@@ -243,11 +306,12 @@ fn run_in_guests(
         }
         let ended = text.contains("=== STAP-VM-END");
         if let Some(n) = running.filter(|_| !ended) {
-            let tail: Vec<&str> = text.lines().rev().take(25).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
             results.push((
                 n.clone(),
-                Err(format!("crashed or hung the guest:\n{}", tail.join("\n"))),
+                Err(format!(
+                    "crashed or hung the guest:\n{}",
+                    crash_report(&text, &n)
+                )),
             ));
             left.retain(|(id, _)| !finished.contains(id) && *id != n);
         } else if ended {
@@ -257,12 +321,37 @@ fn run_in_guests(
             }
         } else {
             // The guest did not even start a case: nothing to attribute it to.
+            let why = format!("the guest failed before its first case:\n{}", text);
             for (id, _) in left.drain(..) {
-                results.push((id.clone(), Err(format!("the guest failed:\n{}", text))));
+                results.push((id.clone(), Err(why.clone())));
             }
         }
     }
     results
+}
+
+/// The kernel's report of a crash in case `id`'s part of the log: from the first line
+/// that looks like one, 60 lines.
+fn crash_report(log: &str, id: &str) -> String {
+    let part = log.split(&format!("=== CASE {id}\n")).nth(1).unwrap_or(log);
+    let lines: Vec<&str> = part.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| {
+            [
+                "BUG",
+                "Oops",
+                "general protection",
+                "panic",
+                "watchdog",
+                "rcu",
+                "WARNING",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
+        })
+        .unwrap_or(lines.len().saturating_sub(40));
+    lines[start..lines.len().min(start + 60)].join("\n")
 }
 
 fn judge(c: &Case, o: &Outcome) -> Result<(), String> {
@@ -282,6 +371,11 @@ fn judge(c: &Case, o: &Outcome) -> Result<(), String> {
     if let Some(want) = &c.stdout {
         if &o.stdout != want {
             problems.push(format!("stdout:\n{}\nexpected:\n{}", o.stdout, want));
+        }
+    }
+    for want in &c.stdout_contains {
+        if !o.stdout.lines().any(|l| l == want) {
+            problems.push(format!("no line '{}' in stdout:\n{}", want, o.stdout));
         }
     }
     if problems.is_empty() {

@@ -416,14 +416,21 @@ static inline void stp_run_error_probes(void);
  */
 static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 {
-	int64_t now = stp_cpu_clock_ns();
+	static int64_t interval, threshold;	/* in stp_ovl_clock() ticks */
+	int64_t now = stp_ovl_clock();
 
-	if (now - c->ovl_start > STP_OVERLOAD_INTERVAL) {
+	if (unlikely(!interval)) {
+		int64_t per_ms = stp_ovl_per_sec() / 1000;
+
+		threshold = STP_OVERLOAD_THRESHOLD / 1000 * per_ms / 1000;
+		interval = STP_OVERLOAD_INTERVAL / 1000 * per_ms / 1000;
+	}
+	if (now - c->ovl_start > interval) {
 		c->ovl_start = now;
 		c->ovl_used = 0;
 	}
 	c->ovl_used += now - t0;
-	return c->ovl_used > STP_OVERLOAD_THRESHOLD;
+	return c->ovl_used > threshold;
 }
 
 static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args);
@@ -552,7 +559,7 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 		return;
 	}
 #ifndef STP_NO_OVERLOAD
-	t0 = c->interruptible ? 0 : stp_cpu_clock_ns();
+	t0 = c->interruptible ? 0 : stp_ovl_clock();
 #endif
 	p->handler(c);
 	if (p->unlock)

@@ -130,8 +130,14 @@ static ssize_t stp_err_read(struct file *f, char __user *b, size_t n, loff_t *of
 	return stp_ring_read(&stp_err_ring, b, n);
 }
 
+/*
+ * A reader of "out" pins the module: rmmod cannot remove it under a running session
+ * (proc_ops has no owner to do this).  stpd unloads it after its readers have closed.
+ */
 static int stp_out_open(struct inode *inode, struct file *f)
 {
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
 	atomic_inc(&stp_nreaders);
 	return 0;
 }
@@ -141,6 +147,7 @@ static int stp_out_release(struct inode *inode, struct file *f)
 {
 	if (atomic_dec_and_test(&stp_nreaders) && !READ_ONCE(stp_done))
 		stp_request_exit();
+	module_put(THIS_MODULE);
 	return 0;
 }
 

@@ -100,15 +100,23 @@ static int stp_kretprobe_ret(struct kretprobe_instance *ri, struct pt_regs *regs
 }
 
 /*
- * The tracepoint callback: data is the probe's slot.  It takes twelve 64-bit arguments
- * whatever the tracepoint passes: on x86-64 the caller owns the stack, so slots beyond
- * what it passed are only read (as junk no target variable refers to), never written.
+ * The tracepoint callback: data is the probe's slot.  The first five arguments come in
+ * registers.  Later ones are on the caller's stack above the return address, but only
+ * for a tracepoint that has them: for one with fewer, those slots belong to the caller,
+ * and at the top of an IRQ stack they are past its end.  They are read fault-safely from
+ * this function's frame (which __builtin_frame_address gives it), stopping at the first
+ * that cannot be read; no target variable refers to one the tracepoint did not pass.
  */
-static void stp_tp_callback(void *data, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 a6,
-			    u64 a7, u64 a8, u64 a9, u64 a10, u64 a11, u64 a12)
+static noinline void stp_tp_callback(void *data, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	struct stp_args a = { .v = { a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12 } };
+	struct stp_args a = { .v = { a1, a2, a3, a4, a5 } };
+	const u64 *stack = (const u64 *)__builtin_frame_address(0) + 2;
+	int i;
 
+	if (copy_from_kernel_nofault(&a.v[5], stack, sizeof(u64) * (STP_MAX_ARGS - 5)))
+		for (i = 5; i < STP_MAX_ARGS; i++)
+			if (copy_from_kernel_nofault(&a.v[i], stack + (i - 5), sizeof(u64)))
+				break;
 	stp_run_probe_args(((struct stp_kslot *)data)->p, &a);
 }
 

@@ -243,11 +243,26 @@ static inline uint64_t stp_platform_dwarf_reg(void *regs, int n)
 
 /*
  * The clock of the overload check, read twice per probe hit: only differences on one CPU
- * matter, so the scheduler's per-CPU clock serves, at a fraction of ktime_get_ns()'s cost.
+ * matter, so the cycle counter serves (one instruction; the scheduler's clock costs
+ * dozens), with its rate for the limits.
  */
-static inline int64_t stp_cpu_clock_ns(void)
+static inline int64_t stp_ovl_clock(void)
 {
+#ifdef CONFIG_X86
+	return (int64_t)get_cycles();
+#else
 	return (int64_t)local_clock();
+#endif
+}
+
+/* Ticks of stp_ovl_clock() per second. */
+static inline int64_t stp_ovl_per_sec(void)
+{
+#ifdef CONFIG_X86
+	if (tsc_khz)
+		return (int64_t)tsc_khz * 1000;
+#endif
+	return NSEC_PER_SEC;
 }
 
 static inline int64_t stp_cycles(void)

@@ -203,9 +203,15 @@ static inline uint64_t stp_platform_dwarf_reg(void *regs, int n)
 }
 
 /* The clock of the overload check: only differences on one CPU matter. */
-static inline int64_t stp_cpu_clock_ns(void)
+static inline int64_t stp_ovl_clock(void)
 {
 	return stp_monotonic_ns();
+}
+
+/* Ticks of stp_ovl_clock() per second. */
+static inline int64_t stp_ovl_per_sec(void)
+{
+	return 1000000000;
 }
 
 static inline int64_t stp_cycles(void)

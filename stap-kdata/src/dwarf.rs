@@ -108,8 +108,10 @@ pub struct ModuleDwarf {
     pub types: Btf,
     /// Its functions with code.
     pub functions: Vec<Func>,
-    /// Its line table (statement rows).
+    /// Its line table (statement rows), sorted by address (see [`ModuleDwarf::lines_in`]).
     pub lines: Vec<Line>,
+    /// Functions by name (indices into `functions`), built on first use.
+    by_name: std::cell::OnceCell<HashMap<String, Vec<usize>>>,
     /// Function symbols: name, address, size.
     symbols: Rc<Vec<Symbol>>,
     /// Relocated `.debug_frame`, for CFA rules.
@@ -232,6 +234,8 @@ fn read_units<'a>(
         read_functions(dwarf, &mut tr, uid, &unit, &mut functions)?;
         read_lines(dwarf, &unit, &mut lines)?;
     }
+    // By address, so a function's rows are one binary search away.
+    lines.sort_by_key(|l: &Line| l.addr);
     Ok((Btf::from_types(tr.types), functions, lines))
 }
 
@@ -284,6 +288,7 @@ impl ModuleDwarf {
             types,
             functions,
             lines,
+            by_name: Default::default(),
             symbols: Rc::new(symbols),
             debug_frame: Rc::new(secs.get(".debug_frame").cloned().unwrap_or_default()),
         })
@@ -310,9 +315,29 @@ impl ModuleDwarf {
             types,
             functions,
             lines,
+            by_name: Default::default(),
             symbols,
             debug_frame,
         })
+    }
+
+    /// The line-table rows with addresses in `[low, high)`.
+    pub fn lines_in(&self, low: u64, high: u64) -> &[Line] {
+        let a = self.lines.partition_point(|l| l.addr < low);
+        let b = self.lines.partition_point(|l| l.addr < high);
+        &self.lines[a..b.max(a)]
+    }
+
+    /// The indices of the functions (and inlined copies) named `name`.
+    pub fn functions_named(&self, name: &str) -> &[usize] {
+        let index = self.by_name.get_or_init(|| {
+            let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, f) in self.functions.iter().enumerate() {
+                m.entry(f.name.clone()).or_default().push(i);
+            }
+            m
+        });
+        index.get(name).map(|v| v.as_slice()).unwrap_or(&[])
     }
 
     /// The ELF symbol holding `addr` and the offset into it (a kprobe's symbol and offset).

@@ -289,7 +289,10 @@ impl Modules {
                 let Some(file) = spec.file else {
                     return Vec::new();
                 };
-                fs.filter(|(_, f)| f.name == spec.func && f.inlined_at.is_none())
+                m.functions_named(spec.func)
+                    .iter()
+                    .map(|&i| (i, &m.functions[i]))
+                    .filter(|(_, f)| f.inlined_at.is_none())
                     .filter_map(|(i, f)| line_addr(m, f, file, line).map(|a| (i, a)))
                     .collect()
             }
@@ -387,12 +390,13 @@ impl Modules {
         // are off limits: never offer those points.
         let refused = std::cell::Cell::new(0usize);
         let allowed = |f: &Func| {
-            let ok = !kernel
-                || (!blacklisted_file(&f.decl.0)
-                    && self
-                        .kernel()
-                        .map(|k| k.forbidden(f.low).is_none())
-                        .unwrap_or(true));
+            let ok = crate::point_spec::runtime_unsafe(&f.name).is_none()
+                && (!kernel
+                    || (!blacklisted_file(&f.decl.0)
+                        && self
+                            .kernel()
+                            .map(|k| k.forbidden(f.low).is_none())
+                            .unwrap_or(true)));
             if !ok {
                 refused.set(refused.get() + 1);
             }

@@ -111,6 +111,29 @@ pub(crate) fn blacklisted_file(path: &str) -> bool {
     FILES.iter().any(|f| glob(f, path))
 }
 
+/// Why a function may not be probed although the kernel would allow it: the lock
+/// primitives the runtime takes itself, with interrupts off, on every probe hit (as
+/// SystemTap refuses the kernel's spinlock functions).  A probe there fires inside the
+/// runtime's own locking, on every lock taken anywhere in the kernel.
+pub(crate) fn runtime_unsafe(name: &str) -> Option<&'static str> {
+    const PREFIXES: &[&str] = &[
+        "_raw_spin_",
+        "_raw_read_",
+        "_raw_write_",
+        "do_raw_spin_",
+        "do_raw_read_",
+        "do_raw_write_",
+        "rt_spin_",
+        "rt_read_",
+        "rt_write_",
+    ];
+    let lock = PREFIXES.iter().any(|p| name.starts_with(p))
+        || ["queued_spin_lock", "queued_read_lock", "queued_write_lock"]
+            .iter()
+            .any(|p| name.contains(p));
+    lock.then_some("stap-rs takes the kernel's spinlocks in every probe: probes on them are refused, as SystemTap refuses them")
+}
+
 /// Whether out-of-line function `f` is the one a concrete point names.
 pub(crate) fn declared(f: &Func, spec: &Spec) -> bool {
     f.name == spec.func && declared_like(f, spec)
@@ -128,10 +151,9 @@ pub(crate) fn declared_like(f: &Func, spec: &Spec) -> bool {
 
 /// The first statement address of `file:line` inside function `f`.
 pub(crate) fn line_addr(m: &ModuleDwarf, f: &Func, file: &str, line: u64) -> Option<u64> {
-    m.lines
+    m.lines_in(f.low, f.high)
         .iter()
-        .filter(|l| l.line == line && f.low <= l.addr && l.addr < f.high)
-        .filter(|l| file_matches(&l.file, file))
+        .filter(|l| l.line == line && file_matches(&l.file, file))
         .map(|l| l.addr)
         .min()
 }
@@ -139,9 +161,9 @@ pub(crate) fn line_addr(m: &ModuleDwarf, f: &Func, file: &str, line: u64) -> Opt
 /// The lines (file, line) with code in function `f` that a pattern names.
 pub(crate) fn lines_of(m: &ModuleDwarf, f: &Func, file: &str, lines: Lines) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = m
-        .lines
+        .lines_in(f.low, f.high)
         .iter()
-        .filter(|l| f.low <= l.addr && l.addr < f.high && file_matches(&l.file, file))
+        .filter(|l| file_matches(&l.file, file))
         .filter(|l| match lines {
             Lines::Exact(n) => l.line == n,
             Lines::Range(a, b) => a <= l.line && l.line <= b,
@@ -190,5 +212,9 @@ mod tests {
         assert!(blacklisted_file("kernel/kprobes.c"));
         assert!(blacklisted_file("./arch/x86/include/asm/paravirt.h"));
         assert!(!blacklisted_file("fs/read_write.c"));
+        assert!(runtime_unsafe("_raw_spin_lock_irqsave").is_some());
+        assert!(runtime_unsafe("native_queued_spin_lock_slowpath").is_some());
+        assert!(runtime_unsafe("spin_lock_init_something").is_none());
+        assert!(runtime_unsafe("vfs_read").is_none());
     }
 }

@@ -218,7 +218,8 @@ impl BtfResolver {
     /// Why the kernel refuses kprobes on function `name`, when its symbol table (the debug
     /// vmlinux) is installed.
     fn forbidden(&self, name: &str) -> Option<&'static str> {
-        self.modules.kernel().ok()?.forbidden_function(name)
+        crate::point_spec::runtime_unsafe(name)
+            .or_else(|| self.modules.kernel().ok()?.forbidden_function(name))
     }
 
     /// A kernel point resolved from the kernel's DWARF, saying (once) which image served.
@@ -521,10 +522,7 @@ fn functions(
     let wild = pat.contains(['*', '?', '[']);
     if !wild {
         if let Some(why) = forbidden(pat) {
-            return Err(format!(
-                "'{}': the kernel refuses kprobes on {} ({})",
-                point, pat, why
-            ));
+            return Err(format!("'{}': no kprobes on {} ({})", point, pat, why));
         }
     }
     let found: Vec<ProbePoint> = k
