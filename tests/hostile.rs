@@ -244,6 +244,8 @@ fn watch_guest(
         .arg(log)
         .args(kos)
         .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log.with_extension("err")).expect("boot.sh's stderr"))
         .spawn()
         .expect("run tests/vm/boot.sh");
     let start = Instant::now();
@@ -252,7 +254,7 @@ fn watch_guest(
         if matches!(child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
         let last = text
             .lines()
             .rev()
@@ -298,7 +300,8 @@ fn run_in_guests(
         let limits: std::collections::HashMap<String, u64> =
             left.iter().map(|(id, c)| (id.clone(), c.within)).collect();
         watch_guest(&kos, &log, budget, &limits);
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // Cases print any bytes: the console log need not be UTF-8.
+        let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
         let (done, running) = outcomes(&text);
         let finished: Vec<String> = done.iter().map(|(n, _)| n.clone()).collect();
         for (n, o) in done {
@@ -321,7 +324,8 @@ fn run_in_guests(
             }
         } else {
             // The guest did not even start a case: nothing to attribute it to.
-            let why = format!("the guest failed before its first case:\n{}", text);
+            let err = std::fs::read_to_string(dir.join("serial.err")).unwrap_or_default();
+            let why = format!("the guest failed before its first case:\n{}\n{}", err, text);
             for (id, _) in left.drain(..) {
                 results.push((id.clone(), Err(why.clone())));
             }

@@ -65,7 +65,7 @@ for t in $KERNELS; do
         STAP_TEST_KVER=$k cargo test --release --test e2e -- --skip e2e_table_user_runtime
     else
         echo "== kernel tiers: $t ($k)"
-        STAP_TEST_KVER=$k cargo test --release --test e2e --test vm --test vm_dwarf -- \
+        STAP_TEST_KVER=$k cargo test --release --test e2e --test vm --test vm_dwarf --test hostile -- \
             --skip e2e_table_user_runtime
     fi
 done

@@ -60,10 +60,17 @@ static inline int stp_this_cpu(void)
 	return raw_smp_processor_id();
 }
 
-/* Memory: only at start-up and shutdown, never in probe context. */
+/*
+ * Memory: only at start-up and shutdown, never in probe context.  What a script declares
+ * (maps of millions of entries) may not fit: such a request fails at once, quietly (no
+ * allocation-failure splat, no OOM killer), and the module does not load (stpd says so).
+ * No one allocation may take more than half the machine's memory.
+ */
 static inline void *stp_alloc(size_t size)
 {
-	return vzalloc(size ? size : 1);
+	if (size / 2 > (size_t)totalram_pages() * (PAGE_SIZE / 4))
+		return NULL;
+	return __vmalloc(size ? size : 1, GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN | __GFP_NORETRY);
 }
 
 static inline void stp_free(void *p)
