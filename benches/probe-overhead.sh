@@ -9,7 +9,8 @@
 #   map      kprobe.function("ksys_write") { c[execname()]++ }
 #   stat     kernel.function("ksys_write") { s <<< $count }
 # next to the figures the issue gives for SystemTap 4.8 and bpftrace 0.17 on this kernel.
-# Usage: benches/probe-overhead.sh [N] (default 200000); RUNS=k repeats each timing (median).
+# Usage: benches/probe-overhead.sh [N] (default 200000); RUNS=k repeats each timing (median);
+# STAP_ARGS adds stap options (-D STP_NO_OVERLOAD, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}
@@ -34,7 +35,7 @@ declare -A script=(
 	[ovh_stat]='global s; probe kernel.function("ksys_write") { s <<< $count }'
 )
 for m in "${!script[@]}"; do
-	ko=$(SYSTEMTAP_DIR="$W/cache" target/release/stap -p4 -r "$kver" -m "$m" -e "${script[$m]}")
+	ko=$(SYSTEMTAP_DIR="$W/cache" target/release/stap -p4 -r "$kver" -m "$m" ${STAP_ARGS:-} -e "${script[$m]}")
 	cp "$ko" "$W/stage/$m.ko"
 done
 

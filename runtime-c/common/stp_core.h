@@ -35,6 +35,9 @@
 #ifndef STP_OVERLOAD_INTERVAL
 #define STP_OVERLOAD_INTERVAL 1000000000LL	/* ns: the window overload is measured over */
 #endif
+#ifndef STP_OVERLOAD_SAMPLE
+#define STP_OVERLOAD_SAMPLE 8		/* the overload check times one hit in this many (a power of 2) */
+#endif
 #ifndef STP_OVERLOAD_THRESHOLD
 #define STP_OVERLOAD_THRESHOLD 500000000LL	/* ns of probe handlers allowed per window and CPU */
 #endif
@@ -122,6 +125,7 @@ struct stp_ctx {
 	const struct stp_probe *probe;
 	const struct stp_args *args;	/* kernel probes: what the probe saw */
 	int64_t ovl_start, ovl_used;	/* overload: this window's start and handler time */
+	unsigned int ovl_hits;		/* overload: hits, to time one in STP_OVERLOAD_SAMPLE */
 	char error_buf[MAXSTRINGLEN];
 	/* tokenize(): the string being split and where the next token starts. */
 	char tok_buf[MAXSTRINGLEN];
@@ -413,13 +417,19 @@ static inline void stp_run_error_probes(void);
  * Overload protection, as SystemTap's STP_OVERLOAD: when ordinary probe handlers take more
  * than STP_OVERLOAD_THRESHOLD ns of one CPU within STP_OVERLOAD_INTERVAL ns, the session
  * stops with an error rather than starve the system.  -DSTP_NO_OVERLOAD turns it off.
+ * Every kind but begin, end and error is checked; one hit in STP_OVERLOAD_SAMPLE is timed.
  */
 static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 {
 	static int64_t interval, threshold;	/* in stp_ovl_clock() ticks */
 	int64_t now = stp_ovl_clock();
 
-	if (unlikely(!interval)) {
+	/* The hot path only adds: the window is looked at once the handlers' time since it
+	   began passes the threshold (overloaded if that took less than one interval). */
+	c->ovl_used += (now - t0) * STP_OVERLOAD_SAMPLE;
+	if (likely(c->ovl_used <= threshold && threshold))
+		return 0;
+	if (!interval) {
 		int64_t per_ms = stp_ovl_per_sec() / 1000;
 
 		threshold = STP_OVERLOAD_THRESHOLD / 1000 * per_ms / 1000;
@@ -427,9 +437,9 @@ static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 	}
 	if (now - c->ovl_start > interval) {
 		c->ovl_start = now;
-		c->ovl_used = 0;
+		c->ovl_used = (now - t0) * STP_OVERLOAD_SAMPLE;
+		return 0;
 	}
-	c->ovl_used += now - t0;
 	return c->ovl_used > threshold;
 }
 
@@ -507,8 +517,10 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 				   const struct stp_args *args);
 
 /*
- * Runs one probe on this CPU's context, with preemption off (timer callbacks are
- * preemptible on PREEMPT_RT).  A probe that fires while this CPU's context is in use (a
+ * Runs one probe on this CPU's context.  Its caller has preemption off: kprobe and
+ * tracepoint handlers and hard-IRQ timers always do, and the paths that PREEMPT_RT runs
+ * in threads (timer_list timers, irq_work) turn it off (stp_probe_enter).  A probe that
+ * fires while this CPU's context is in use (a
  * probe on a function the runtime or another probe calls, an interrupt or NMI inside a
  * probe), or while this CPU holds one of the runtime's locks (so an NMI, or an int3
  * kprobe, which the kernel also runs as an NMI, never spins on a lock its CPU holds), is
@@ -522,13 +534,11 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 
 	if (!stp_kind_may_run(p->kind, stp_atomic_read(&stp_session.state)))
 		return;
-	stp_probe_enter();
 	cpu = stp_this_cpu();
 	c = stp_context_of(cpu);
 	/* Interrupts nest and preemption is off: a test and a set cannot interleave with
 	   another claim of this context that does not finish first. */
 	if (c->busy || stp_runtime_locked()) {
-		stp_probe_exit();
 		stp_skip_probe();
 		return;
 	}
@@ -538,7 +548,6 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 	stp_run_claimed(c, p, args);
 	stp_barrier();
 	c->busy = 0;
-	stp_probe_exit();
 }
 
 static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
@@ -559,7 +568,11 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 		return;
 	}
 #ifndef STP_NO_OVERLOAD
-	t0 = c->interruptible ? 0 : stp_ovl_clock();
+	/* One hit in STP_OVERLOAD_SAMPLE is timed and counts for them all: probes that fire
+	   millions of times a second read the clock once in a while. */
+	t0 = 0;
+	if (!c->interruptible && !(++c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1)))
+		t0 = stp_ovl_clock();
 #endif
 	p->handler(c);
 	if (p->unlock)

@@ -316,7 +316,9 @@ static void stp_jtimer_fire(struct timer_list *t)
 
 	if (stp_atomic_read(&stp_session.state) != STP_RUNNING)
 		return;
+	stp_probe_enter();	/* a thread's softirq on PREEMPT_RT */
 	stp_run_probe(p);
+	stp_probe_exit();
 	if (spread > 0)
 		period += (long)(stp_random() % (uint64_t)(2 * spread + 1)) - spread;
 	if (stp_atomic_read(&stp_session.state) == STP_RUNNING)

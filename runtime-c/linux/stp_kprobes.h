@@ -125,7 +125,9 @@ static void stp_perf_deferred_run(struct irq_work *w)
 	struct stp_perf_deferred *d = container_of(w, struct stp_perf_deferred, work);
 	struct stp_args a = { .regs = &d->regs };
 
+	stp_probe_enter();	/* irq_work runs in a thread on PREEMPT_RT */
 	stp_run_probe_args(d->s->p, &a);
+	stp_probe_exit();
 	atomic_set_release(&d->pending, 0);
 }
 

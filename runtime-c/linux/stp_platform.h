@@ -15,6 +15,7 @@
 #include <linux/types.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/mm.h>
 #include <linux/spinlock.h>
 #include <linux/smp.h>
 #include <linux/cpumask.h>
