@@ -156,14 +156,7 @@ fn run_case(c: &Case, cache: &Path, sanitize: bool) -> Result<(), String> {
 }
 
 fn all_cases() -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "stpt"))
-        .collect();
-    files.sort();
+    let files = vmlib::table_files("e2e", "stpt");
     let only = std::env::var("STAP_E2E_ONLY").ok();
     files
         .iter()

@@ -98,14 +98,7 @@ fn parse(file: &Path) -> Vec<Case> {
 }
 
 fn all_cases() -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "stph"))
-        .collect();
-    files.sort();
+    let files = vmlib::table_files("hostile", "stph");
     let only = std::env::var("STAP_HOSTILE_ONLY").ok();
     files
         .iter()

@@ -24,6 +24,21 @@ pub fn kver() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The table files `tests/DIR/*.EXT`, sorted.
+pub fn table_files(dir: &str, ext: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
 /// One VM at a time: TCG guests on a two-core host would starve each other's timers.
 pub fn one_vm() -> std::sync::MutexGuard<'static, ()> {
     static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
