@@ -179,3 +179,28 @@ pub fn build(c_source: &str, keep: bool, verbose: u8) -> Result<PathBuf, String>
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_private;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_files_of_this_user_that_no_one_else_can_write_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.ko");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(is_private(&f));
+        for mode in [0o666, 0o664, 0o646] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(!is_private(&f), "{mode:o}");
+        }
+        // A link is not followed, and a missing file is not private.
+        let link = dir.path().join("l.ko");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(!is_private(&link));
+        assert!(!is_private(&dir.path().join("none")));
+    }
+}

@@ -253,3 +253,26 @@ pub fn pump(
         errors
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::open_output;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn output_files_are_private_and_never_reached_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.txt");
+        drop(open_output(&out).unwrap());
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A link planted where the output goes: refused, and its target is untouched.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let err = open_output(&link).unwrap_err();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+}
