@@ -132,10 +132,11 @@ pub fn run(s: &Session) -> i32 {
         return 1;
     }
     let out: Box<dyn Write> = match s.output {
-        Some(p) => match std::fs::File::create(p) {
+        // As stpd opens it: 0600, and never through a link others could have planted.
+        Some(p) => match stpd::open_output(p) {
             Ok(f) => Box::new(f),
             Err(e) => {
-                eprintln!("stap --vm: cannot open output file {}: {}", p.display(), e);
+                eprintln!("stap --vm: {}", e);
                 return 1;
             }
         },

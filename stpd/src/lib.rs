@@ -10,6 +10,7 @@
 
 mod module;
 mod stream;
+pub use stream::open_output;
 mod symbols;
 
 use clap::Parser;

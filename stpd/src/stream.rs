@@ -113,27 +113,44 @@ impl SinkInner {
     }
 }
 
-/// Opens `-o FILE` for writing as root can safely: created 0600 if new, never through a
-/// symbolic link (a link planted in a shared directory would make root truncate its
-/// target), and never a directory.
-fn open_output(p: &Path) -> Result<File, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |e: std::io::Error| {
-        let why = if e.raw_os_error() == Some(nix::libc::ELOOP) {
-            "it is a symbolic link".to_string()
-        } else {
-            e.to_string()
-        };
-        format!("cannot open output file {}: {}", p.display(), why)
+/// Opens `-o FILE` for writing as root can safely: created 0600 if new, and never through
+/// a symbolic link that someone else could have planted: a link is followed only when the
+/// directory holding it is writable by its owner alone, and that owner is root or this
+/// user (`/dev/stdout` is followed; a link in `/tmp` is refused, since it could make root
+/// truncate any file).
+pub fn open_output(p: &Path) -> Result<File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let open = |nofollow: bool| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_CLOEXEC | if nofollow { nix::libc::O_NOFOLLOW } else { 0 })
+            .open(p)
     };
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(p)
-        .map_err(err)
+    let fail = |why: String| format!("cannot open output file {}: {}", p.display(), why);
+    match open(true) {
+        Ok(f) => Ok(f),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let trusted = std::fs::metadata(dir).is_ok_and(|m| {
+                (m.uid() == 0 || m.uid() == nix::unistd::geteuid().as_raw())
+                    && m.mode() & 0o022 == 0
+            });
+            if !trusted {
+                return Err(fail(format!(
+                    "it is a symbolic link in {}, which others can write",
+                    dir.display()
+                )));
+            }
+            open(false).map_err(|e| fail(e.to_string()))
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
 }
 
 /// Where the streams go: stdout or `-o FILE` for output, stderr for errors, or in merged
@@ -260,19 +277,30 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn output_files_are_private_and_never_reached_through_a_link() {
+    fn output_files_are_private_and_never_reached_through_a_planted_link() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
         drop(open_output(&out).unwrap());
         let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        // A link planted where the output goes: refused, and its target is untouched.
+        // A link in a directory others can write (as /tmp): refused, its target untouched.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious").unwrap();
-        let link = dir.path().join("link.txt");
+        let link = shared.join("link.txt");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         let err = open_output(&link).unwrap_err();
         assert!(err.contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // A link in a directory only its owner writes (as /dev/stdout): followed.
+        let own = dir.path().join("own");
+        std::fs::create_dir(&own).unwrap();
+        std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let target = dir.path().join("target");
+        std::os::unix::fs::symlink(&target, own.join("l")).unwrap();
+        drop(open_output(&own.join("l")).unwrap());
+        assert!(target.is_file());
     }
 }
