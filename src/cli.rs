@@ -116,7 +116,9 @@ pub struct Cli {
     #[arg(short = 'I', value_name = "DIR", action = ArgAction::Append)]
     pub include: Vec<String>,
 
-    /// Define a C macro NAME[=VALUE] in the generated code (repeatable).
+    /// Define a C macro NAME[=VALUE] in the generated code (repeatable); NAME a C
+    /// identifier, VALUE one line, the runtime's limits (MAXNESTING, MAXMAPENTRIES, ...)
+    /// within what it can serve.
     #[arg(short = 'D', value_name = "NAME[=VALUE]", action = ArgAction::Append)]
     pub defines: Vec<String>,
 
@@ -144,7 +146,8 @@ pub struct Cli {
     #[arg(short = 'm', value_name = "MODULE")]
     pub module: Option<String>,
 
-    /// Send the script's output to FILE.
+    /// Send the script's output to FILE (created 0600; a symbolic link only in a
+    /// directory no one else can write).
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<String>,
 
