@@ -23,26 +23,12 @@ pub(crate) struct ForeachSlots {
 
 /// The functions that can be live more than once on one stack (on a call cycle).
 fn recursive_functions(prog: &Program) -> BTreeSet<FuncId> {
-    let calls: Vec<BTreeSet<FuncId>> = prog
-        .functions
-        .iter()
-        .map(|f| {
-            let mut c = BTreeSet::new();
-            if let Body::Script(b) = &f.body {
-                visit::block(b, &mut |x| {
-                    if let ExprKind::Call(id, _) = &x.kind {
-                        c.insert(*id);
-                    }
-                });
-            }
-            c
-        })
-        .collect();
+    let calls = visit::callees(prog);
     let mut out = BTreeSet::new();
     for start in 0..prog.functions.len() {
         // Is `start` reachable from its own callees?
         let mut seen = BTreeSet::new();
-        let mut todo: Vec<FuncId> = calls[start].iter().copied().collect();
+        let mut todo: Vec<FuncId> = calls[start].clone();
         while let Some(f) = todo.pop() {
             if f == start {
                 out.insert(start);

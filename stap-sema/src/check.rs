@@ -143,21 +143,7 @@ fn check_foreach_mutation(prog: &Program, diags: &mut Vec<Diagnostic>) {
             _ => Default::default(),
         })
         .collect();
-    let calls: Vec<Vec<FuncId>> = prog
-        .functions
-        .iter()
-        .map(|f| {
-            let mut v = Vec::new();
-            if let Body::Script(b) = &f.body {
-                crate::visit::block(b, &mut |e| {
-                    if let ExprKind::Call(c, _) = e.kind {
-                        v.push(c);
-                    }
-                });
-            }
-            v
-        })
-        .collect();
+    let calls = crate::visit::callees(prog);
     loop {
         let mut changed = false;
         for f in 0..writes.len() {

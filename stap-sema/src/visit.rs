@@ -99,6 +99,25 @@ pub fn stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Each function's direct callees (by index into `prog.functions`; empty for embedded C),
+/// in call order, repeats kept.
+pub fn callees(prog: &Program) -> Vec<Vec<FuncId>> {
+    prog.functions
+        .iter()
+        .map(|f| {
+            let mut v = Vec::new();
+            if let Body::Script(b) = &f.body {
+                block(b, &mut |e| {
+                    if let ExprKind::Call(c, _) = e.kind {
+                        v.push(c);
+                    }
+                });
+            }
+            v
+        })
+        .collect()
+}
+
 /// Calls `f` on every expression of a block.
 pub fn block(b: &Block, f: &mut dyn FnMut(&Expr)) {
     for s in &b.stmts {
