@@ -37,7 +37,8 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run() -> i32 {
+/// Parses the command line; `Err` is the exit code (help, version, a bad option).
+fn parse_cli() -> Result<Cli, i32> {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
@@ -50,27 +51,33 @@ fn run() -> i32 {
                 _ => 1,
             };
             let _ = e.print();
-            return code;
+            return Err(code);
         }
     };
     if cli.version {
         print!("{}", cli::version_text());
-        return 0;
+        return Err(0);
     }
     if let Err(msg) = cli.validate().and_then(|_| cli.apply_rlimits()) {
         eprintln!("{}", msg);
-        return 1;
+        return Err(1);
     }
-    let mut rep = Reporter::new(cli.diagnostics);
+    Ok(cli)
+}
 
-    // The script and its arguments.
-    let mut positional = cli.positional.clone();
-    let mut scripts = Vec::new();
-    let needs_pass2 = cli.list.is_some()
+/// True when the options only list or dump what pass 2 knows.
+fn needs_only_pass2(cli: &Cli) -> bool {
+    cli.list.is_some()
         || cli.list_vars.is_some()
         || cli.dump_functions
         || cli.dump_probe_aliases
-        || cli.dump_probe_types;
+        || cli.dump_probe_types
+}
+
+/// The user's scripts (`-e`, `-l`/`-L` points, the script file or stdin, `-E`); takes the
+/// script file off `positional`.  `Err` is the exit code.
+fn user_scripts(cli: &Cli, positional: &mut Vec<String>) -> Result<Vec<pass1::UserScript>, i32> {
+    let mut scripts = Vec::new();
     if let Some(s) = &cli.script {
         scripts.push(pass1::UserScript {
             name: "<input>".into(),
@@ -81,18 +88,18 @@ fn run() -> i32 {
             name: "<input>".into(),
             text: format!("probe {} {{}}", p),
         });
-    } else if needs_pass2 {
+    } else if needs_only_pass2(cli) {
         // --dump-* need no script.
     } else if positional.is_empty() {
         eprintln!("A script must be specified.\nTry 'stap --help' for more information.");
-        return 1;
+        return Err(1);
     } else {
         let file = positional.remove(0);
         let (name, text) = if file == "-" {
             let mut buf = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
                 eprintln!("stap: cannot read the script from standard input: {}", e);
-                return 1;
+                return Err(1);
             }
             ("<input>".to_string(), buf)
         } else {
@@ -100,7 +107,7 @@ fn run() -> i32 {
                 Ok(b) => (file.clone(), b),
                 Err(e) => {
                     eprintln!("stap: cannot open script file '{}': {}", file, e);
-                    return 1;
+                    return Err(1);
                 }
             }
         };
@@ -115,12 +122,12 @@ fn run() -> i32 {
             text: s.clone(),
         });
     }
+    Ok(scripts)
+}
 
-    // The kernel configuration is read only when something can test it (`CONFIG_*`).
-    let tapset_files = tapsets::collect(&cli.include);
-    let wants_config = scripts.iter().any(|s| s.text.contains("CONFIG_"))
-        || tapset_files.iter().any(|t| t.text.contains("CONFIG_"))
-        || positional.iter().any(|a| a.contains("CONFIG_"));
+/// The kernel the session targets: `-r`, else the running one, else (with `--vm` and no
+/// build tree for the running kernel) the newest installed one.  `Err` is the exit code.
+fn target_kernel(cli: &Cli, wants_config: bool) -> Result<session::Kernel, i32> {
     let mut kernel = session::Kernel::locate(cli.release.as_deref(), wants_config);
     if cli.vm && cli.release.is_none() && kernel.build_dir.is_none() {
         // The running kernel has no build tree (a container, a CI runner...): the VM can boot
@@ -129,16 +136,20 @@ fn run() -> i32 {
             Ok(release) => kernel = session::Kernel::locate(Some(&release), wants_config),
             Err(e) => {
                 eprintln!("{}", e);
-                return 1;
+                return Err(1);
             }
         }
     }
-    let env = session::pp_env(&cli, &kernel, positional);
-    if cli.verbose >= 2 {
+    Ok(kernel)
+}
+
+/// `-vv`: which kernel, build tree and configuration the session uses.
+fn describe_kernel(kernel: &session::Kernel, arch: &str, wants_config: bool, verbose: u8) {
+    if verbose >= 2 {
         eprintln!(
             "Target kernel: {} ({}), build tree: {}, configuration: {}",
             kernel.release,
-            env.arch,
+            arch,
             kernel
                 .build_dir
                 .as_ref()
@@ -155,6 +166,30 @@ fn run() -> i32 {
                 })
         );
     }
+}
+
+fn run() -> i32 {
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut rep = Reporter::new(cli.diagnostics);
+    let mut positional = cli.positional.clone();
+    let scripts = match user_scripts(&cli, &mut positional) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // The kernel configuration is read only when something can test it (`CONFIG_*`).
+    let tapset_files = tapsets::collect(&cli.include);
+    let wants_config = scripts.iter().any(|s| s.text.contains("CONFIG_"))
+        || tapset_files.iter().any(|t| t.text.contains("CONFIG_"))
+        || positional.iter().any(|a| a.contains("CONFIG_"));
+    let kernel = match target_kernel(&cli, wants_config) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let env = session::pp_env(&cli, &kernel, positional);
+    describe_kernel(&kernel, &env.arch, wants_config, cli.verbose);
 
     // Pass 1.  The session's data lives until the process exits: it is never dropped
     // (ManuallyDrop), which saves freeing every AST node one by one at the end.
@@ -181,7 +216,7 @@ fn run() -> i32 {
         }
         return 1;
     }
-    let last_pass = if needs_pass2 {
+    let last_pass = if needs_only_pass2(&cli) {
         2
     } else {
         cli.pass.unwrap_or(5)
@@ -228,13 +263,48 @@ fn run() -> i32 {
         print!("{}", stap_sema::print::print_program(&program));
         return 0;
     }
-
-    // Pass 3.
-    let timer = PassTimer::start();
     let backend = match cli.runtime {
         cli::Runtime::User => stap_codegen::Backend::User,
         cli::Runtime::Kernel => stap_codegen::Backend::Kernel,
     };
+    let Some(c_source) = pass3(&cli, &parsed, &program, backend, &mut rep) else {
+        return 1;
+    };
+    if last_pass == 3 {
+        print!("{}", c_source);
+        return 0;
+    }
+    let runtime = match backend {
+        stap_codegen::Backend::User => stap_sema::ir::Runtime::User,
+        stap_codegen::Backend::Kernel => stap_sema::ir::Runtime::Kernel,
+    };
+    let refused = stap_sema::unsupported(&program, runtime);
+    if !refused.is_empty() {
+        for d in &refused {
+            rep.emit(&parsed.sm, d);
+        }
+        eprintln!("Pass 4: compilation failed.");
+        return 1;
+    }
+    let Some(artifact) = pass4(&cli, &c_source, &kernel, backend) else {
+        return 1;
+    };
+    if last_pass == 4 {
+        println!("{}", artifact.display());
+        return 0;
+    }
+    pass5(&cli, &artifact, &kernel, backend)
+}
+
+/// Pass 3: the program as C.  `None` after reporting why not.
+fn pass3(
+    cli: &Cli,
+    parsed: &pass1::Parsed,
+    program: &stap_sema::ir::Program,
+    backend: stap_codegen::Backend,
+    rep: &mut Reporter,
+) -> Option<String> {
+    let timer = PassTimer::start();
     let cg = stap_codegen::Options {
         backend,
         defines: cli.defines.clone(),
@@ -244,74 +314,85 @@ fn run() -> i32 {
             .map(|f| f.name.clone())
             .unwrap_or_default(),
     };
-    let c_source = match stap_codegen::generate(&program, &parsed.sm, &cg) {
-        Ok(c) => c,
+    match stap_codegen::generate(program, &parsed.sm, &cg) {
+        Ok(c) => {
+            if cli.verbose >= 1 {
+                eprintln!("Pass 3: translated to C {}", timer.finish());
+            }
+            Some(c)
+        }
         Err(d) => {
             rep.emit(&parsed.sm, &d);
             if cli.diagnostics == cli::DiagFormat::Text {
                 eprintln!("Pass 3: translation failed.");
             }
-            return 1;
+            None
         }
-    };
-    if cli.verbose >= 1 {
-        eprintln!("Pass 3: translated to C {}", timer.finish());
     }
-    if last_pass == 3 {
-        print!("{}", c_source);
-        return 0;
-    }
+}
 
-    // Pass 4: a module with the kernel's Kbuild, or a native program with cc.
+/// Pass 4: a module with the kernel's Kbuild, or a native program with cc.  `None` after
+/// reporting why not.
+fn pass4(
+    cli: &Cli,
+    c_source: &str,
+    kernel: &session::Kernel,
+    backend: stap_codegen::Backend,
+) -> Option<std::path::PathBuf> {
     let timer = PassTimer::start();
     let built = match backend {
         stap_codegen::Backend::Kernel => kbuild::build(&kbuild::Request {
-            c_source: &c_source,
-            kernel: &kernel,
+            c_source,
+            kernel,
             module_name: cli.module.as_deref(),
             make_vars: &cli.make_vars,
             keep: cli.keep,
             verbose: cli.verbose,
         }),
-        stap_codegen::Backend::User => userbuild::build(&c_source, cli.keep, cli.verbose),
+        stap_codegen::Backend::User => userbuild::build(c_source, cli.keep, cli.verbose),
     };
-    let artifact = match built {
-        Ok(p) => p,
+    match built {
+        Ok(p) => {
+            if cli.verbose >= 1 {
+                eprintln!(
+                    "Pass 4: compiled C into \"{}\" {}",
+                    p.display(),
+                    timer.finish()
+                );
+            }
+            Some(p)
+        }
         Err(msg) => {
             eprintln!("{}\nPass 4: compilation failed.", msg);
-            return 1;
+            None
         }
-    };
-    if cli.verbose >= 1 {
-        eprintln!(
-            "Pass 4: compiled C into \"{}\" {}",
-            artifact.display(),
-            timer.finish()
-        );
     }
-    if last_pass == 4 {
-        println!("{}", artifact.display());
-        return 0;
-    }
+}
+
+/// Pass 5: the program (or stpd with the module) takes over this process, so signals go
+/// straight to it; with `--vm`, a throwaway guest runs the module.
+fn pass5(
+    cli: &Cli,
+    artifact: &std::path::Path,
+    kernel: &session::Kernel,
+    backend: stap_codegen::Backend,
+) -> i32 {
     if backend == stap_codegen::Backend::Kernel && cli.vm {
         if cli.target_pid.is_some() {
             eprintln!("stap --vm: -x names a process of this machine, not of the VM; use -c CMD to start one in the VM");
             return 1;
         }
         return vm::run(&vm::Session {
-            ko: &artifact,
-            kernel: &kernel,
+            ko: artifact,
+            kernel,
             timeout: cli.timeout,
             command: cli.command.as_deref(),
             output: cli.output.as_deref().map(std::path::Path::new),
             verbose: cli.verbose,
         });
     }
-
-    // Pass 5: the program (or stpd with the module) takes over this process, so signals go
-    // straight to it.
     let mut cmd = match backend {
-        stap_codegen::Backend::User => std::process::Command::new(&artifact),
+        stap_codegen::Backend::User => std::process::Command::new(artifact),
         stap_codegen::Backend::Kernel => session::stpd_command(),
     };
     if let Some(o) = &cli.output {
@@ -330,7 +411,7 @@ fn run() -> i32 {
         for _ in 1..cli.verbose {
             cmd.arg("-v");
         }
-        cmd.arg(&artifact);
+        cmd.arg(artifact);
     }
     if cli.verbose >= 1 {
         eprintln!("Pass 5: starting run.");

@@ -139,3 +139,31 @@ fn p3_folds_constant_operands() {
     assert!(c.contains("{ .n = ((int64_t)6LL) }"), "{c}");
     assert!(!c.contains("stp_concat"), "{c}");
 }
+
+/// Families the kernel runtime cannot run yet are translated by `-p3` (as SystemTap does),
+/// but never built into a module whose probes would silently not fire.
+#[test]
+fn p4_refuses_families_no_runtime_runs() {
+    for (script, family) in [
+        ("probe procfs(\"x\").read { printf(\"a\") }", "procfs"),
+        ("probe process.begin { printf(\"a\") }", "process"),
+        (
+            "probe netfilter.hook(\"NF_INET_LOCAL_IN\").pf(\"NFPROTO_IPV4\") { printf(\"a\") }",
+            "netfilter",
+        ),
+    ] {
+        let c = p3(&["-p3", "-e", script]);
+        assert!(c.contains("STP_PROBE_OTHER"), "{c}");
+        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+            .args(["-p4", "-e", script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("the kernel runtime has no {} probes", family)),
+            "{err}"
+        );
+        assert!(err.contains("Pass 4: compilation failed."), "{err}");
+    }
+}

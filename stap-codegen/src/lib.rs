@@ -490,7 +490,7 @@ pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String
     );
     for (i, p) in prog.probes.iter().enumerate() {
         let _ = writeln!(o, "\t{{ /* {} */", cloc(sm, p.span));
-        let _ = writeln!(o, "{}", probe_kind(p));
+        let _ = writeln!(o, "{}", probe_kind(&p.kind));
         let _ = writeln!(
             o,
             "\t\t.handler = stp_p_{i},\n\t\t.lock = stp_lock_{i},\n\t\t.unlock = stp_unlock_{i},\n\t\t.pp = {},\n\t\t.location = {},\n\t}},",
@@ -580,163 +580,81 @@ fn lock_functions(prog: &Program, id: usize, globals: &BTreeMap<GlobalId, bool>)
     o
 }
 
-/// The name the kernel knows a module by: `module("/path/to/x-y.ko")` is `x_y`.
-fn module_name(m: &str) -> String {
-    let base = m.rsplit('/').next().unwrap_or(m);
-    base.strip_suffix(".ko").unwrap_or(base).replace('-', "_")
-}
-
 /// The table fields describing when a probe fires.
-fn probe_kind(p: &Probe) -> String {
-    let num = |name: &str| {
-        p.point
-            .components
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(|c| match c.arg {
-                Some(PointArg::Number(n)) => Some(n),
-                _ => None,
-            })
-    };
-    match p.family {
-        Family::Begin => format!(
-            "\t\t.kind = STP_PROBE_BEGIN, .seq = {}LL,",
-            num("begin").unwrap_or(0)
-        ),
-        Family::End => format!(
-            "\t\t.kind = STP_PROBE_END, .seq = {}LL,",
-            num("end").unwrap_or(0)
-        ),
-        Family::Error => format!(
-            "\t\t.kind = STP_PROBE_ERROR, .seq = {}LL,",
-            num("error").unwrap_or(0)
-        ),
-        Family::Never => "\t\t.kind = STP_PROBE_NEVER,".to_string(),
-        Family::Timer => {
-            let unit = &p.point.components[1];
-            let n = match unit.arg {
-                Some(PointArg::Number(n)) => n,
-                _ => 1,
+fn probe_kind(k: &ProbeKind) -> String {
+    match k {
+        ProbeKind::Begin { seq } => format!("\t\t.kind = STP_PROBE_BEGIN, .seq = {}LL,", seq),
+        ProbeKind::End { seq } => format!("\t\t.kind = STP_PROBE_END, .seq = {}LL,", seq),
+        ProbeKind::Error { seq } => format!("\t\t.kind = STP_PROBE_ERROR, .seq = {}LL,", seq),
+        ProbeKind::Never => "\t\t.kind = STP_PROBE_NEVER,".to_string(),
+        ProbeKind::Timer {
+            period,
+            randomize,
+            per_cpu,
+        } => {
+            let mut f = match period {
+                TimerPeriod::Ns(ns) => format!("\t\t.kind = STP_PROBE_TIMER, .period_ns = {}LL,", ns),
+                TimerPeriod::Jiffies(j) => format!("\t\t.kind = STP_PROBE_TIMER, .jiffies = {}LL,", j),
             };
-            let scale: i64 = match unit.name.as_str() {
-                "s" | "sec" => 1_000_000_000,
-                "ms" | "msec" => 1_000_000,
-                "us" | "usec" => 1_000,
-                "ns" | "nsec" => 1,
-                _ => 0,
-            };
-            let r = num("randomize").unwrap_or(0);
-            match unit.name.as_str() {
-                "jiffies" => format!("\t\t.kind = STP_PROBE_TIMER, .jiffies = {}LL, .randomize_ns = {}LL * STP_JIFFY_NS,", n, r),
-                "hz" => format!("\t\t.kind = STP_PROBE_TIMER, .period_ns = {}LL,", 1_000_000_000 / n.max(1)),
-                _ => format!(
-                    "\t\t.kind = STP_PROBE_TIMER, .period_ns = {}LL, .randomize_ns = {}LL,",
-                    n.saturating_mul(scale),
-                    r.saturating_mul(scale)
-                ),
+            match period {
+                _ if *randomize == 0 => {}
+                TimerPeriod::Ns(_) => f.push_str(&format!(" .randomize_ns = {}LL,", randomize)),
+                TimerPeriod::Jiffies(_) => {
+                    f.push_str(&format!(" .randomize_ns = {}LL * STP_JIFFY_NS,", randomize))
+                }
             }
+            if *per_cpu {
+                f.push_str(" .percpu = 1,");
+            }
+            f
         }
-        // perf.type(T).config(C)[.sample(N)]: a counter on every CPU.  Per-process counters
-        // (.process, .counter) and .hz are not built yet: type -1 makes the runtime refuse
-        // them with a registration WARNING rather than count the whole system.
-        Family::Perf => format!(
+        // type -1 makes the runtime refuse the forms it does not build, with a WARNING.
+        ProbeKind::Perf {
+            ty,
+            config,
+            sample,
+            unsupported,
+        } => format!(
             "\t\t.kind = STP_PROBE_PERF, .perf_type = {}LL, .perf_config = {}LL, .perf_sample = {}LL,",
-            if p.point.components.iter().any(|c| matches!(c.name.as_str(), "process" | "counter" | "hz")) {
-                -1
-            } else {
-                num("type").unwrap_or(0)
-            },
-            num("config").unwrap_or(0),
-            num("sample").unwrap_or(1_000_000)
+            if *unsupported { -1 } else { *ty },
+            config,
+            sample
         ),
-        // A counting event on every CPU, opened before the begin probes; the probe runs
-        // once, with $counter the event's handle.
-        Family::Perfmon => {
-            let event = p
-                .point
-                .components
-                .get(1)
-                .and_then(|c| match &c.arg {
-                    Some(PointArg::String(s)) => Some(s.as_str()),
-                    _ => None,
-                })
-                .unwrap_or("");
-            let (handle, (_, ty, config)) = stap_sema::ir::PERFMON_EVENTS
-                .iter()
-                .enumerate()
-                .find(|(_, e)| e.0 == event)
-                .unwrap_or((0, &stap_sema::ir::PERFMON_EVENTS[0]));
-            format!(
-                "\t\t.kind = STP_PROBE_PERFMON, .perf_type = {}LL, .perf_config = {}LL, .perfmon = {},",
-                ty, config, handle
-            )
+        ProbeKind::Perfmon { handle, ty, config } => format!(
+            "\t\t.kind = STP_PROBE_PERFMON, .perf_type = {}LL, .perf_config = {}LL, .perfmon = {},",
+            ty, config, handle
+        ),
+        ProbeKind::Kprobe {
+            addr: Some(addr), ..
+        } => format!(
+            "\t\t.kind = STP_PROBE_KPROBE, .symbol = \"\", .addr = {:#x}UL,",
+            addr
+        ),
+        ProbeKind::Kprobe {
+            symbol,
+            offset,
+            ret,
+            maxactive,
+            addr: None,
+        } => format!(
+            "\t\t.kind = {}, .symbol = {}, .offset = {}, .maxactive = {}LL,",
+            if *ret {
+                "STP_PROBE_KRETPROBE"
+            } else {
+                "STP_PROBE_KPROBE"
+            },
+            c_str(symbol),
+            offset,
+            maxactive
+        ),
+        ProbeKind::Tracepoint { name } => format!(
+            "\t\t.kind = STP_PROBE_TRACEPOINT, .symbol = {},",
+            c_str(name)
+        ),
+        // Families no runtime runs yet: sema refuses them before translation
+        // (`stap_sema::unsupported`); -p3 still shows their table entry.
+        ProbeKind::Process { .. } | ProbeKind::Procfs { .. } | ProbeKind::Netfilter { .. } => {
+            "\t\t.kind = STP_PROBE_OTHER,".to_string()
         }
-        // One timer per CPU, every tick.
-        Family::TimerProfile => {
-            "\t\t.kind = STP_PROBE_TIMER, .jiffies = 1LL, .percpu = 1,".to_string()
-        }
-        Family::KernelDwarf | Family::Kprobe => {
-            let arg = |name: &str| {
-                p.point
-                    .components
-                    .iter()
-                    .find(|c| c.name == name)
-                    .and_then(|c| match &c.arg {
-                        Some(PointArg::String(s)) => Some(s.clone()),
-                        _ => None,
-                    })
-            };
-            let func = arg("function").unwrap_or_default();
-            // Module functions and lines: the symbol and offset DWARF placed them at.
-            let (symbol, offset) = match (&p.site, arg("module")) {
-                (Some((s, off)), _) => (s.clone(), *off),
-                (None, Some(m)) if m != "kernel" => (format!("{}:{}", module_name(&m), func), 0),
-                _ => (func, 0),
-            };
-            let ret = p.point.components.iter().any(|c| c.name == "return");
-            // .absolute: a raw address of the running kernel (guru mode).
-            if p.point.components.iter().any(|c| c.name == "absolute") {
-                let addr = p
-                    .point
-                    .components
-                    .get(1)
-                    .and_then(|c| match c.arg {
-                        Some(PointArg::Number(n)) => Some(n as u64),
-                        _ => None,
-                    })
-                    .unwrap_or(0);
-                return format!(
-                    "\t\t.kind = STP_PROBE_KPROBE, .symbol = \"\", .addr = {:#x}UL,",
-                    addr
-                );
-            }
-            format!(
-                "\t\t.kind = {}, .symbol = {}, .offset = {}, .maxactive = {}LL,",
-                if ret {
-                    "STP_PROBE_KRETPROBE"
-                } else {
-                    "STP_PROBE_KPROBE"
-                },
-                c_str(&symbol),
-                offset,
-                num("maxactive").unwrap_or(0)
-            )
-        }
-        Family::Tracepoint => {
-            let name = p
-                .point
-                .components
-                .get(1)
-                .and_then(|c| match &c.arg {
-                    Some(PointArg::String(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            format!(
-                "\t\t.kind = STP_PROBE_TRACEPOINT, .symbol = {},",
-                c_str(&name)
-            )
-        }
-        _ => "\t\t.kind = STP_PROBE_OTHER,".to_string(),
     }
 }

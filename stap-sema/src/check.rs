@@ -7,7 +7,6 @@ use stap_syntax::ast::{AssignOp, Literal};
 use stap_syntax::diag::Diagnostic;
 use stap_syntax::lexer::decode_string;
 
-pub(crate) use crate::check_context::{context_var_error, context_var_ok, context_vars_known};
 use crate::check_format::format_args;
 
 struct Checker<'p> {
@@ -401,9 +400,9 @@ impl Checker<'_> {
     }
 
     fn lvalue(&mut self, x: &Expr, what: &str) {
-        if let (ExprKind::Target(t), Some(point)) = (&x.kind, self.point) {
+        if let (ExprKind::Target(t), Some(point), Some(f)) = (&x.kind, self.point, self.family) {
             if let TargetBase::Var(name) = &t.base {
-                if let Some(msg) = context_var_error(point, name, t, true) {
+                if let Some(msg) = crate::families::context_var_error(f, point, name, t, true) {
                     self.err("sema.context-var", msg, x);
                 }
             }
@@ -614,8 +613,11 @@ impl Checker<'_> {
                         }
                     }
                 }
-                if let (TargetBase::Var(name), Some(point)) = (&t.base, self.point) {
-                    if let Some(msg) = context_var_error(point, name, t, false) {
+                if let (TargetBase::Var(name), Some(point), Some(f)) =
+                    (&t.base, self.point, self.family)
+                {
+                    if let Some(msg) = crate::families::context_var_error(f, point, name, t, false)
+                    {
                         self.err("sema.context-var", msg, x);
                     }
                 }

@@ -215,6 +215,7 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
             instance: 0,
         },
         family: Family::End,
+        kind: ProbeKind::End { seq: 0 },
         written: "end".to_string(),
         condition: None,
         locals,
@@ -224,7 +225,6 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
         },
         origin: prog.probes.len(),
         span: glob.span,
-        site: None,
     }
 }
 

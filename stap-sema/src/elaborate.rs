@@ -27,6 +27,7 @@ pub(crate) fn sem_error(code: &'static str, msg: impl Into<String>, span: Span) 
 pub(crate) struct Derived<'a> {
     pub point: ProbePoint,
     pub family: Family,
+    pub kind: ProbeKind,
     /// Alias prologues (outermost last) and epilogues, with their files.
     pub prologues: Vec<(usize, &'a ast::Block)>,
     pub epilogues: Vec<(usize, &'a ast::Block)>,
@@ -331,13 +332,9 @@ impl<'a> Elab<'a> {
         let many = matches.len() > 1;
         let mut refused = None;
         for (pp, family) in matches {
-            let concrete = match family {
-                Family::KernelDwarf
-                | Family::Kprobe
-                | Family::Tracepoint
-                | Family::Process
-                | Family::Perf
-                | Family::Netfilter => match self.resolver.resolve(&pp, family) {
+            let fam = crate::families::of(family);
+            let concrete = if fam.uses_resolver() {
+                match self.resolver.resolve(&pp, family) {
                     Ok(v) => v,
                     Err(msg) => {
                         if out.is_empty() {
@@ -345,36 +342,29 @@ impl<'a> Elab<'a> {
                         }
                         continue;
                     }
-                },
-                _ => vec![pp],
+                }
+            } else {
+                vec![pp]
             };
             for point in concrete {
-                if let Err(e) = check_point(&point, family, span, self.opts.guru) {
-                    if !many {
-                        return Err(e);
+                let cx = crate::families::BuildCx {
+                    span,
+                    guru: self.opts.guru,
+                    has_target: self.opts.has_target,
+                    resolver: self.resolver,
+                };
+                let kind = match fam.build(&point, &cx) {
+                    Ok(k) => k,
+                    Err(r) if r.hard || !many => return Err(r.diag),
+                    Err(r) => {
+                        refused.get_or_insert(r.diag);
+                        continue;
                     }
-                    refused.get_or_insert(e);
-                    continue;
-                }
-                if family == Family::Perf
-                    && !self.opts.has_target
-                    && point
-                        .components
-                        .iter()
-                        .any(|c| c.name == "process" && c.arg.is_none())
-                {
-                    return Err(sem_error(
-                        "sema.perf-process",
-                        format!(
-                            "'{}' has no process: name one with .process(\"PATH\"), or give -c CMD or -x PID",
-                            point
-                        ),
-                        span,
-                    ));
-                }
+                };
                 out.push(Derived {
                     point,
                     family,
+                    kind,
                     prologues: Vec::new(),
                     epilogues: Vec::new(),
                 });
@@ -474,191 +464,5 @@ fn a_private_elsewhere(private: bool, _file: usize, _n_user: usize) -> bool {
     private
 }
 
-/// Checks the parameters SystemTap checks while resolving a point.
-/// SystemTap's limits on timer intervals: an hrtimer period (s, ms, us, ns, hz) within
-/// 100 us and one day, a jiffies period within 1 and 1 000 000 jiffies.
 /// The most entries an array may be declared with; the runtime preallocates them all.
 pub const MAX_ARRAY_SIZE: i64 = 1 << 24;
-
-fn check_timer_range(unit: &str, n: i64, span: Span) -> Result<(), Diagnostic> {
-    const MIN_NS: i64 = 100_000;
-    const MAX_NS: i64 = 1_000_000_000 * 60 * 60 * 24;
-    let (lo, hi) = match unit {
-        "jiffies" => (1, 1_000_000),
-        "hz" => (1, 1_000_000_000 / MIN_NS),
-        _ => {
-            let scale: i64 = match unit {
-                "s" | "sec" => 1_000_000_000,
-                "ms" | "msec" => 1_000_000,
-                "us" | "usec" => 1_000,
-                _ => 1,
-            };
-            ((MIN_NS / scale).max(1), MAX_NS / scale)
-        }
-    };
-    if n < lo || n > hi {
-        return Err(sem_error(
-            "sema.timer-value",
-            format!("interval value out of range ({},{})", lo, hi),
-            span,
-        ));
-    }
-    Ok(())
-}
-
-fn check_point(p: &ProbePoint, family: Family, span: Span, guru: bool) -> Result<(), Diagnostic> {
-    let num = |name: &str| {
-        p.components
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(|c| match c.arg {
-                Some(PointArg::Number(n)) => Some(n),
-                _ => None,
-            })
-    };
-    if p.components.iter().any(|c| c.name == "absolute") && !guru {
-        return Err(sem_error(
-            "sema.absolute-needs-guru",
-            "an .absolute probe point names a raw kernel address: it needs guru mode (stap -g)",
-            span,
-        ));
-    }
-    if family == Family::Perfmon {
-        let name = match &p.components[1].arg {
-            Some(PointArg::String(s)) => s.as_str(),
-            _ => "",
-        };
-        if !crate::ir::PERFMON_EVENTS.iter().any(|(n, _, _)| *n == name) {
-            let known: Vec<&str> = crate::ir::PERFMON_EVENTS.iter().map(|e| e.0).collect();
-            return Err(sem_error(
-                "sema.perfmon-event",
-                format!(
-                    "perfmon.counter(\"{}\"): no such event (known: {})",
-                    name,
-                    known.join(", ")
-                ),
-                span,
-            ));
-        }
-    }
-    if family == Family::Timer {
-        let unit = &p.components[1];
-        let Some(PointArg::Number(n)) = unit.arg else {
-            return Ok(());
-        };
-        if n <= 0 {
-            return Err(sem_error(
-                "sema.timer-value",
-                format!("invalid timer interval {} (must be positive)", n),
-                span,
-            ));
-        }
-        check_timer_range(&unit.name, n, span)?;
-        if let Some(r) = num("randomize") {
-            if r < 0 || r >= n {
-                return Err(sem_error(
-                    "sema.timer-randomize",
-                    format!(
-                        "invalid randomize value {} (must be 0 <= randomize < {})",
-                        r, n
-                    ),
-                    span,
-                ));
-            }
-        }
-    }
-    let string = |name: &str| {
-        p.components
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(|c| match &c.arg {
-                Some(PointArg::String(s)) => Some(s.clone()),
-                _ => None,
-            })
-    };
-    if family == Family::Procfs {
-        if let Some(path) = string("procfs") {
-            let bad = path.is_empty()
-                || path.starts_with('/')
-                || path.ends_with('/')
-                || path.contains("//")
-                || path.split('/').any(|c| c == "." || c == "..");
-            if bad {
-                return Err(sem_error(
-                    "sema.procfs-path",
-                    format!("invalid procfs path '{}': use a relative path without '.', '..' or empty components", path),
-                    span,
-                ));
-            }
-        }
-        if let Some(m) = num("maxsize") {
-            if m <= 0 {
-                return Err(sem_error(
-                    "sema.procfs-maxsize",
-                    "procfs maxsize must be positive",
-                    span,
-                ));
-            }
-        }
-    }
-    // Guru mode may name hooks and families this table does not know.
-    if family == Family::Netfilter && !guru {
-        const HOOKS: &[&str] = &[
-            "NF_INET_PRE_ROUTING",
-            "NF_INET_LOCAL_IN",
-            "NF_INET_FORWARD",
-            "NF_INET_LOCAL_OUT",
-            "NF_INET_POST_ROUTING",
-            "NF_IP_PRE_ROUTING",
-            "NF_IP_LOCAL_IN",
-            "NF_IP_FORWARD",
-            "NF_IP_LOCAL_OUT",
-            "NF_IP_POST_ROUTING",
-            "NF_IP6_PRE_ROUTING",
-            "NF_IP6_LOCAL_IN",
-            "NF_IP6_FORWARD",
-            "NF_IP6_LOCAL_OUT",
-            "NF_IP6_POST_ROUTING",
-            "NF_ARP_IN",
-            "NF_ARP_OUT",
-            "NF_ARP_FORWARD",
-        ];
-        const PFS: &[&str] = &[
-            "NFPROTO_IPV4",
-            "NFPROTO_IPV6",
-            "NFPROTO_ARP",
-            "NFPROTO_BRIDGE",
-            "NFPROTO_INET",
-        ];
-        if let Some(h) = string("hook") {
-            if !HOOKS.contains(&h.as_str()) && h.parse::<i64>().is_err() {
-                return Err(sem_error(
-                    "sema.netfilter",
-                    format!("unknown netfilter hook '{}'", h),
-                    span,
-                ));
-            }
-        }
-        if let Some(pf) = string("pf") {
-            if !PFS.contains(&pf.as_str()) && pf.parse::<i64>().is_err() {
-                return Err(sem_error(
-                    "sema.netfilter",
-                    format!("unknown netfilter protocol family '{}'", pf),
-                    span,
-                ));
-            }
-        }
-    }
-    if let Some(m) = num("maxactive") {
-        // Each active instance is preallocated when the probe registers.
-        const MAX_MAXACTIVE: i64 = 65_536;
-        if !(0..=MAX_MAXACTIVE).contains(&m) {
-            return Err(sem_error(
-                "sema.maxactive",
-                format!("maxactive must be from 0 to {} (got {})", MAX_MAXACTIVE, m),
-                span,
-            ));
-        }
-    }
-    Ok(())
-}

@@ -176,7 +176,8 @@ impl fmt::Display for ProbePoint {
     }
 }
 
-/// What kind of probe a derived probe is; decides which context it has.
+/// Which family a probe point belongs to (`stap-sema/src/families/` has one file per
+/// family: its patterns, checks, context and runtimes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     /// `begin`
@@ -227,28 +228,143 @@ pub const PERFMON_EVENTS: &[(&str, u32, u64)] = &[
     ("cpu-migrations", 1, 4),
 ];
 
+/// Where generated code runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// A kernel module.
+    Kernel,
+    /// A native program (`--runtime=user`).
+    User,
+}
+
 impl Family {
-    /// True for probes that run in no interesting context ($vars are unavailable).
+    /// True for probes with target variables (`$name`) of their own.
     pub fn has_target_vars(self) -> bool {
-        matches!(
-            self,
-            Family::KernelDwarf
-                | Family::Kprobe
-                | Family::Tracepoint
-                | Family::Process
-                | Family::Procfs
-                | Family::Netfilter
-                | Family::Perfmon
-        )
+        crate::families::of(self).has_target_vars()
     }
 
     /// True for probes the user-space backend can run.
     pub fn user_runtime_ok(self) -> bool {
-        matches!(
-            self,
-            Family::Begin | Family::End | Family::Error | Family::Never | Family::Timer
-        )
+        crate::families::of(self).runs_on(Runtime::User)
     }
+}
+
+/// A timer's period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerPeriod {
+    /// An hrtimer period, in nanoseconds.
+    Ns(i64),
+    /// A period in jiffies (`timer.jiffies`, `timer.profile`).
+    Jiffies(i64),
+}
+
+/// Which process event a `process.*` probe waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessEvent {
+    /// `.begin`
+    Begin,
+    /// `.end`
+    End,
+    /// `.thread.begin`
+    ThreadBegin,
+    /// `.thread.end`
+    ThreadEnd,
+    /// `.syscall`
+    Syscall,
+    /// `.syscall.return`
+    SyscallReturn,
+    /// A point inside the program (`.function`, `.statement`, `.mark`, `.plt`, `.insn`,
+    /// `.data`): needs the user-space probing the runtime does not have yet.
+    Code,
+}
+
+/// What a derived probe attaches to, validated: built once by its family in pass 2, so no
+/// later pass reads a probe point's component names or units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// `begin(seq)`
+    Begin {
+        /// The sequence number (0 unless given).
+        seq: i64,
+    },
+    /// `end(seq)`
+    End {
+        /// The sequence number.
+        seq: i64,
+    },
+    /// `error(seq)`
+    Error {
+        /// The sequence number.
+        seq: i64,
+    },
+    /// `never`
+    Never,
+    /// `timer.*`
+    Timer {
+        /// The period.
+        period: TimerPeriod,
+        /// `.randomize(n)`: up to this much either way, in the period's unit.
+        randomize: i64,
+        /// One timer on every CPU (`timer.profile`).
+        per_cpu: bool,
+    },
+    /// A kprobe or kretprobe (`kernel.function`, `module().statement`, `kprobe.*`).
+    Kprobe {
+        /// The kprobe's symbol (`MODULE:SYMBOL` for a module's).
+        symbol: String,
+        /// The offset into the symbol.
+        offset: u64,
+        /// `.return`: a kretprobe.
+        ret: bool,
+        /// `.maxactive(n)`, or 0.
+        maxactive: i64,
+        /// `.absolute`: a raw address of the running kernel instead of the symbol.
+        addr: Option<u64>,
+    },
+    /// `kernel.trace("NAME")`
+    Tracepoint {
+        /// The tracepoint.
+        name: String,
+    },
+    /// `perf.type(T).config(C)...`
+    Perf {
+        /// The perf event type.
+        ty: i64,
+        /// Its config.
+        config: i64,
+        /// `.sample(n)` (default 1 000 000).
+        sample: i64,
+        /// A per-process form (`.process`, `.counter`) or `.hz`, which the runtime refuses.
+        unsupported: bool,
+    },
+    /// `perfmon.counter("EVENT")`
+    Perfmon {
+        /// The counter's handle (index into [`PERFMON_EVENTS`]).
+        handle: usize,
+        /// Its perf type.
+        ty: u32,
+        /// Its perf config.
+        config: u64,
+    },
+    /// `process[(target)].EVENT`
+    Process {
+        /// The event.
+        event: ProcessEvent,
+    },
+    /// `procfs[("PATH")].read|write`
+    Procfs {
+        /// The path under `/proc/systemtap/MODULE` (`command` unless given).
+        path: String,
+        /// A write probe (else a read probe).
+        write: bool,
+    },
+    /// `netfilter.hook("H").pf("PF")[.priority("P")]`
+    Netfilter {
+        /// The hook.
+        hook: String,
+        /// The protocol family.
+        pf: String,
+    },
 }
 
 /// A probe on one concrete point, with alias bodies folded into its body.
@@ -258,6 +374,8 @@ pub struct Probe {
     pub point: ProbePoint,
     /// Its family.
     pub family: Family,
+    /// What it attaches to.
+    pub kind: ProbeKind,
     /// The points as the user wrote them (for `pp()` and the `-p2` listing).
     pub written: String,
     /// `if (cond)` of the user's point, if any.
@@ -270,9 +388,6 @@ pub struct Probe {
     pub origin: usize,
     /// Where the user's probe is.
     pub span: Span,
-    /// Where its kprobe goes when the point is not a symbol of its own: `MODULE:SYMBOL`
-    /// and the offset into it (module functions and statements, from DWARF).
-    pub site: Option<(String, u64)>,
 }
 
 /// An embedded-C block at file level.

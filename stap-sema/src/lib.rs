@@ -10,10 +10,11 @@
 
 mod autocast;
 pub(crate) mod check;
-mod check_context;
 mod check_format;
 mod display;
 mod elaborate;
+mod families;
+pub use families::unsupported;
 mod infer;
 pub mod ir;
 mod lower;

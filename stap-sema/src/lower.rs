@@ -148,11 +148,10 @@ impl<'a> Elab<'a> {
         if !ok {
             return;
         }
-        let site = self.resolver.site(&d.point, d.family);
         self.prog.probes.push(Probe {
-            site,
             point: d.point,
             family: d.family,
+            kind: d.kind,
             written: written.to_string(),
             condition,
             locals: scope.locals,

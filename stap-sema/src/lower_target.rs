@@ -61,8 +61,8 @@ impl Elab<'_> {
             ast::ExprKind::Target(t) => match &t.base {
                 ast::TargetBase::Var(name) => match (s.family, &s.point) {
                     (Some(f), Some(point)) if f.has_target_vars() => {
-                        match crate::check::context_vars_known(point) {
-                            true => crate::check::context_var_ok(point, name),
+                        match crate::families::context_vars_known(f, point) {
+                            true => crate::families::context_var_ok(f, point, name),
                             false => {
                                 let comps = member_names(t);
                                 match self.target_var(point, f, name, &comps) {
@@ -187,7 +187,7 @@ impl Elab<'_> {
             .collect();
         let resolved = match (&t.base, s.family, &s.point) {
             (ast::TargetBase::Var(name), Some(f), Some(point))
-                if f.has_target_vars() && !crate::check::context_vars_known(point) =>
+                if f.has_target_vars() && !crate::families::context_vars_known(f, point) =>
             {
                 Some(self.target_var(point, f, name, &comps))
             }

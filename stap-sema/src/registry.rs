@@ -63,167 +63,8 @@ impl Pattern {
     }
 }
 
-/// Patterns in a compact notation: `name(n)` number, `(s)` string, `(ns)` either,
-/// `(s?)`/`(ns?)` optional.
-const PATTERNS: &[(Family, &[&str])] = &[
-    (Family::Begin, &["begin", "begin(n)"]),
-    (Family::End, &["end", "end(n)"]),
-    (Family::Error, &["error", "error(n)"]),
-    (Family::Never, &["never"]),
-    (
-        Family::Timer,
-        &[
-            "timer.jiffies(n)",
-            "timer.jiffies(n).randomize(n)",
-            "timer.s(n)",
-            "timer.s(n).randomize(n)",
-            "timer.sec(n)",
-            "timer.sec(n).randomize(n)",
-            "timer.ms(n)",
-            "timer.ms(n).randomize(n)",
-            "timer.msec(n)",
-            "timer.msec(n).randomize(n)",
-            "timer.us(n)",
-            "timer.us(n).randomize(n)",
-            "timer.usec(n)",
-            "timer.usec(n).randomize(n)",
-            "timer.ns(n)",
-            "timer.ns(n).randomize(n)",
-            "timer.nsec(n)",
-            "timer.nsec(n).randomize(n)",
-            "timer.hz(n)",
-        ],
-    ),
-    (
-        Family::TimerProfile,
-        &["timer.profile", "timer.profile.tick"],
-    ),
-    (
-        Family::KernelDwarf,
-        &[
-            "kernel.function(ns)",
-            "kernel.function(ns).call",
-            "kernel.function(ns).exported",
-            "kernel.function(ns).return",
-            "kernel.function(ns).return.maxactive(n)",
-            "kernel.function(ns).inline",
-            "kernel.function(s).label(s)",
-            "kernel.function(s).callee(s)",
-            "kernel.function(s).callees",
-            "kernel.function(s).callees(n)",
-            "kernel.statement(ns)",
-            "kernel.statement(ns).nearest",
-            "kernel.statement(n).absolute",
-            "module(s).function(ns)",
-            "module(s).function(ns).call",
-            "module(s).function(ns).exported",
-            "module(s).function(ns).return",
-            "module(s).function(ns).return.maxactive(n)",
-            "module(s).function(ns).inline",
-            "module(s).function(s).label(s)",
-            "module(s).function(s).callee(s)",
-            "module(s).function(s).callees",
-            "module(s).statement(ns)",
-            "module(s).statement(ns).nearest",
-            "kernel.data(ns).write",
-            "kernel.data(ns).rw",
-            "kernel.data(ns).length(n).write",
-            "kernel.data(ns).length(n).rw",
-        ],
-    ),
-    (
-        Family::Kprobe,
-        &[
-            "kprobe.function(s)",
-            "kprobe.function(s).call",
-            "kprobe.function(s).return",
-            "kprobe.function(s).return.maxactive(n)",
-            "kprobe.module(s).function(s)",
-            "kprobe.module(s).function(s).call",
-            "kprobe.module(s).function(s).return",
-            "kprobe.module(s).function(s).return.maxactive(n)",
-            "kprobe.statement(n).absolute",
-        ],
-    ),
-    (
-        Family::Tracepoint,
-        &[
-            "kernel.trace(s)",
-            "kernel.mark(s)",
-            "kernel.mark(s).format(s)",
-        ],
-    ),
-    (
-        Family::Process,
-        &[
-            "process(ns?).begin",
-            "process(ns?).end",
-            "process(ns?).thread.begin",
-            "process(ns?).thread.end",
-            "process(ns?).syscall",
-            "process(ns?).syscall.return",
-            "process(s?).function(ns)",
-            "process(s?).function(ns).call",
-            "process(s?).function(ns).return",
-            "process(s?).function(ns).inline",
-            "process(s?).function(ns).exported",
-            "process(s?).function(s).label(s)",
-            "process(s?).statement(ns)",
-            "process(s?).statement(ns).nearest",
-            "process(s?).statement(n).absolute",
-            "process(s?).statement(n).absolute.return",
-            "process(s?).library(s).function(ns)",
-            "process(s?).library(s).function(ns).call",
-            "process(s?).library(s).function(ns).return",
-            "process(s?).library(s).statement(ns)",
-            "process(s?).library(s).mark(s)",
-            "process(s?).library(s).provider(s).mark(s)",
-            "process(s?).library(s).plt(s?)",
-            "process(s?).library(s).plt(s?).return",
-            "process(s?).mark(s)",
-            "process(s?).provider(s).mark(s)",
-            "process(s?).plt(s?)",
-            "process(s?).plt(s?).return",
-            "process(ns?).insn",
-            "process(ns?).insn.block",
-            "process(ns?).data(ns).write",
-            "process(ns?).data(ns).rw",
-        ],
-    ),
-    (
-        Family::Perf,
-        &[
-            "perf.type(n).config(n)",
-            "perf.type(n).config(n).sample(n)",
-            "perf.type(n).config(n).hz(n)",
-            "perf.type(n).config(n).process(s?)",
-            "perf.type(n).config(n).counter(s)",
-            "perf.type(n).config(n).process(s?).counter(s)",
-            "perf.type(n).config(n).sample(n).process(s?)",
-        ],
-    ),
-    (Family::Perfmon, &["perfmon.counter(s)"]),
-    (
-        Family::Procfs,
-        &[
-            "procfs(s?).read",
-            "procfs(s?).read.maxsize(n)",
-            "procfs(s?).write",
-            "procfs(s?).umask(n).read",
-            "procfs(s?).umask(n).read.maxsize(n)",
-            "procfs(s?).umask(n).write",
-        ],
-    ),
-    (
-        Family::Netfilter,
-        &[
-            "netfilter.hook(s).pf(s)",
-            "netfilter.pf(s).hook(s)",
-            "netfilter.hook(s).pf(s).priority(s)",
-            "netfilter.pf(s).hook(s).priority(s)",
-        ],
-    ),
-];
+// Patterns come from the families (`crate::families`), in a compact notation: `name(n)`
+// number, `(s)` string, `(ns)` either, `(s?)`/`(ns?)` optional.
 
 fn parse_pattern(text: &'static str, family: Family) -> Pattern {
     let components = text
@@ -274,9 +115,9 @@ impl Registry {
     /// The registry of every family this translator knows.
     pub fn new() -> Registry {
         let mut patterns = Vec::new();
-        for (family, texts) in PATTERNS {
-            for t in *texts {
-                patterns.push(parse_pattern(t, *family));
+        for f in crate::families::FAMILIES {
+            for t in f.patterns() {
+                patterns.push(parse_pattern(t, f.family()));
             }
         }
         Registry { patterns }

@@ -1,0 +1,129 @@
+//! `process[("PATH"|PID)].*`: process and thread lifecycle, system calls, and points in
+//! user code.  The kernel runtime cannot run them yet (user-space probing is its own
+//! issue); pass 2 checks them as SystemTap does.
+
+use super::{has, BuildCx, ProbeFamily, Refusal};
+use crate::ir::{Family, ProbeKind, ProbePoint, ProcessEvent, Runtime, TargetExpr};
+
+/// The process family.
+pub(crate) struct Process;
+
+/// True for points inside a program's code, whose variables come from its debug data.
+fn in_code(p: &ProbePoint) -> bool {
+    ["function", "statement", "mark", "plt"]
+        .iter()
+        .any(|n| has(p, n))
+}
+
+impl ProbeFamily for Process {
+    fn family(&self) -> Family {
+        Family::Process
+    }
+    fn patterns(&self) -> &'static [&'static str] {
+        &[
+            "process(ns?).begin",
+            "process(ns?).end",
+            "process(ns?).thread.begin",
+            "process(ns?).thread.end",
+            "process(ns?).syscall",
+            "process(ns?).syscall.return",
+            "process(s?).function(ns)",
+            "process(s?).function(ns).call",
+            "process(s?).function(ns).return",
+            "process(s?).function(ns).inline",
+            "process(s?).function(ns).exported",
+            "process(s?).function(s).label(s)",
+            "process(s?).statement(ns)",
+            "process(s?).statement(ns).nearest",
+            "process(s?).statement(n).absolute",
+            "process(s?).statement(n).absolute.return",
+            "process(s?).library(s).function(ns)",
+            "process(s?).library(s).function(ns).call",
+            "process(s?).library(s).function(ns).return",
+            "process(s?).library(s).statement(ns)",
+            "process(s?).library(s).mark(s)",
+            "process(s?).library(s).provider(s).mark(s)",
+            "process(s?).library(s).plt(s?)",
+            "process(s?).library(s).plt(s?).return",
+            "process(s?).mark(s)",
+            "process(s?).provider(s).mark(s)",
+            "process(s?).plt(s?)",
+            "process(s?).plt(s?).return",
+            "process(ns?).insn",
+            "process(ns?).insn.block",
+            "process(ns?).data(ns).write",
+            "process(ns?).data(ns).rw",
+        ]
+    }
+    fn uses_resolver(&self) -> bool {
+        true
+    }
+    fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
+        super::check_absolute(p, cx)?;
+        let ret = has(p, "return");
+        let event = if in_code(p) || has(p, "insn") || has(p, "data") {
+            ProcessEvent::Code
+        } else if has(p, "syscall") {
+            if ret {
+                ProcessEvent::SyscallReturn
+            } else {
+                ProcessEvent::Syscall
+            }
+        } else if has(p, "thread") {
+            if has(p, "begin") {
+                ProcessEvent::ThreadBegin
+            } else {
+                ProcessEvent::ThreadEnd
+            }
+        } else if has(p, "begin") {
+            ProcessEvent::Begin
+        } else {
+            ProcessEvent::End
+        };
+        Ok(ProbeKind::Process { event })
+    }
+    fn has_target_vars(&self) -> bool {
+        true
+    }
+    fn context_vars_known(&self, p: &ProbePoint) -> bool {
+        !in_code(p)
+    }
+    /// `process.syscall` has `$syscall` and `$arg1`..`$arg6`, its `.return` `$syscall`
+    /// and `$return`; the lifecycle probes have none.
+    fn context_var_error(
+        &self,
+        p: &ProbePoint,
+        name: &str,
+        t: &TargetExpr,
+        writing: bool,
+    ) -> Option<String> {
+        if in_code(p) {
+            return None;
+        }
+        let ret = has(p, "return");
+        let ok = has(p, "syscall")
+            && (name == "$syscall"
+                || (!ret
+                    && matches!(
+                        name,
+                        "$arg1" | "$arg2" | "$arg3" | "$arg4" | "$arg5" | "$arg6"
+                    ))
+                || (ret && name == "$return"));
+        if !ok {
+            return Some(format!("'{}' is not available in a '{}' probe", name, p));
+        }
+        if writing {
+            return Some(format!("'{}' cannot be assigned", name));
+        }
+        if !t.components.is_empty() {
+            return Some(format!(
+                "'{}' is a number: it has no fields or elements",
+                name
+            ));
+        }
+        None
+    }
+    fn runs_on(&self, _: Runtime) -> bool {
+        false
+    }
+}
