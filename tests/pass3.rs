@@ -127,6 +127,24 @@ fn p3_kernel_probes_snapshot() {
     insta::assert_snapshot!("p3_kernel_probes", c);
 }
 
+/// The C of a statement reads like C: one statement per line over named temporaries, no
+/// GCC statement expressions, no line wider than 100 columns (tabs count 8).
+#[test]
+fn p3_statements_over_temporaries() {
+    for script in [
+        "global c probe begin { c[execname()] <<< 4; exit() }",
+        "global a probe begin { a[1] = 2; x = a[1] / (a[1] - 2) + (a[1] ? sprint(a[1]) : \"n\") . \"\"; }",
+        "function f(n) { return n > 0 && f(n - 1) || n } probe begin { for (i = 0; i < f(3); i += f(1)) { if (i) continue } }",
+    ] {
+        let c = p3(&["--runtime=user", "-p3", "-e", script]);
+        assert!(!c.contains("({"), "{c}");
+        for l in c.lines() {
+            let width = l.replace('\t', "        ").len();
+            assert!(width <= 100, "{width} columns: {l}");
+        }
+    }
+}
+
 #[test]
 fn p3_folds_constant_operands() {
     // SystemTap's PR18884: a folded literal needs no temporary.
@@ -135,8 +153,8 @@ fn p3_folds_constant_operands() {
         "-e",
         "probe begin { println(\"foo\" . \"bar\", 2 * 3) }",
     ]);
-    assert!(c.contains("{ .s = \"foobar\" }"), "{c}");
-    assert!(c.contains("{ .n = ((int64_t)6LL) }"), "{c}");
+    assert!(c.contains("[0].s = \"foobar\";"), "{c}");
+    assert!(c.contains("[1].n = 6LL;"), "{c}");
     assert!(!c.contains("stp_concat"), "{c}");
 }
 

@@ -1,10 +1,12 @@
 //! C for probe and function bodies: the frame, statements and the generator state
 //! (expressions are in `expr.rs`).
 //!
-//! Every local and temporary lives in the body's frame struct (`l->...`), which is part
-//! of the per-CPU context.  Expressions become C expressions; anything that can fail
-//! becomes a GCC statement expression that records the error and jumps to the current
-//! unwind label (`out`, or a `catch` label inside `try`).
+//! Every script local and string temporary lives in the body's frame struct (`l->...`),
+//! which is part of the per-CPU context; number temporaries (`t0`), key and argument
+//! arrays (`k0`, `a0`) and callee-frame pointers (`cf0`) are C locals declared at the
+//! top of the function.  Expressions become statements over those temporaries (see
+//! `expr.rs`); anything that can fail records the error and jumps to the current unwind
+//! label (`out`, or a `catch` label inside `try`).
 
 use crate::foreach_slots::ForeachSlots;
 use crate::names::{c_ident, Names};
@@ -82,7 +84,16 @@ pub(crate) struct Gen<'a> {
     pub(crate) regexes: &'a [(String, Span)],
     pub(crate) locals: Vec<String>,
     pub(crate) local_types: Vec<Type>,
+    /// String temporaries: frame fields.
     pub(crate) temps: Vec<(String, Type)>,
+    /// C declarations of the other temporaries, for the top of the function.
+    pub(crate) decls: Vec<String>,
+    /// How many temporaries have been named (one counter for every kind).
+    pub(crate) ntemps: usize,
+    /// Values that do not change once computed (temporaries): they need no saving.
+    pub(crate) stable: HashSet<String>,
+    /// Per enclosing loop: the label `continue` goes to (None: C's own `continue`).
+    pub(crate) continues: Vec<Option<String>>,
     pub(crate) taken: HashSet<String>,
     pub(crate) out: String,
     pub(crate) indent: usize,
@@ -118,6 +129,10 @@ impl<'a> Gen<'a> {
             locals: names_l,
             local_types: locals.iter().map(|l| l.ty).collect(),
             temps: Vec::new(),
+            decls: Vec::new(),
+            ntemps: 0,
+            stable: HashSet::new(),
+            continues: Vec::new(),
             taken,
             out: String::new(),
             indent: 1,
@@ -129,23 +144,135 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// One line at the current indentation (see [`push_line`]).
     pub(crate) fn line(&mut self, s: &str) {
-        for _ in 0..self.indent {
-            self.out.push('\t');
-        }
-        self.out.push_str(s);
-        self.out.push('\n');
+        push_line(&mut self.out, self.indent, s);
     }
 
     pub(crate) fn err_label(&self) -> &str {
         self.err.last().map(|s| s.as_str()).unwrap_or("out")
     }
 
+    /// A new temporary of type `t`: a string in the frame, a number as a C local.
     pub(crate) fn temp(&mut self, t: Type) -> String {
-        let name = format!("t{}", self.temps.len());
+        if t != Type::String {
+            return self.long_temp();
+        }
+        let name = format!("s{}", self.ntemps);
+        self.ntemps += 1;
         self.taken.insert(name.clone());
         self.temps.push((name.clone(), t));
-        format!("l->{}", name)
+        let r = format!("l->{}", name);
+        self.stable.insert(r.clone());
+        r
+    }
+
+    /// A new number temporary.
+    pub(crate) fn long_temp(&mut self) -> String {
+        self.decl_temp("int64_t ", "t", "0")
+    }
+
+    /// A new C local `PREFIXn` of C type `ctype` (written with its trailing space or `*`).
+    pub(crate) fn decl_temp(&mut self, ctype: &str, prefix: &str, init: &str) -> String {
+        let name = format!("{}{}", prefix, self.ntemps);
+        self.ntemps += 1;
+        self.decls.push(format!("{}{} = {};", ctype, name, init));
+        self.stable.insert(name.clone());
+        name
+    }
+
+    /// A new C local array `PREFIXn[len]` of `ctype`.
+    pub(crate) fn decl_array(&mut self, ctype: &str, prefix: &str, len: usize) -> String {
+        let name = format!("{}{}", prefix, self.ntemps);
+        self.ntemps += 1;
+        let sep = if ctype.ends_with('*') { "" } else { " " };
+        self.decls
+            .push(format!("{}{}{}[{}];", ctype, sep, name, len.max(1)));
+        name
+    }
+
+    /// True for values that cannot change before they are used: temporaries and literals.
+    pub(crate) fn is_stable(&self, v: &str) -> bool {
+        self.stable.contains(v)
+            || v.starts_with('"')
+            || v.strip_suffix("LL").is_some_and(|n| {
+                n.trim_start_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            })
+    }
+
+    /// `v` saved in a temporary unless it is stable already.
+    pub(crate) fn bake(&mut self, v: String, t: Type) -> String {
+        if self.is_stable(&v) {
+            return v;
+        }
+        let tmp = self.temp(t);
+        self.assign_line(&tmp, &v, t);
+        tmp
+    }
+
+    /// `dest = v;` for a value of type `t` (strings are copied).
+    pub(crate) fn assign_line(&mut self, dest: &str, v: &str, t: Type) {
+        if t == Type::String {
+            self.line(&format!("stp_strcpy({}, {});", dest, v));
+        } else {
+            self.line(&format!("{} = {};", dest, v));
+        }
+    }
+
+    /// An error (message `msg`, location `near`, a C string) when `cond` holds.
+    pub(crate) fn fail_if(&mut self, cond: &str, msg: &str, near: &str) {
+        let l = self.err_label().to_string();
+        self.line(&format!("if (unlikely({})) {{", cond));
+        self.indent += 1;
+        self.line(&format!("stp_error_near(&c->rt, \"{}\", {});", msg, near));
+        self.line(&format!("goto {};", l));
+        self.indent -= 1;
+        self.line("}");
+    }
+
+    /// Unwinds if the last runtime call failed.
+    pub(crate) fn check_line(&mut self) {
+        let l = self.check();
+        self.line(&l);
+    }
+
+    /// Runs `f` with its statements kept apart: returns them and `f`'s result.
+    pub(crate) fn capture<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> (String, T) {
+        let saved = std::mem::take(&mut self.out);
+        let v = f(self);
+        let stmts = std::mem::replace(&mut self.out, saved);
+        (stmts, v)
+    }
+
+    /// The values of `xs`, evaluated left to right: a value that could change (a variable
+    /// read) is saved in a temporary when a later operand has statements of its own.
+    pub(crate) fn eval_all(&mut self, xs: &[&Expr]) -> R<Vec<String>> {
+        let mut vals: Vec<(String, Type, usize)> = Vec::new();
+        for x in xs {
+            let mark = self.out.len();
+            let v = self.expr(x)?;
+            if self.out.len() > mark {
+                // Save the earlier unstable values where they were computed, last first so
+                // the earlier positions stay valid.
+                for i in (0..vals.len()).rev() {
+                    let (val, ty, at) = vals[i].clone();
+                    if self.is_stable(&val) {
+                        continue;
+                    }
+                    let tmp = self.temp(ty);
+                    let (line, ()) = self.capture(|g| g.assign_line(&tmp, &val, ty));
+                    self.out.insert_str(at, &line);
+                    vals[i].0 = tmp;
+                    for later in &mut vals[i..] {
+                        later.2 += line.len();
+                    }
+                }
+            }
+            vals.push((v, x.ty, self.out.len()));
+        }
+        Ok(vals.into_iter().map(|(v, _, _)| v).collect())
     }
 
     pub(crate) fn label(&mut self, what: &str) -> String {
@@ -234,7 +361,9 @@ impl<'a> Gen<'a> {
             StmtKind::Expr(x) => {
                 self.stmt_prologue(s);
                 let e = self.expr(x)?;
-                self.line(&format!("(void)({});", e));
+                if !self.is_stable(&e) && !is_plain_name(&e) {
+                    self.line(&format!("(void){};", crate::expr::paren(&e)));
+                }
             }
             StmtKind::If(c, t, o) => {
                 self.stmt_prologue(s);
@@ -253,34 +382,11 @@ impl<'a> Gen<'a> {
             }
             StmtKind::While(c, b) => {
                 self.stmt_prologue(s);
-                let cond = self.expr(c)?;
-                self.line(&format!("while ({}) {{", cond));
-                self.indent += 1;
-                self.loop_check();
-                self.stmt(b)?;
-                self.indent -= 1;
-                self.line("}");
+                self.while_loop(c, b)?;
             }
             StmtKind::For(i, c, n, b) => {
                 self.stmt_prologue(s);
-                let i = match i {
-                    Some(x) => format!("(void)({})", self.expr(x)?),
-                    None => String::new(),
-                };
-                let c = match c {
-                    Some(x) => self.expr(x)?,
-                    None => String::new(),
-                };
-                let n = match n {
-                    Some(x) => format!("(void)({})", self.expr(x)?),
-                    None => String::new(),
-                };
-                self.line(&format!("for ({}; {}; {}) {{", i, c, n));
-                self.indent += 1;
-                self.loop_check();
-                self.stmt(b)?;
-                self.indent -= 1;
-                self.line("}");
+                self.for_loop(i.as_ref(), c.as_ref(), n.as_ref(), b)?;
             }
             StmtKind::Foreach(f) => {
                 self.stmt_prologue(s);
@@ -303,7 +409,10 @@ impl<'a> Gen<'a> {
                 self.delete(x)?;
             }
             StmtKind::Break => self.line("break;"),
-            StmtKind::Continue => self.line("continue;"),
+            StmtKind::Continue => match self.continues.last().cloned().flatten() {
+                Some(label) => self.line(&format!("goto {};", label)),
+                None => self.line("continue;"),
+            },
             StmtKind::Next => {
                 self.stmt_prologue(s);
                 self.line("goto out;");
@@ -337,14 +446,103 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
-    pub(crate) fn assign_var(&mut self, v: Var, value: &str) -> String {
+    /// `while (c) b`: the condition's statements run before each test.
+    fn while_loop(&mut self, c: &Expr, b: &Stmt) -> R<()> {
+        self.indent += 1;
+        let (cs, cond) = self.capture(|g| g.expr(c));
+        self.indent -= 1;
+        let cond = cond?;
+        if cs.is_empty() {
+            self.line(&format!("while ({}) {{", cond));
+            self.indent += 1;
+        } else {
+            self.line("for (;;) {");
+            self.out.push_str(&cs);
+            self.indent += 1;
+            self.line(&format!("if (!{})", crate::expr::paren(&cond)));
+            self.line("\tbreak;");
+        }
+        self.loop_body(b, None)?;
+        self.indent -= 1;
+        self.line("}");
+        Ok(())
+    }
+
+    /// A loop's body: the MAXACTION check, then the body with `continue` going to
+    /// `cont` (None: C's own `continue`).
+    fn loop_body(&mut self, b: &Stmt, cont: Option<String>) -> R<()> {
+        self.loop_check();
+        self.continues.push(cont);
+        self.stmt(b)?;
+        self.continues.pop();
+        Ok(())
+    }
+
+    /// `for (i; c; n) b`: a C `for` when the condition and step need no statements,
+    /// else a loop whose `continue` goes to the step.
+    fn for_loop(
+        &mut self,
+        i: Option<&Expr>,
+        c: Option<&Expr>,
+        n: Option<&Expr>,
+        b: &Stmt,
+    ) -> R<()> {
+        if let Some(i) = i {
+            let e = self.expr(i)?;
+            if !self.is_stable(&e) && !is_plain_name(&e) {
+                self.line(&format!("(void){};", crate::expr::paren(&e)));
+            }
+        }
+        self.indent += 1;
+        let (cs, cond) = self.capture(|g| c.map(|c| g.expr(c)).transpose());
+        let (ns, next) = self.capture(|g| n.map(|n| g.expr(n)).transpose());
+        self.indent -= 1;
+        let (cond, next) = (cond?, next?);
+        let next_pure = next
+            .as_ref()
+            .is_none_or(|e| self.is_stable(e) || is_plain_name(e));
+        if cs.is_empty() && ns.is_empty() {
+            let next = match (&next, next_pure) {
+                (Some(n), false) => format!("(void){}", crate::expr::paren(n)),
+                _ => String::new(),
+            };
+            self.line(&format!(
+                "for (; {}; {}) {{",
+                cond.unwrap_or_default(),
+                next
+            ));
+            self.indent += 1;
+            self.loop_body(b, None)?;
+            self.indent -= 1;
+            self.line("}");
+            return Ok(());
+        }
+        let cont = self.label("next");
+        self.line("for (;;) {");
+        self.out.push_str(&cs);
+        self.indent += 1;
+        if let Some(cond) = cond {
+            self.line(&format!("if (!{})", crate::expr::paren(&cond)));
+            self.line("\tbreak;");
+        }
+        self.loop_body(b, Some(cont.clone()))?;
+        self.indent -= 1;
+        self.line(&format!("{}: __attribute__((unused));", cont));
+        self.out.push_str(&ns);
+        self.indent += 1;
+        if let (Some(next), false) = (&next, next_pure) {
+            self.line(&format!("(void){};", crate::expr::paren(next)));
+        }
+        self.indent -= 1;
+        self.line("}");
+        Ok(())
+    }
+
+    /// `v = value;` for a script variable.
+    pub(crate) fn assign_var(&mut self, v: Var, value: &str) {
         let t = self.var_type(v);
         let var = self.var(v, true);
-        if t == Type::String {
-            format!("stp_strcpy({}, {})", var, value)
-        } else {
-            format!("{} = {}", var, value)
-        }
+        self.assign_line(&var, value, t);
     }
 
     pub(crate) fn foreach(&mut self, f: &Foreach) -> R<()> {
@@ -399,18 +597,18 @@ impl<'a> Gen<'a> {
                     } else {
                         format!("stp_map_key_long({}, {}, {})", map, e, i)
                     };
-                    let a = self.assign_var(*k, &getter);
-                    self.line(&format!("{};", a));
+                    self.assign_var(*k, &getter);
                 }
                 if let Some(v) = f.value {
                     let getter = match gl.ty {
                         Type::String => format!("stp_value_str_slot({}, {})", map, e),
                         _ => format!("*stp_value_long_slot({}, {})", map, e),
                     };
-                    let a = self.assign_var(v, &getter);
-                    self.line(&format!("{};", a));
+                    self.assign_var(v, &getter);
                 }
+                self.continues.push(None);
                 self.stmt(&f.body)?;
+                self.continues.pop();
                 self.indent -= 1;
                 self.line("}");
                 self.indent -= 1;
@@ -441,14 +639,14 @@ impl<'a> Gen<'a> {
                 ));
                 self.loop_check();
                 if let Some((k, _)) = f.keys.first() {
-                    let a = self.assign_var(*k, &b);
-                    self.line(&format!("{};", a));
+                    self.assign_var(*k, &b);
                 }
                 if let Some(v) = f.value {
-                    let a = self.assign_var(v, &format!("{}->hist[{}]", s, b));
-                    self.line(&format!("{};", a));
+                    self.assign_var(v, &format!("{}->hist[{}]", s, b));
                 }
+                self.continues.push(None);
                 self.stmt(&f.body)?;
+                self.continues.pop();
                 self.indent -= 1;
                 self.line("}");
                 self.indent -= 1;
@@ -511,9 +709,11 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ expressions
 
-    /// A key array for map access, and the mask of `*` keys.
+    /// A key array for map access, filled in, and the mask of `*` keys.
     pub(crate) fn keys(&mut self, g: GlobalId, keys: &[Option<Expr>]) -> R<(String, u32)> {
-        let mut parts = Vec::new();
+        let given: Vec<&Expr> = keys.iter().flatten().collect();
+        let mut vals = self.eval_all(&given)?.into_iter();
+        let arr = self.decl_array("union stp_key", "k", keys.len());
         let mut wild = 0u32;
         for (i, k) in keys.iter().enumerate() {
             let kt = self.prog.globals[g]
@@ -522,25 +722,16 @@ impl<'a> Gen<'a> {
                 .copied()
                 .unwrap_or(Type::Long);
             let field = if kt == Type::String { "s" } else { "n" };
-            match k {
-                Some(k) => {
-                    let e = self.expr(k)?;
-                    parts.push(format!("{{ .{} = {} }}", field, e));
-                }
+            let v = match k {
+                Some(_) => vals.next().unwrap_or_default(),
                 None => {
                     wild |= 1 << i;
-                    parts.push(if kt == Type::String {
-                        "{ .s = \"\" }".to_string()
-                    } else {
-                        "{ .n = 0 }".to_string()
-                    });
+                    if kt == Type::String { "\"\"" } else { "0" }.to_string()
                 }
-            }
+            };
+            self.line(&format!("{}[{}].{} = {};", arr, i, field, v));
         }
-        Ok((
-            format!("(const union stp_key[]){{ {} }}", parts.join(", ")),
-            wild,
-        ))
+        Ok((arr, wild))
     }
 
     pub(crate) fn check(&self) -> String {
@@ -631,6 +822,113 @@ impl<'a> Gen<'a> {
     }
 }
 
+/// True for a value that is only a name or literal (reading it alone does nothing).
+fn is_plain_name(e: &str) -> bool {
+    crate::expr::paren(e) == e
+}
+
+/// True when `name` occurs in `text` as a whole identifier.
+fn count_ident(text: &str, name: &str) -> usize {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name)
+        .filter(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + name.len()..].chars().next();
+            !before.is_some_and(ident)
+                && !after.is_some_and(|c| ident(c) || c == '[')
+                && before != Some('>')
+                && before != Some('.')
+        })
+        .count()
+}
+
+impl Gen<'_> {
+    /// Number temporaries that are only assigned (a value nobody reads, such as what
+    /// `a[k] = v` returns as a statement): the assignment becomes a plain call and the
+    /// declaration goes.
+    pub(crate) fn drop_unread_temps(&mut self) {
+        let mut keep = Vec::new();
+        for d in std::mem::take(&mut self.decls) {
+            let name = d
+                .strip_prefix("int64_t ")
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or("");
+            if name.starts_with('t') && count_ident(&self.out, name) == 1 {
+                let assign = format!("\t{} = ", name);
+                if let Some(i) = self.out.find(&assign) {
+                    self.out.replace_range(i + 1..i + assign.len(), "");
+                    continue;
+                }
+            }
+            keep.push(d);
+        }
+        self.decls = keep;
+    }
+}
+
+/// The declarations of a body's C-local temporaries, one per line.
+fn decl_lines(g: &Gen) -> String {
+    let mut o = String::new();
+    for d in &g.decls {
+        let _ = writeln!(o, "\t{}", d);
+    }
+    o
+}
+
+/// The widest generated line, in columns.
+pub(crate) const MAX_COLUMNS: usize = 100;
+
+/// Appends `s` as a line at `indent` tabs; a line wider than [`MAX_COLUMNS`] (tabs count
+/// 8) is broken after a comma outside strings, continued one tab deeper.
+pub(crate) fn push_line(out: &mut String, indent: usize, s: &str) {
+    let mut rest = s;
+    let mut level = indent;
+    loop {
+        let room = MAX_COLUMNS.saturating_sub(level * 8);
+        let cut = if rest.len() > room {
+            break_point(rest, room)
+        } else {
+            None
+        };
+        for _ in 0..level {
+            out.push('\t');
+        }
+        match cut {
+            Some(i) => {
+                out.push_str(rest[..i].trim_end());
+                out.push('\n');
+                rest = rest[i..].trim_start();
+                level = indent + 1;
+            }
+            None => {
+                out.push_str(rest);
+                out.push('\n');
+                return;
+            }
+        }
+    }
+}
+
+/// Where to break `s` to fit `room` columns: just after the last `, ` outside a string or
+/// character literal that fits (None if there is none).
+fn break_point(s: &str, room: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut best = None;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() && i < room {
+        match (quote, b[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, b'"' | b'\'') => quote = Some(b[i]),
+            (None, b',') if b.get(i + 1) == Some(&b' ') => best = Some(i + 2),
+            _ => {}
+        }
+        i += 1;
+    }
+    best
+}
+
 /// Generates a function: its frame struct and its C function.
 pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated> {
     let (sm, names) = (t.sm, t.names);
@@ -645,14 +943,16 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
     match &f.body {
         Body::Script(b) => {
             g.block(b)?;
+            g.drop_unread_temps();
             let _ = write!(
                 code,
-                "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n\n\t(void)l;\n{}",
+                "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n{}\n\t(void)l;\n{}",
                 c_comment(&f.name),
                 cloc(sm, f.span),
                 cname,
                 frame_ty,
                 id,
+                decl_lines(&g),
                 g.out
             );
         }
@@ -716,16 +1016,19 @@ pub(crate) fn gen_probe(t: &Tables, id: usize, p: &Probe) -> R<Generated> {
     let mut g = Gen::new(t, &p.locals, None);
     if let Some(cond) = &p.condition {
         let c = g.expr(cond)?;
-        g.line(&format!("if (!({}))\n\t\tgoto out;", c));
+        g.line(&format!("if (!{})", crate::expr::paren(&c)));
+        g.line("\tgoto out;");
     }
     g.block(&p.body)?;
+    g.drop_unread_temps();
     let code = format!(
-        "/* probe {} at {} */\nstatic void stp_p_{}(struct stp_ctx *rt)\n{{\n\tstruct context *c = (struct context *)rt;\n\tstruct stp_locals_probe_{} *l = &c->probe.p{};\n\n\tstp_locals_probe_{}_init(l);\n{}out: __attribute__((unused));\n\t;\n}}\n\n",
+        "/* probe {} at {} */\nstatic void stp_p_{}(struct stp_ctx *rt)\n{{\n\tstruct context *c = (struct context *)rt;\n\tstruct stp_locals_probe_{} *l = &c->probe.p{};\n{}\n\tstp_locals_probe_{}_init(l);\n{}out: __attribute__((unused));\n\t;\n}}\n\n",
         id,
         cloc(sm, p.span),
         id,
         id,
         id,
+        decl_lines(&g),
         id,
         g.out
     );

@@ -1,7 +1,11 @@
-//! C for expressions: operators, assignments, calls, printing, and the rest of the
-//! expression forms (target variables are in `target.rs`).  Each returns a C expression;
-//! anything that can fail is a GCC statement expression that records the error and jumps
-//! to the current unwind label.
+//! C for expressions: operators, assignments, calls and printing (target variables are
+//! in `target.rs`).
+//!
+//! An expression becomes C statements, one per line, over named temporaries, and a C
+//! value: a temporary, a variable, a literal, or a side-effect-free C expression over
+//! those.  Whatever can fail is a statement that records the error and jumps to the
+//! current unwind label.  Operands are evaluated left to right: a value read from a
+//! variable is saved in a temporary first when a later operand has statements of its own.
 
 use crate::body::{c_long, local_names, stat_op, Gen, R};
 use crate::{c_lit, cg_error};
@@ -10,42 +14,14 @@ use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, StatOp, UnOp};
 use stap_syntax::source::Span;
 
 impl Gen<'_> {
+    /// The C value of `x`, after emitting the statements computing it.
     pub(crate) fn expr(&mut self, x: &Expr) -> R<String> {
         Ok(match &x.kind {
-            ExprKind::Literal(Literal::Number(n)) => format!("((int64_t){})", c_long(*n)),
+            ExprKind::Literal(Literal::Number(n)) => c_long(*n),
             ExprKind::Literal(Literal::String(s)) => c_lit(s),
             ExprKind::Var(v) => self.var(*v, false),
             ExprKind::Array(_) => return Err(cg_error("an array is not a value", x.span)),
-            ExprKind::Index(b, keys) => match &b.kind {
-                ExprKind::Array(Var::Global(g)) => {
-                    let g = *g;
-                    self.use_global(g, false);
-                    let (k, _) = self.keys(g, keys)?;
-                    match self.prog.globals[g].ty {
-                        Type::String => format!("stp_map_get_str(&{}, {})", self.global(g), k),
-                        _ => format!("stp_map_get_long(&{}, {})", self.global(g), k),
-                    }
-                }
-                ExprKind::Hist(_, operand) => {
-                    let g = self.stat_global(operand)?;
-                    let stat = self.stat_ptr(operand)?;
-                    let cfg = self.hist_cfg(g, x.span)?;
-                    let i = match keys.first() {
-                        Some(Some(k)) => self.expr(k)?,
-                        _ => return Err(cg_error("a histogram index is one number", x.span)),
-                    };
-                    let n = self.near(x.span);
-                    format!(
-                        "({{ int64_t __v = stp_hist_index(&c->rt, {}, {}, {}, {}); {} __v; }})",
-                        stat,
-                        cfg,
-                        i,
-                        n,
-                        self.check()
-                    )
-                }
-                _ => return Err(cg_error("only arrays and histograms can be indexed", x.span)),
-            },
+            ExprKind::Index(b, keys) => self.index(b, keys, x.span)?,
             ExprKind::In(keys, b) => {
                 let ExprKind::Array(Var::Global(g)) = b.kind else {
                     return Err(cg_error("'in' needs an array", x.span));
@@ -53,9 +29,14 @@ impl Gen<'_> {
                 self.use_global(g, false);
                 let (k, wild) = self.keys(g, keys)?;
                 if wild == 0 {
-                    format!("((int64_t)stp_map_exists(&{}, {}))", self.global(g), k)
+                    format!("(int64_t)stp_map_exists(&{}, {})", self.global(g), k)
                 } else {
-                    format!("((int64_t)stp_map_exists_slice(&{}, {}, {}u))", self.global(g), k, wild)
+                    format!(
+                        "(int64_t)stp_map_exists_slice(&{}, {}, {}u)",
+                        self.global(g),
+                        k,
+                        wild
+                    )
                 }
             }
             ExprKind::Call(f, args) => self.call(*f, args, x.span)?,
@@ -64,57 +45,53 @@ impl Gen<'_> {
             ExprKind::Unary(op, o) => {
                 let e = self.expr(o)?;
                 match op {
-                    UnOp::Neg => format!("((int64_t)(0 - (uint64_t)({})))", e),
-                    UnOp::Plus => format!("({})", e),
-                    UnOp::Not => format!("((int64_t)!({}))", e),
-                    UnOp::BitNot => format!("(~({}))", e),
+                    UnOp::Neg => format!("(int64_t)(0 - (uint64_t){})", paren(&e)),
+                    UnOp::Plus => e,
+                    UnOp::Not => format!("(int64_t)!{}", paren(&e)),
+                    UnOp::BitNot => format!("~{}", paren(&e)),
                 }
             }
             ExprKind::IncDec { op, post, operand } => self.incdec(*op, *post, operand, x.span)?,
             ExprKind::Assign(op, l, r) => self.assign(*op, l, r, x.span)?,
-            ExprKind::Ternary(c, t, o) => {
-                let c = self.expr(c)?;
-                let t = self.expr(t)?;
-                let o = self.expr(o)?;
-                format!("(({}) ? ({}) : ({}))", c, t, o)
-            }
+            ExprKind::Ternary(c, t, o) => self.ternary(c, t, o, x.ty)?,
             ExprKind::Stat(op, operand) => {
                 let stat = self.stat_ptr(operand)?;
                 let n = self.near(x.span);
+                let call = format!("stp_stat_extract(&c->rt, {}, {}, {})", stat, stat_op(*op), n);
                 if matches!(op, StatOp::Count | StatOp::Sum) {
-                    format!("stp_stat_extract(&c->rt, {}, {}, {})", stat, stat_op(*op), n)
+                    call
                 } else {
-                    format!(
-                        "({{ int64_t __v = stp_stat_extract(&c->rt, {}, {}, {}); {} __v; }})",
-                        stat,
-                        stat_op(*op),
-                        n,
-                        self.check()
-                    )
+                    let t = self.long_temp();
+                    self.line(&format!("{} = {};", t, call));
+                    self.check_line();
+                    t
                 }
             }
             ExprKind::Hist(..) => {
-                return Err(cg_error("a histogram can only be printed, indexed or iterated", x.span))
+                return Err(cg_error(
+                    "a histogram can only be printed, indexed or iterated",
+                    x.span,
+                ))
             }
-            ExprKind::Defined(b) => format!("((int64_t){})", *b as i32),
+            ExprKind::Defined(b) => c_long(*b as i64),
             ExprKind::Embedded(code) => {
                 if x.ty == Type::String {
-                    format!("((const char *)({}))", code.trim())
+                    format!("(const char *)({})", code.trim())
                 } else {
-                    format!("((int64_t)({}))", code.trim())
+                    format!("(int64_t)({})", code.trim())
                 }
             }
-            ExprKind::Const(name) => format!("((int64_t)({}))", name),
+            ExprKind::Const(name) => format!("(int64_t)({})", name),
             ExprKind::Target(t) if matches!(t.resolved, Some(Ok(_))) => self.target(t, x.span)?,
             // `&@cast(p, "T")` is p itself, whatever types are at hand.
             ExprKind::Target(t)
                 if t.addressof
                     && t.components.is_empty()
                     && t.pretty == 0
-                    && matches!(t.base, stap_sema::ir::TargetBase::Cast { .. }) =>
+                    && matches!(t.base, TargetBase::Cast { .. }) =>
             {
                 match &t.base {
-                    stap_sema::ir::TargetBase::Cast { expr, .. } => self.expr(expr)?,
+                    TargetBase::Cast { expr, .. } => self.expr(expr)?,
                     _ => unreachable!(),
                 }
             }
@@ -122,7 +99,7 @@ impl Gen<'_> {
             ExprKind::Entry(o)
                 if matches!(&o.kind, ExprKind::Target(t) if matches!(
                     &t.resolved,
-                    Some(Ok(r)) if matches!(r.source, stap_sema::ir::TargetSource::Param(_))
+                    Some(Ok(r)) if matches!(r.source, TargetSource::Param(_))
                 )) =>
             {
                 self.expr(o)?
@@ -136,44 +113,148 @@ impl Gen<'_> {
         })
     }
 
-    pub(crate) fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
+    /// `a[k]` or a histogram bucket.
+    fn index(&mut self, b: &Expr, keys: &[Option<Expr>], span: Span) -> R<String> {
+        match &b.kind {
+            ExprKind::Array(Var::Global(g)) => {
+                let g = *g;
+                self.use_global(g, false);
+                let (k, _) = self.keys(g, keys)?;
+                Ok(match self.prog.globals[g].ty {
+                    Type::String => format!("stp_map_get_str(&{}, {})", self.global(g), k),
+                    _ => format!("stp_map_get_long(&{}, {})", self.global(g), k),
+                })
+            }
+            ExprKind::Hist(_, operand) => {
+                let g = self.stat_global(operand)?;
+                let stat = self.stat_ptr(operand)?;
+                let cfg = self.hist_cfg(g, span)?;
+                let i = match keys.first() {
+                    Some(Some(k)) => self.expr(k)?,
+                    _ => return Err(cg_error("a histogram index is one number", span)),
+                };
+                let n = self.near(span);
+                let t = self.long_temp();
+                self.line(&format!(
+                    "{} = stp_hist_index(&c->rt, {}, {}, {}, {});",
+                    t, stat, cfg, i, n
+                ));
+                self.check_line();
+                Ok(t)
+            }
+            _ => Err(cg_error("only arrays and histograms can be indexed", span)),
+        }
+    }
+
+    /// `l && r`, `l || r`: the right side's statements run only when it is evaluated.
+    fn logical(&mut self, and: bool, l: &Expr, r: &Expr) -> R<String> {
         let a = self.expr(l)?;
-        let b = self.expr(r)?;
+        self.indent += 1;
+        let (stmts, b) = self.capture(|g| g.expr(r));
+        self.indent -= 1;
+        let b = b?;
+        let op = if and { "&&" } else { "||" };
+        if stmts.is_empty() {
+            return Ok(format!("(int64_t)({} {} {})", paren(&a), op, paren(&b)));
+        }
+        let t = self.long_temp();
+        self.line(&format!("{} = {};", t, if and { 0 } else { 1 }));
+        self.line(&format!(
+            "if ({}{}) {{",
+            if and { "" } else { "!" },
+            paren(&a)
+        ));
+        self.out.push_str(&stmts);
+        self.indent += 1;
+        self.line(&format!("{} = {} != 0;", t, paren(&b)));
+        self.indent -= 1;
+        self.line("}");
+        Ok(t)
+    }
+
+    /// `c ? t : o`: each branch's statements run only when it is taken.
+    fn ternary(&mut self, c: &Expr, t: &Expr, o: &Expr, ty: Type) -> R<String> {
+        let cond = self.expr(c)?;
+        self.indent += 1;
+        let (ts, tv) = self.capture(|g| g.expr(t));
+        let (os, ov) = self.capture(|g| g.expr(o));
+        self.indent -= 1;
+        let (tv, ov) = (tv?, ov?);
+        if ts.is_empty() && os.is_empty() && ty != Type::String {
+            return Ok(format!("({} ? {} : {})", paren(&cond), tv, ov));
+        }
+        let r = self.temp(ty);
+        self.line(&format!("if ({}) {{", paren(&cond)));
+        self.out.push_str(&ts);
+        self.indent += 1;
+        self.assign_line(&r, &tv, ty);
+        self.indent -= 1;
+        self.line("} else {");
+        self.out.push_str(&os);
+        self.indent += 1;
+        self.assign_line(&r, &ov, ty);
+        self.indent -= 1;
+        self.line("}");
+        Ok(r)
+    }
+
+    pub(crate) fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
+        if matches!(op, BinOp::And | BinOp::Or) {
+            return self.logical(op == BinOp::And, l, r);
+        }
+        let v = self.eval_all(&[l, r])?;
+        let (a, b) = (&v[0], &v[1]);
         let strings = l.ty == Type::String || r.ty == Type::String;
         Ok(match op {
-            BinOp::Add => format!("((int64_t)((uint64_t)({}) + (uint64_t)({})))", a, b),
-            BinOp::Sub => format!("((int64_t)((uint64_t)({}) - (uint64_t)({})))", a, b),
-            BinOp::Mul => format!("((int64_t)((uint64_t)({}) * (uint64_t)({})))", a, b),
+            BinOp::Add | BinOp::Sub | BinOp::Mul => format!(
+                "(int64_t)((uint64_t){} {} (uint64_t){})",
+                paren(a),
+                op.as_str(),
+                paren(b)
+            ),
             BinOp::Div | BinOp::Mod => {
-                let _ = span;
-                let n = self.near(crate::operator_after(self.sm, l.span));
-                let (name, minus_one) = if op == BinOp::Div {
-                    ("/", "(int64_t)(0 - (uint64_t)__a)")
-                } else {
-                    ("%", "0")
+                let a = self.bake(a.clone(), Type::Long);
+                // Always a variable: GCC rejects a literal 0 divisor even where unreachable.
+                let b = match self.stable.contains(b) {
+                    true => b.clone(),
+                    false => {
+                        let t = self.long_temp();
+                        self.line(&format!("{} = {};", t, b));
+                        t
+                    }
                 };
-                format!(
-                    "({{ int64_t __a = ({}), __b = ({}); if (unlikely(__b == 0)) {{ stp_error_near(&c->rt, \"division by 0\", {}); goto {}; }} __b == -1 ? {} : __a {} __b; }})",
-                    a, b, n, self.err_label(), minus_one, name
-                )
+                let n = self.near(crate::operator_after(self.sm, l.span));
+                let _ = span;
+                self.fail_if(&format!("{} == 0", b), "division by 0", &n);
+                let t = self.long_temp();
+                let minus_one = if op == BinOp::Div {
+                    format!("(int64_t)(0 - (uint64_t){})", a)
+                } else {
+                    "0".to_string()
+                };
+                self.line(&format!(
+                    "{t} = {b} == -1 ? {minus_one} : {a} {} {b};",
+                    op.as_str()
+                ));
+                t
             }
-            BinOp::Shl => format!("((int64_t)((uint64_t)({}) << (({}) & 63)))", a, b),
-            BinOp::Shr => format!("((int64_t)({}) >> (({}) & 63))", a, b),
-            BinOp::BitAnd => format!("(({}) & ({}))", a, b),
-            BinOp::BitOr => format!("(({}) | ({}))", a, b),
-            BinOp::BitXor => format!("(({}) ^ ({}))", a, b),
-            BinOp::And => format!("((int64_t)(({}) && ({})))", a, b),
-            BinOp::Or => format!("((int64_t)(({}) || ({})))", a, b),
+            BinOp::Shl => format!("(int64_t)((uint64_t){} << ({} & 63))", paren(a), paren(b)),
+            BinOp::Shr => format!("({} >> ({} & 63))", paren(a), paren(b)),
+            BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
+                format!("({} {} {})", paren(a), op.as_str(), paren(b))
+            }
+            BinOp::And | BinOp::Or => unreachable!("handled by logical()"),
             BinOp::Concat => {
                 let t = self.temp(Type::String);
-                format!("stp_concat({}, {}, {})", t, a, b)
+                self.line(&format!("stp_concat({}, {}, {});", t, a, b));
+                t
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
                 let c = op.as_str();
                 if strings {
-                    format!("((int64_t)(strcmp({}, {}) {} 0))", a, b, c)
+                    format!("(int64_t)(strcmp({}, {}) {} 0)", a, b, c)
                 } else {
-                    format!("((int64_t)(({}) {} ({})))", a, c, b)
+                    format!("(int64_t)({} {} {})", paren(a), c, paren(b))
                 }
             }
             BinOp::Match | BinOp::NotMatch => {
@@ -185,14 +266,15 @@ impl Gen<'_> {
                 };
                 let neg = if op == BinOp::NotMatch { "!" } else { "" };
                 format!(
-                    "((int64_t){}stp_re_match(&stp_re_{}, &c->rt.re, {}))",
+                    "(int64_t){}stp_re_match(&stp_re_{}, &c->rt.re, {})",
                     neg, i, a
                 )
             }
         })
     }
 
-    /// A value read-modify-written in place: a long variable or array element.
+    /// A long variable or array element read, changed by `f` (old value in, new value
+    /// out) and written back; the value is the old one for `post`, else the new one.
     pub(crate) fn rmw(
         &mut self,
         target: &Expr,
@@ -203,15 +285,15 @@ impl Gen<'_> {
         match &target.kind {
             ExprKind::Var(v) => {
                 let var = self.var(*v, true);
-                Ok(if post {
-                    format!(
-                        "({{ int64_t __old = {v}; {v} = {}; __old; }})",
-                        f("__old"),
-                        v = var
-                    )
+                if post {
+                    let old = self.long_temp();
+                    self.line(&format!("{} = {};", old, var));
+                    self.line(&format!("{} = {};", var, f(&old)));
+                    Ok(old)
                 } else {
-                    format!("({v} = {})", f(&var), v = var)
-                })
+                    self.line(&format!("{} = {};", var, f(&var)));
+                    Ok(var)
+                }
             }
             ExprKind::Index(b, keys) => {
                 let ExprKind::Array(Var::Global(g)) = b.kind else {
@@ -222,15 +304,18 @@ impl Gen<'_> {
                 let n = self.near(span);
                 let m = self.global(g);
                 // One lookup: the entry is found or created, then updated in place.
-                Ok(format!(
-                    "({{ const union stp_key *__k = {k}; int64_t *__p = stp_map_slot_long(&c->rt, &{m}, __k, {n}); {} int64_t __old = *__p; int64_t __new = {}; *__p = __new; {}; }})",
-                    self.check(),
-                    f("__old"),
-                    if post { "__old" } else { "__new" },
-                    k = k,
-                    m = m,
-                    n = n
-                ))
+                let slot = self.decl_temp("int64_t *", "p", "NULL");
+                self.line(&format!(
+                    "{} = stp_map_slot_long(&c->rt, &{}, {}, {});",
+                    slot, m, k, n
+                ));
+                self.check_line();
+                let old = self.long_temp();
+                self.line(&format!("{} = *{};", old, slot));
+                let new = self.long_temp();
+                self.line(&format!("{} = {};", new, f(&old)));
+                self.line(&format!("*{} = {};", slot, new));
+                Ok(if post { old } else { new })
             }
             _ => Err(cg_error("this cannot be assigned", span)),
         }
@@ -247,190 +332,196 @@ impl Gen<'_> {
         self.rmw(
             operand,
             span,
-            &|v| format!("(int64_t)((uint64_t)({}) {} 1)", v, delta),
+            &|v| format!("(int64_t)((uint64_t){} {} 1)", v, delta),
             post,
         )
     }
 
     pub(crate) fn assign(&mut self, op: AssignOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
-        let rhs = self.expr(r)?;
-        match op {
-            AssignOp::Assign => match &l.kind {
-                ExprKind::Var(v) => Ok(self.assign_var(*v, &rhs)),
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("this cannot be assigned", span));
-                    };
-                    self.use_global(g, true);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    let setter = if self.prog.globals[g].ty == Type::String {
-                        "stp_map_set_str"
-                    } else {
-                        "stp_map_set_long"
-                    };
-                    let t = if self.prog.globals[g].ty == Type::String {
-                        "const char *"
-                    } else {
-                        "int64_t"
-                    };
-                    Ok(format!(
-                        "({{ {} __v = {}(&c->rt, &{}, {}, {}, {}); {} __v; }})",
-                        t,
-                        setter,
-                        self.global(g),
-                        k,
-                        rhs,
-                        n,
-                        self.check()
-                    ))
-                }
-                _ => Err(cg_error("this cannot be assigned", span)),
-            },
-            AssignOp::Aggregate => match &l.kind {
-                ExprKind::Var(Var::Global(g)) => {
-                    // Lock-free: each CPU adds to its own slot (no global lock taken).
-                    let g = *g;
-                    Ok(format!(
-                        "({{ int64_t __v = ({}); stp_stat_set_add(&{}, c->rt.cpu, __v); __v; }})",
-                        rhs,
-                        self.global(g)
-                    ))
-                }
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("statistics must be global", span));
-                    };
-                    self.use_global_for_add(g);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    Ok(format!(
-                        "({{ int64_t __v = stp_map_add_stat(&c->rt, &{}, {}, {}, {}); {} __v; }})",
-                        self.global(g),
-                        k,
-                        rhs,
-                        n,
-                        self.check()
-                    ))
-                }
-                _ => Err(cg_error("statistics must be global", span)),
-            },
-            AssignOp::Compound(BinOp::Concat) => match &l.kind {
-                ExprKind::Var(v) => {
-                    let var = self.var(*v, true);
-                    Ok(format!("stp_strcat({}, {})", var, rhs))
-                }
-                ExprKind::Index(b, keys) => {
-                    let ExprKind::Array(Var::Global(g)) = b.kind else {
-                        return Err(cg_error("this cannot be assigned", span));
-                    };
-                    self.use_global(g, true);
-                    let (k, _) = self.keys(g, keys)?;
-                    let n = self.near(span);
-                    let t = self.temp(Type::String);
-                    Ok(format!(
-                        "({{ const union stp_key *__k = {k}; stp_concat({t}, stp_map_get_str(&{m}, __k), {rhs}); stp_map_set_str(&c->rt, &{m}, __k, {t}, {n}); {} {t}; }})",
-                        self.check(),
-                        k = k,
-                        t = t,
-                        m = self.global(g),
-                        rhs = rhs,
-                        n = n
-                    ))
-                }
-                _ => Err(cg_error("this cannot be assigned", span)),
-            },
-            AssignOp::Compound(op) => {
-                let n = self.near(span);
-                let err = self.err_label().to_string();
-                let rhs_t = self.temp(Type::Long);
-                let rhs_slot = rhs_t.clone();
-                let f = move |v: &str| -> String {
-                    match op {
-                        BinOp::Add => format!("(int64_t)((uint64_t)({}) + (uint64_t){})", v, rhs_t),
-                        BinOp::Sub => format!("(int64_t)((uint64_t)({}) - (uint64_t){})", v, rhs_t),
-                        BinOp::Mul => format!("(int64_t)((uint64_t)({}) * (uint64_t){})", v, rhs_t),
-                        BinOp::Div | BinOp::Mod => format!(
-                            "({{ if (unlikely({r} == 0)) {{ stp_error_near(&c->rt, \"division by 0\", {n}); goto {err}; }} {r} == -1 ? {} : ({}) {} {r}; }})",
-                            if op == BinOp::Div { format!("(int64_t)(0 - (uint64_t)({}))", v) } else { "0".to_string() },
-                            v,
-                            op.as_str(),
-                            r = rhs_t,
-                            n = n,
-                            err = err
-                        ),
-                        BinOp::Shl => format!("(int64_t)((uint64_t)({}) << ({} & 63))", v, rhs_t),
-                        BinOp::Shr => format!("(({}) >> ({} & 63))", v, rhs_t),
-                        _ => format!("(({}) {} {})", v, op.as_str(), rhs_t),
-                    }
-                };
-                let rmw = self.rmw(l, span, &f, false)?;
-                Ok(format!("({{ {} = ({}); {}; }})", rhs_slot, rhs, rmw))
+        match (op, &l.kind) {
+            (AssignOp::Assign, ExprKind::Var(v)) => {
+                let rhs = self.expr(r)?;
+                let t = self.var_type(*v);
+                let var = self.var(*v, true);
+                self.assign_line(&var, &rhs, t);
+                Ok(var)
             }
+            (AssignOp::Assign, ExprKind::Index(b, keys)) => {
+                let g = self.array_global(b, span)?;
+                self.use_global(g, true);
+                let (k, _) = self.keys(g, keys)?;
+                let rhs = self.expr(r)?;
+                let n = self.near(span);
+                let m = self.global(g);
+                if self.prog.globals[g].ty == Type::String {
+                    self.line(&format!(
+                        "stp_map_set_str(&c->rt, &{}, {}, {}, {});",
+                        m, k, rhs, n
+                    ));
+                    self.check_line();
+                    Ok(rhs)
+                } else {
+                    let t = self.long_temp();
+                    self.line(&format!(
+                        "{} = stp_map_set_long(&c->rt, &{}, {}, {}, {});",
+                        t, m, k, rhs, n
+                    ));
+                    self.check_line();
+                    Ok(t)
+                }
+            }
+            // Lock-free: each CPU adds to its own slot (no global lock taken).
+            (AssignOp::Aggregate, ExprKind::Var(Var::Global(g))) => {
+                let rhs = self.expr(r)?;
+                let rhs = self.bake(rhs, Type::Long);
+                let m = self.global(*g);
+                self.line(&format!("stp_stat_set_add(&{}, c->rt.cpu, {});", m, rhs));
+                Ok(rhs)
+            }
+            (AssignOp::Aggregate, ExprKind::Index(b, keys)) => {
+                let ExprKind::Array(Var::Global(g)) = b.kind else {
+                    return Err(cg_error("statistics must be global", span));
+                };
+                self.use_global_for_add(g);
+                let (k, _) = self.keys(g, keys)?;
+                let rhs = self.expr(r)?;
+                let n = self.near(span);
+                let t = self.long_temp();
+                let m = self.global(g);
+                self.line(&format!(
+                    "{} = stp_map_add_stat(&c->rt, &{}, {}, {}, {});",
+                    t, m, k, rhs, n
+                ));
+                self.check_line();
+                Ok(t)
+            }
+            (AssignOp::Aggregate, _) => Err(cg_error("statistics must be global", span)),
+            (AssignOp::Compound(BinOp::Concat), ExprKind::Var(v)) => {
+                let rhs = self.expr(r)?;
+                let var = self.var(*v, true);
+                self.line(&format!("stp_strcat({}, {});", var, rhs));
+                Ok(var)
+            }
+            (AssignOp::Compound(BinOp::Concat), ExprKind::Index(b, keys)) => {
+                let g = self.array_global(b, span)?;
+                self.use_global(g, true);
+                let (k, _) = self.keys(g, keys)?;
+                let rhs = self.expr(r)?;
+                let n = self.near(span);
+                let t = self.temp(Type::String);
+                let m = self.global(g);
+                self.line(&format!(
+                    "stp_concat({}, stp_map_get_str(&{}, {}), {});",
+                    t, m, k, rhs
+                ));
+                self.line(&format!(
+                    "stp_map_set_str(&c->rt, &{}, {}, {}, {});",
+                    m, k, t, n
+                ));
+                self.check_line();
+                Ok(t)
+            }
+            (AssignOp::Compound(op), _) => self.compound(op, l, r, span),
+            _ => Err(cg_error("this cannot be assigned", span)),
         }
     }
 
+    /// `l op= r` on a long.
+    fn compound(&mut self, op: BinOp, l: &Expr, r: &Expr, span: Span) -> R<String> {
+        let rhs = self.expr(r)?;
+        let rhs = match self.stable.contains(&rhs) {
+            true => rhs,
+            false => {
+                let t = self.long_temp();
+                self.line(&format!("{} = {};", t, rhs));
+                t
+            }
+        };
+        if matches!(op, BinOp::Div | BinOp::Mod) {
+            let n = self.near(span);
+            self.fail_if(&format!("{} == 0", rhs), "division by 0", &n);
+        }
+        let f = move |v: &str| -> String {
+            match op {
+                BinOp::Add | BinOp::Sub | BinOp::Mul => {
+                    format!(
+                        "(int64_t)((uint64_t){} {} (uint64_t){})",
+                        v,
+                        op.as_str(),
+                        rhs
+                    )
+                }
+                BinOp::Div => format!(
+                    "{r} == -1 ? (int64_t)(0 - (uint64_t){v}) : {v} / {r}",
+                    r = rhs,
+                    v = v
+                ),
+                BinOp::Mod => format!("{r} == -1 ? 0 : {v} % {r}", r = rhs, v = v),
+                BinOp::Shl => format!("(int64_t)((uint64_t){} << ({} & 63))", v, rhs),
+                BinOp::Shr => format!("{} >> ({} & 63)", v, rhs),
+                _ => format!("{} {} {}", v, op.as_str(), rhs),
+            }
+        };
+        self.rmw(l, span, &f, false)
+    }
+
+    /// The array global an element expression indexes.
+    fn array_global(&self, b: &Expr, span: Span) -> R<GlobalId> {
+        match b.kind {
+            ExprKind::Array(Var::Global(g)) => Ok(g),
+            _ => Err(cg_error("this cannot be assigned", span)),
+        }
+    }
+
+    /// A call: the arguments, then the callee's frame (one level deeper) filled in, the
+    /// call, and its result saved before anything else can reuse that frame.
     pub(crate) fn call(&mut self, f: FuncId, args: &[Expr], span: Span) -> R<String> {
         self.calls.insert(f);
         let func = &self.prog.functions[f];
         let fname = self.names.functions[f].clone();
-        let mut parts = Vec::new();
-        let mut vals = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            let e = self.expr(a)?;
-            let t = func.locals[i].ty;
-            let tmp = self.temp(t);
-            parts.push(if t == Type::String {
-                format!("stp_strcpy({}, {});", tmp, e)
-            } else {
-                format!("{} = {};", tmp, e)
-            });
-            vals.push(tmp);
-        }
-        let frame = format!("c->frames[c->rt.nesting + 1].f{}", f);
+        let refs: Vec<&Expr> = args.iter().collect();
+        let vals = self.eval_all(&refs)?;
         let callee = local_names(
             &func.locals,
             &mut ["__ret".to_string()].into_iter().collect(),
         );
-        let mut copy = Vec::new();
-        for (i, v) in vals.iter().enumerate() {
-            let pname = &callee[i];
-            copy.push(if func.locals[i].ty == Type::String {
-                format!("stp_strcpy({}.{}, {});", frame, pname, v)
-            } else {
-                format!("{}.{} = {};", frame, pname, v)
-            });
-        }
         let n = self.near(span);
-        let result = match func.ret {
+        let err = self.err_label().to_string();
+        self.line(&format!("STP_NEST({}, {});", n, err));
+        let frame = self.decl_temp(&format!("struct stp_locals_{} *", fname), "cf", "NULL");
+        self.line(&format!(
+            "{} = &c->frames[c->rt.nesting + 1].f{};",
+            frame, f
+        ));
+        self.line(&format!("stp_locals_{}_init({});", fname, frame));
+        for (i, v) in vals.iter().enumerate() {
+            let param = format!("{}->{}", frame, callee[i]);
+            self.assign_line(&param, v, func.locals[i].ty);
+        }
+        self.line(&format!("stp_f_{}(c);", fname));
+        self.check_line();
+        Ok(match func.ret {
             Type::String => {
                 let t = self.temp(Type::String);
-                format!("stp_strcpy({}, {}.__ret);", t, frame) + &format!(" (const char *){};", t)
+                self.line(&format!("stp_strcpy({}, {}->__ret);", t, frame));
+                t
             }
-            Type::Long => format!("{}.__ret;", frame),
-            _ => "(int64_t)0;".to_string(),
-        };
-        Ok(format!(
-            "({{ {} if (unlikely(c->rt.nesting + 1 >= MAXNESTING)) {{ stp_error_near(&c->rt, \"MAXNESTING exceeded\", {}); goto {}; }} stp_locals_{}_init(&{}); {} stp_f_{}(c); {} {} }})",
-            parts.join(" "),
-            n,
-            self.err_label(),
-            fname,
-            frame,
-            copy.join(" "),
-            fname,
-            self.check(),
-            result
-        ))
+            Type::Long => {
+                let t = self.long_temp();
+                self.line(&format!("{} = {}->__ret;", t, frame));
+                t
+            }
+            _ => c_long(0),
+        })
     }
 
+    /// The printing functions: the values into an argument array, then one runtime call.
     pub(crate) fn print(&mut self, kind: PrintKind, args: &[Expr], span: Span) -> R<String> {
         let (to_string, newline) = match kind {
             PrintKind::Print { newline, to_string } => (to_string, newline),
             PrintKind::Format { to_string } => (to_string, false),
             PrintKind::Delimited { newline, to_string } => (to_string, newline),
         };
-        // A histogram argument is drawn, not formatted.
         if args.iter().any(|a| matches!(a.kind, ExprKind::Hist(..))) {
             if to_string || !matches!(kind, PrintKind::Print { .. }) {
                 return Err(cg_error(
@@ -438,27 +529,7 @@ impl Gen<'_> {
                     span,
                 ));
             }
-            let mut parts = Vec::new();
-            for a in args {
-                if let ExprKind::Hist(_, operand) = &a.kind {
-                    let g = self.stat_global(operand)?;
-                    let stat = self.stat_ptr(operand)?;
-                    let cfg = self.hist_cfg(g, a.span)?;
-                    parts.push(format!("stp_hist_print(&c->rt, {}, {});", stat, cfg));
-                } else {
-                    let e = self.expr(a)?;
-                    let f = if a.ty == Type::String { "%s" } else { "%d" };
-                    let field = if a.ty == Type::String { "s" } else { "n" };
-                    parts.push(format!(
-                        "stp_printf(&c->rt, \"{}\", 1, (const union stp_arg[]){{ {{ .{} = {} }} }});",
-                        f, field, e
-                    ));
-                }
-            }
-            if newline {
-                parts.push("stp_print_str(&c->rt, \"\\n\");".to_string());
-            }
-            return Ok(format!("({{ {} (int64_t)0; }})", parts.join(" ")));
+            return self.print_hist(args, newline);
         }
         let (fmt, values): (String, &[Expr]) = match kind {
             PrintKind::Format { .. } => match args.first().map(|a| &a.kind) {
@@ -470,47 +541,98 @@ impl Gen<'_> {
                     Some(ExprKind::Literal(Literal::String(d))) => d.replace('%', "%%"),
                     _ => return Err(cg_error("the delimiter must be a literal string", span)),
                 };
-                let f: Vec<&str> = args[1..]
-                    .iter()
-                    .map(|a| if a.ty == Type::String { "%s" } else { "%d" })
-                    .collect();
+                let f: Vec<&str> = args[1..].iter().map(|a| conv(a.ty)).collect();
                 (f.join(&delim), &args[1..])
             }
-            PrintKind::Print { .. } => (
-                args.iter()
-                    .map(|a| if a.ty == Type::String { "%s" } else { "%d" })
-                    .collect::<String>(),
-                args,
-            ),
+            PrintKind::Print { .. } => (args.iter().map(|a| conv(a.ty)).collect(), args),
         };
         let fmt = if newline { format!("{}\\n", fmt) } else { fmt };
-        let mut vals = Vec::new();
-        for a in values {
-            let e = self.expr(a)?;
-            let field = if a.ty == Type::String { "s" } else { "n" };
-            vals.push(format!("{{ .{} = {} }}", field, e));
-        }
-        let arr = if vals.is_empty() {
-            "NULL".to_string()
-        } else {
-            format!("(const union stp_arg[]){{ {} }}", vals.join(", "))
-        };
+        let refs: Vec<&Expr> = values.iter().collect();
+        let vals = self.eval_all(&refs)?;
+        let arr = self.arg_array(values, &vals);
         if to_string {
             let t = self.temp(Type::String);
-            Ok(format!(
-                "stp_sprintf({}, {}, {}, {})",
+            self.line(&format!(
+                "stp_sprintf({}, {}, {}, {});",
                 t,
                 c_lit(&fmt),
                 vals.len(),
                 arr
-            ))
+            ));
+            Ok(t)
         } else {
-            Ok(format!(
-                "({{ stp_printf(&c->rt, {}, {}, {}); (int64_t)0; }})",
+            self.line(&format!(
+                "stp_printf(&c->rt, {}, {}, {});",
                 c_lit(&fmt),
                 vals.len(),
                 arr
-            ))
+            ));
+            Ok(c_long(0))
         }
+    }
+
+    /// `print(@hist_log(s), ...)`: histograms drawn, other values printed, in order.
+    fn print_hist(&mut self, args: &[Expr], newline: bool) -> R<String> {
+        for a in args {
+            if let ExprKind::Hist(_, operand) = &a.kind {
+                let g = self.stat_global(operand)?;
+                let stat = self.stat_ptr(operand)?;
+                let cfg = self.hist_cfg(g, a.span)?;
+                self.line(&format!("stp_hist_print(&c->rt, {}, {});", stat, cfg));
+            } else {
+                let e = self.expr(a)?;
+                let arr = self.arg_array(std::slice::from_ref(a), &[e]);
+                self.line(&format!(
+                    "stp_printf(&c->rt, \"{}\", 1, {});",
+                    conv(a.ty),
+                    arr
+                ));
+            }
+        }
+        if newline {
+            self.line("stp_print_str(&c->rt, \"\\n\");");
+        }
+        Ok(c_long(0))
+    }
+
+    /// An argument array for the format functions holding `vals` (NULL when empty).
+    fn arg_array(&mut self, exprs: &[Expr], vals: &[String]) -> String {
+        if vals.is_empty() {
+            return "NULL".to_string();
+        }
+        let arr = self.decl_array("union stp_arg", "a", vals.len());
+        for (i, (a, v)) in exprs.iter().zip(vals).enumerate() {
+            let field = if a.ty == Type::String { "s" } else { "n" };
+            self.line(&format!("{}[{}].{} = {};", arr, i, field, v));
+        }
+        arr
+    }
+}
+
+/// The default conversion of a value in `print`-style functions.
+fn conv(t: Type) -> &'static str {
+    if t == Type::String {
+        "%s"
+    } else {
+        "%d"
+    }
+}
+
+/// `e` in parentheses unless it is a single name (`l->l_x`, `stp_g.g_a`), number or
+/// string literal.
+pub(crate) fn paren(e: &str) -> String {
+    let name = {
+        let flat = e.replace("->", ".");
+        !flat.is_empty()
+            && flat.split('.').all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    let string =
+        e.len() >= 2 && e.starts_with('"') && e.ends_with('"') && !e[1..e.len() - 1].contains('"');
+    if name || string {
+        e.to_string()
+    } else {
+        format!("({})", e)
     }
 }

@@ -22,69 +22,80 @@ fn source(s: &TargetSource) -> String {
 }
 
 impl Gen<'_> {
-    /// A resolved `$name...` as a C expression (a statement expression that unwinds to
-    /// the error label when a load faults).
+    /// A resolved `$name...`: statements computing it in a `uint64_t` temporary (a
+    /// faulting load unwinds to the error label), and its value.
     pub(crate) fn target(&mut self, t: &TargetExpr, span: Span) -> R<String> {
         let Some(Ok(r)) = &t.resolved else {
-            return Ok("0".into());
+            return Ok("0LL".into());
         };
         let r: &ResolvedTarget = r;
         let near = self.near(span);
-        let err = self.err_label().to_string();
         if let TargetSource::Pairs(pairs) = &r.source {
-            let buf = self.temp(Type::String);
-            let names: Vec<String> = pairs.iter().map(|(n, _)| crate::c_str(n)).collect();
-            let vals: Vec<String> = pairs.iter().map(|(_, s)| source(s)).collect();
-            if pairs.is_empty() {
-                return Ok(format!(
-                    "({{ {}[0] = '\\0'; (const char *){}; }})",
-                    buf, buf
-                ));
-            }
-            return Ok(format!(
-                "({{ static const char *const __n[] = {{ {} }}; const uint64_t __v[] = {{ {} }}; stp_format_pairs({}, __n, __v, {}); (const char *){}; }})",
-                names.join(", "),
-                vals.join(", "),
-                buf,
-                pairs.len(),
-                buf
-            ));
+            return Ok(self.pairs(pairs));
         }
         let start = match (&r.source, &t.base) {
             (TargetSource::Value, TargetBase::Cast { expr, .. }) => {
-                format!("(uint64_t)({})", self.expr(expr)?)
+                format!("(uint64_t){}", crate::expr::paren(&self.expr(expr)?))
             }
             (s, _) => source(s),
         };
-        let mut code = format!("({{ uint64_t __t = {};", start);
-        code.push_str(&self.target_ops(t, &r.ops, &near, &err)?);
+        let u = self.decl_temp("uint64_t ", "u", "0");
+        self.line(&format!("{} = {};", u, start));
+        self.target_ops(t, &r.ops, &u, &near)?;
         if t.pretty > 0 {
-            return self.pretty(t, r, code, &near, &err);
+            return self.pretty(t, r, &u, &near);
         }
-        match r.result {
+        Ok(match r.result {
             // An aggregate only reaches here as &aggregate: its address.
-            TargetResult::Long | TargetResult::Aggregate(_) => code.push_str(" (int64_t)__t; })"),
+            TargetResult::Long | TargetResult::Aggregate(_) => {
+                let v = format!("(int64_t){}", u);
+                self.stable.insert(v.clone());
+                v
+            }
             TargetResult::String { max } => {
                 let buf = self.temp(Type::String);
-                code.push_str(&format!(
-                    " if (stp_kread_string(&c->rt, {}, __t, {}, {})) goto {}; (const char *){}; }})",
-                    buf, max, near, err, buf
-                ));
+                self.read_string(&buf, &u, max, &near);
+                buf
             }
-        }
-        Ok(code)
+        })
     }
 
-    /// `$var$`: the value (`code` leaves it, or the struct's address, in `__t`) as a string,
-    /// structs in SystemTap's `{.a=1, .b="x", .p=0x...}` layout (at most 64 members).
-    fn pretty(
-        &mut self,
-        t: &TargetExpr,
-        r: &ResolvedTarget,
-        mut code: String,
-        near: &str,
-        err: &str,
-    ) -> R<String> {
+    /// `$$parms` and friends: `name=0x...` pairs in a string temporary.
+    fn pairs(&mut self, pairs: &[(String, TargetSource)]) -> String {
+        let buf = self.temp(Type::String);
+        if pairs.is_empty() {
+            self.line(&format!("{}[0] = '\\0';", buf));
+            return buf;
+        }
+        let names = self.decl_array("const char *", "n", pairs.len());
+        let vals = self.decl_array("uint64_t", "v", pairs.len());
+        for (i, (n, src)) in pairs.iter().enumerate() {
+            self.line(&format!("{}[{}] = {};", names, i, crate::c_str(n)));
+            self.line(&format!("{}[{}] = {};", vals, i, source(src)));
+        }
+        self.line(&format!(
+            "stp_format_pairs({}, {}, {}, {});",
+            buf,
+            names,
+            vals,
+            pairs.len()
+        ));
+        buf
+    }
+
+    /// The string at address `u` (at most `max` bytes, 0: any) into `buf`.
+    fn read_string(&mut self, buf: &str, u: &str, max: u32, near: &str) {
+        let l = self.err_label().to_string();
+        self.line(&format!(
+            "if (stp_kread_string(&c->rt, {}, {}, {}, {}))",
+            buf, u, max, near
+        ));
+        self.line(&format!("\tgoto {};", l));
+    }
+
+    /// `$var$`: the value (in `u`, or the struct's address) as a string, structs in
+    /// SystemTap's `{.a=1, .b="x", .p=0x...}` layout (at most 64 members).
+    fn pretty(&mut self, t: &TargetExpr, r: &ResolvedTarget, u: &str, near: &str) -> R<String> {
         let buf = self.temp(Type::String);
         let fields = if t.pretty > 1 {
             &r.pretty_deep
@@ -92,24 +103,28 @@ impl Gen<'_> {
             &r.pretty
         };
         if fields.is_empty() {
+            let arr = self.decl_array("union stp_arg", "a", 1);
             let fmt = match r.result {
                 TargetResult::String { .. } => {
                     let s = self.temp(Type::String);
-                    code.push_str(&format!(
-                        " if (stp_kread_string(&c->rt, {s}, __t, 0, {near})) goto {err}; stp_sprintf({buf}, \"\\\"%#s\\\"\", 1, (const union stp_arg[]){{ {{ .s = {s} }} }}); (const char *){buf}; }})"
-                    ));
-                    return Ok(code);
+                    self.read_string(&s, u, 0, near);
+                    self.line(&format!("{}[0].s = {};", arr, s));
+                    "\\\"%#s\\\""
                 }
-                _ if r.c_type.ends_with('*') => "%#x",
-                _ => "%d",
+                _ => {
+                    self.line(&format!("{}[0].n = (int64_t){};", arr, u));
+                    if r.c_type.ends_with('*') {
+                        "%#x"
+                    } else {
+                        "%d"
+                    }
+                }
             };
-            code.push_str(&format!(
-                " stp_sprintf({buf}, \"{fmt}\", 1, (const union stp_arg[]){{ {{ .n = (int64_t)__t }} }}); (const char *){buf}; }})"
-            ));
-            return Ok(code);
+            self.line(&format!("stp_sprintf({}, \"{}\", 1, {});", buf, fmt, arr));
+            return Ok(buf);
         }
         let mut fmt = String::new();
-        let mut args = Vec::new();
+        let mut vals: Vec<(String, &'static str)> = Vec::new();
         let mut shown = 0;
         for f in fields {
             if shown == 64 && f.kind != PrettyKind::Text {
@@ -117,48 +132,54 @@ impl Gen<'_> {
                 break;
             }
             fmt.push_str(&crate::c_str(&f.text).trim_matches('"').replace('%', "%%"));
-            let read = format!(
-                "({{ uint64_t __t = __base;{}",
-                self.target_ops(t, &f.ops, near, err)?
-            );
+            if f.kind == PrettyKind::Text {
+                continue;
+            }
+            let m = self.decl_temp("uint64_t ", "u", "0");
+            self.line(&format!("{} = {};", m, u));
+            self.target_ops(t, &f.ops, &m, near)?;
             match f.kind {
-                PrettyKind::Text => continue,
+                PrettyKind::Text => {}
                 PrettyKind::Number => {
                     fmt.push_str("%d");
-                    args.push(format!("{{ .n = {} (int64_t)__t; }}) }}", read));
+                    vals.push((format!("(int64_t){}", m), "n"));
                 }
                 PrettyKind::Pointer => {
                     fmt.push_str("%#x");
-                    args.push(format!("{{ .n = {} (int64_t)__t; }}) }}", read));
+                    vals.push((format!("(int64_t){}", m), "n"));
                 }
                 PrettyKind::String { max } => {
                     let s = self.temp(Type::String);
+                    self.read_string(&s, &m, max, near);
                     fmt.push_str("\\\"%#s\\\"");
-                    args.push(format!(
-                        "{{ .s = {} if (stp_kread_string(&c->rt, {s}, __t, {max}, {near})) goto {err}; (const char *){s}; }}) }}",
-                        read
-                    ));
+                    vals.push((s, "s"));
                 }
             }
             shown += 1;
         }
-        code.push_str(&format!(
-            " uint64_t __base = __t; stp_sprintf({buf}, \"{fmt}\", {}, {}); (const char *){buf}; }})",
-            args.len(),
-            if args.is_empty() {
-                "NULL".to_string()
-            } else {
-                format!("(const union stp_arg[]){{ {} }}", args.join(", "))
+        let arr = if vals.is_empty() {
+            "NULL".to_string()
+        } else {
+            let arr = self.decl_array("union stp_arg", "a", vals.len());
+            for (i, (v, field)) in vals.iter().enumerate() {
+                self.line(&format!("{}[{}].{} = {};", arr, i, field, v));
             }
+            arr
+        };
+        self.line(&format!(
+            "stp_sprintf({}, \"{}\", {}, {});",
+            buf,
+            fmt,
+            vals.len(),
+            arr
         ));
-        Ok(code)
+        Ok(buf)
     }
 
-    /// The C statements applying `ops` to `__t`.
-    fn target_ops(&mut self, t: &TargetExpr, ops: &[TargetOp], near: &str, err: &str) -> R<String> {
-        let mut code = String::new();
+    /// The statements applying `ops` to the `uint64_t` temporary `u`.
+    fn target_ops(&mut self, t: &TargetExpr, ops: &[TargetOp], u: &str, near: &str) -> R<()> {
         for op in ops {
-            match op {
+            let line = match op {
                 TargetOp::Narrow { size, signed } => {
                     let ty = match (size, signed) {
                         (1, true) => "int8_t",
@@ -168,54 +189,62 @@ impl Gen<'_> {
                         (4, true) => "int32_t",
                         _ => "uint32_t",
                     };
-                    code.push_str(&format!(" __t = (uint64_t)(int64_t)({})__t;", ty));
+                    format!("{u} = (uint64_t)(int64_t)({}){u};", ty)
                 }
-                TargetOp::Add(k) => code.push_str(&format!(" __t += (uint64_t){}LL;", k)),
+                TargetOp::Add(k) => format!("{u} += (uint64_t){}LL;", k),
                 TargetOp::Arith { op, k } => {
                     use stap_sema::ir::ArithOp;
-                    code.push_str(&match op {
-                        ArithOp::And => format!(" __t &= (uint64_t){}LL;", k),
-                        ArithOp::Or => format!(" __t |= (uint64_t){}LL;", k),
-                        ArithOp::Xor => format!(" __t ^= (uint64_t){}LL;", k),
-                        ArithOp::Mul => format!(" __t *= (uint64_t){}LL;", k),
-                        ArithOp::Shl => format!(" __t <<= {};", k & 63),
-                        ArithOp::Shr => format!(" __t >>= {};", k & 63),
-                        ArithOp::Shra => {
-                            format!(" __t = (uint64_t)((int64_t)__t >> {});", k & 63)
-                        }
-                        ArithOp::Neg => " __t = -__t;".to_string(),
-                        ArithOp::Not => " __t = ~__t;".to_string(),
-                    })
+                    match op {
+                        ArithOp::And => format!("{u} &= (uint64_t){}LL;", k),
+                        ArithOp::Or => format!("{u} |= (uint64_t){}LL;", k),
+                        ArithOp::Xor => format!("{u} ^= (uint64_t){}LL;", k),
+                        ArithOp::Mul => format!("{u} *= (uint64_t){}LL;", k),
+                        ArithOp::Shl => format!("{u} <<= {};", k & 63),
+                        ArithOp::Shr => format!("{u} >>= {};", k & 63),
+                        ArithOp::Shra => format!("{u} = (uint64_t)((int64_t){u} >> {});", k & 63),
+                        ArithOp::Neg => format!("{u} = -{u};"),
+                        ArithOp::Not => format!("{u} = ~{u};"),
+                    }
                 }
                 TargetOp::AddIndex { component, scale } => {
                     let idx = match t.components.get(*component) {
                         Some(TargetComponent::Index(e)) => self.expr(e)?,
                         _ => "0".to_string(),
                     };
-                    code.push_str(&format!(" __t += (uint64_t)({}) * {}ULL;", idx, scale));
+                    format!(
+                        "{u} += (uint64_t){} * {}ULL;",
+                        crate::expr::paren(&idx),
+                        scale
+                    )
                 }
-                TargetOp::Load { size, signed } => code.push_str(&format!(
-                    " if (stp_kread(&c->rt, &__t, {}, {}, {})) goto {};",
-                    size, *signed as i32, near, err
-                )),
+                TargetOp::Load { size, signed } => {
+                    let l = self.err_label().to_string();
+                    self.line(&format!(
+                        "if (stp_kread(&c->rt, &{}, {}, {}, {}))",
+                        u, size, *signed as i32, near
+                    ));
+                    format!("\tgoto {};", l)
+                }
                 TargetOp::Bits {
                     shift,
                     bits,
                     signed,
                 } => {
-                    code.push_str(&format!(
-                        " __t = (__t >> {}) & ((1ULL << {}) - 1);",
+                    self.line(&format!(
+                        "{u} = ({u} >> {}) & ((1ULL << {}) - 1);",
                         shift, bits
                     ));
-                    if *signed {
-                        code.push_str(&format!(
-                            " __t = (uint64_t)((int64_t)(__t << {0}) >> {0});",
-                            64 - *bits as u32
-                        ));
+                    if !*signed {
+                        continue;
                     }
+                    format!(
+                        "{u} = (uint64_t)((int64_t)({u} << {0}) >> {0});",
+                        64 - *bits as u32
+                    )
                 }
-            }
+            };
+            self.line(&line);
         }
-        Ok(code)
+        Ok(())
     }
 }

@@ -524,37 +524,7 @@ impl Checker<'_> {
                 self.lvalue(operand, "increment/decrement");
                 self.expr(operand, false);
             }
-            ExprKind::Assign(op, l, r) => {
-                self.lvalue(l, "assignment");
-                if let ExprKind::Target(t) = &l.kind {
-                    if !self.guru && !matches!(&t.base, TargetBase::Var(n) if n == "$value") {
-                        self.err(
-                            "sema.target-write",
-                            "writing to kernel memory through a target expression needs guru mode (stap -g)",
-                            l,
-                        );
-                    }
-                    // lvalue() checked context variables; others need a probe that has them.
-                    if let TargetBase::Var(name) = &t.base {
-                        if !self.family.is_some_and(|f| f.has_target_vars()) {
-                            self.err(
-                                "sema.target-symbol",
-                                format!("unresolved target-symbol expression '{}'", name),
-                                l,
-                            );
-                        }
-                    }
-                } else if *op != AssignOp::Aggregate
-                    || !matches!(l.kind, ExprKind::Var(_) | ExprKind::Index(..))
-                {
-                    self.expr(l, false);
-                } else if let ExprKind::Index(_, keys) = &l.kind {
-                    for k in keys.iter().flatten() {
-                        self.expr(k, false);
-                    }
-                }
-                self.expr(r, false);
-            }
+            ExprKind::Assign(op, l, r) => self.assign(*op, l, r),
             ExprKind::Ternary(c, t, o) => {
                 self.expr(c, false);
                 self.expr(t, stmt);
@@ -581,84 +551,7 @@ impl Checker<'_> {
                 );
                 self.stat_operand(o);
             }
-            ExprKind::Target(t) => {
-                // Member and element access, and pretty printing, need the pointed-to type
-                // (checked after elision: unused casts need no type).
-                if !t.components.is_empty() || t.pretty > 0 {
-                    let need = match &t.base {
-                        TargetBase::Cast { ty, module, .. } => {
-                            // A known type with a bad member chain says what is wrong.
-                            match (self.resolver.cast_type(ty, module.as_deref()), &t.resolved) {
-                                (Ok(()), Some(Err(why))) => {
-                                    self.err("sema.cast-member", why.clone(), x);
-                                    None
-                                }
-                                (Ok(()), _) => None,
-                                (Err(_), _) => Some((ty.clone(), module.clone())),
-                            }
-                        }
-                        TargetBase::Auto(_) => {
-                            self.err(
-                                "sema.autocast",
-                                "the type of the value before '->' is not known (stap-rs does not track types through functions and locals yet): name it with @cast(value, \"type\")".to_string(),
-                                x,
-                            );
-                            None
-                        }
-                        _ => None,
-                    };
-                    if let Some((ty, module)) = need {
-                        if let Err(msg) = self.resolver.cast_type(&ty, module.as_deref()) {
-                            self.err("sema.cast-type", msg, x);
-                        }
-                    }
-                }
-                if let (TargetBase::Var(name), Some(point), Some(f)) =
-                    (&t.base, self.point, self.family)
-                {
-                    if let Some(msg) = crate::families::context_var_error(f, point, name, t, false)
-                    {
-                        self.err("sema.context-var", msg, x);
-                    }
-                }
-                if let (TargetBase::Var(name), Some(Err(why))) = (&t.base, &t.resolved) {
-                    self.diags.push(
-                        sem_error(
-                            "sema.target-symbol",
-                            format!("unresolved target-symbol expression '{}'", name),
-                            x.span,
-                        )
-                        .with_note(why.clone()),
-                    );
-                }
-                if let TargetBase::Var(name) = &t.base {
-                    if !self.family.is_some_and(|f| f.has_target_vars()) {
-                        let note =
-                            match self.family {
-                                None => "target variables are only available in probe handlers"
-                                    .to_string(),
-                                Some(f) => format!("a {:?} probe has no target variables", f)
-                                    .to_lowercase(),
-                            };
-                        self.diags.push(
-                            sem_error(
-                                "sema.target-symbol",
-                                format!("unresolved target-symbol expression '{}'", name),
-                                x.span,
-                            )
-                            .with_note(note),
-                        );
-                    }
-                }
-                if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
-                    self.expr(expr, false);
-                }
-                for c in &t.components {
-                    if let TargetComponent::Index(i) = c {
-                        self.expr(i, false);
-                    }
-                }
-            }
+            ExprKind::Target(t) => self.target(t, x),
             ExprKind::Entry(o) => {
                 let in_return = self
                     .point
@@ -673,6 +566,113 @@ impl Checker<'_> {
                 self.expr(o, false)
             }
         }
+    }
+
+    /// A target expression: its type and member chain, its context, its operands.
+    fn target(&mut self, t: &TargetExpr, x: &Expr) {
+        // Member and element access, and pretty printing, need the pointed-to type
+        // (checked after elision: unused casts need no type).
+        if !t.components.is_empty() || t.pretty > 0 {
+            let need = match &t.base {
+                TargetBase::Cast { ty, module, .. } => {
+                    // A known type with a bad member chain says what is wrong.
+                    match (self.resolver.cast_type(ty, module.as_deref()), &t.resolved) {
+                        (Ok(()), Some(Err(why))) => {
+                            self.err("sema.cast-member", why.clone(), x);
+                            None
+                        }
+                        (Ok(()), _) => None,
+                        (Err(_), _) => Some((ty.clone(), module.clone())),
+                    }
+                }
+                TargetBase::Auto(_) => {
+                    self.err(
+                        "sema.autocast",
+                        "the type of the value before '->' is not known (stap-rs does not track types through functions and locals yet): name it with @cast(value, \"type\")".to_string(),
+                        x,
+                    );
+                    None
+                }
+                _ => None,
+            };
+            if let Some((ty, module)) = need {
+                if let Err(msg) = self.resolver.cast_type(&ty, module.as_deref()) {
+                    self.err("sema.cast-type", msg, x);
+                }
+            }
+        }
+        if let (TargetBase::Var(name), Some(point), Some(f)) = (&t.base, self.point, self.family) {
+            if let Some(msg) = crate::families::context_var_error(f, point, name, t, false) {
+                self.err("sema.context-var", msg, x);
+            }
+        }
+        if let (TargetBase::Var(name), Some(Err(why))) = (&t.base, &t.resolved) {
+            self.diags.push(
+                sem_error(
+                    "sema.target-symbol",
+                    format!("unresolved target-symbol expression '{}'", name),
+                    x.span,
+                )
+                .with_note(why.clone()),
+            );
+        }
+        if let TargetBase::Var(name) = &t.base {
+            if !self.family.is_some_and(|f| f.has_target_vars()) {
+                let note = match self.family {
+                    None => "target variables are only available in probe handlers".to_string(),
+                    Some(f) => format!("a {:?} probe has no target variables", f).to_lowercase(),
+                };
+                self.diags.push(
+                    sem_error(
+                        "sema.target-symbol",
+                        format!("unresolved target-symbol expression '{}'", name),
+                        x.span,
+                    )
+                    .with_note(note),
+                );
+            }
+        }
+        if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
+            self.expr(expr, false);
+        }
+        for c in &t.components {
+            if let TargetComponent::Index(i) = c {
+                self.expr(i, false);
+            }
+        }
+    }
+
+    /// An assignment: what it assigns to may be assigned, and its operands.
+    fn assign(&mut self, op: AssignOp, l: &Expr, r: &Expr) {
+        self.lvalue(l, "assignment");
+        if let ExprKind::Target(t) = &l.kind {
+            if !self.guru && !matches!(&t.base, TargetBase::Var(n) if n == "$value") {
+                self.err(
+                    "sema.target-write",
+                    "writing to kernel memory through a target expression needs guru mode (stap -g)",
+                    l,
+                );
+            }
+            // lvalue() checked context variables; others need a probe that has them.
+            if let TargetBase::Var(name) = &t.base {
+                if !self.family.is_some_and(|f| f.has_target_vars()) {
+                    self.err(
+                        "sema.target-symbol",
+                        format!("unresolved target-symbol expression '{}'", name),
+                        l,
+                    );
+                }
+            }
+        } else if op != AssignOp::Aggregate
+            || !matches!(l.kind, ExprKind::Var(_) | ExprKind::Index(..))
+        {
+            self.expr(l, false);
+        } else if let ExprKind::Index(_, keys) = &l.kind {
+            for k in keys.iter().flatten() {
+                self.expr(k, false);
+            }
+        }
+        self.expr(r, false);
     }
 
     fn stat_operand(&mut self, o: &Expr) {

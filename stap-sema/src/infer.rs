@@ -297,6 +297,72 @@ impl Infer<'_> {
     }
 
     /// Types `x`, pushing `want` into it where it has a slot.  Returns its type.
+    /// A binary operation's operand types and result.
+    fn binary(&mut self, op: BinOp, l: &mut Expr, r: &mut Expr) -> Type {
+        match op {
+            BinOp::Concat => {
+                self.expr(l, Type::String);
+                self.expr(r, Type::String);
+                Type::String
+            }
+            BinOp::Match | BinOp::NotMatch => {
+                self.expr(l, Type::String);
+                self.expr(r, Type::String);
+                Type::Long
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+                let lt = self.expr(l, Type::Unknown);
+                let rt = self.expr(r, lt);
+                if lt == Type::Unknown && rt != Type::Unknown {
+                    self.expr(l, rt);
+                }
+                for (t, side) in [(lt, &*l), (rt, &*r)] {
+                    if t == Type::Stats {
+                        self.mismatch(Type::Stats, Type::Long, side.span, None);
+                    }
+                }
+                Type::Long
+            }
+            _ => {
+                self.expr(l, Type::Long);
+                self.expr(r, Type::Long);
+                Type::Long
+            }
+        }
+    }
+
+    /// An assignment's operand types and result.
+    fn assign(&mut self, op: AssignOp, l: &mut Expr, r: &mut Expr, want: Type, span: Span) -> Type {
+        match op {
+            AssignOp::Aggregate => {
+                self.expr(l, Type::Stats);
+                self.expr(r, Type::Long);
+                Type::Long
+            }
+            AssignOp::Compound(BinOp::Concat) => {
+                self.expr(l, Type::String);
+                self.expr(r, Type::String);
+                Type::String
+            }
+            AssignOp::Compound(_) => {
+                self.expr(l, Type::Long);
+                self.expr(r, Type::Long);
+                Type::Long
+            }
+            AssignOp::Assign => {
+                let rt = self.expr(r, want);
+                let lt = self.expr(l, rt);
+                if rt == Type::Unknown && lt != Type::Unknown {
+                    self.expr(r, lt);
+                }
+                if lt == Type::Stats {
+                    self.mismatch(Type::Stats, Type::Long, span, None);
+                }
+                lt
+            }
+        }
+    }
+
     fn expr(&mut self, x: &mut Expr, want: Type) -> Type {
         let span = x.span;
         let t = match &mut x.kind {
@@ -357,36 +423,7 @@ impl Infer<'_> {
                     _ => Type::Unknown,
                 }
             }
-            ExprKind::Binary(op, l, r) => match op {
-                BinOp::Concat => {
-                    self.expr(l, Type::String);
-                    self.expr(r, Type::String);
-                    Type::String
-                }
-                BinOp::Match | BinOp::NotMatch => {
-                    self.expr(l, Type::String);
-                    self.expr(r, Type::String);
-                    Type::Long
-                }
-                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
-                    let lt = self.expr(l, Type::Unknown);
-                    let rt = self.expr(r, lt);
-                    if lt == Type::Unknown && rt != Type::Unknown {
-                        self.expr(l, rt);
-                    }
-                    for (t, side) in [(lt, &**l), (rt, &**r)] {
-                        if t == Type::Stats {
-                            self.mismatch(Type::Stats, Type::Long, side.span, None);
-                        }
-                    }
-                    Type::Long
-                }
-                _ => {
-                    self.expr(l, Type::Long);
-                    self.expr(r, Type::Long);
-                    Type::Long
-                }
-            },
+            ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
             ExprKind::Unary(_, o) => {
                 self.expr(o, Type::Long);
                 Type::Long
@@ -395,34 +432,7 @@ impl Infer<'_> {
                 self.expr(operand, Type::Long);
                 Type::Long
             }
-            ExprKind::Assign(op, l, r) => match op {
-                AssignOp::Aggregate => {
-                    self.expr(l, Type::Stats);
-                    self.expr(r, Type::Long);
-                    Type::Long
-                }
-                AssignOp::Compound(BinOp::Concat) => {
-                    self.expr(l, Type::String);
-                    self.expr(r, Type::String);
-                    Type::String
-                }
-                AssignOp::Compound(_) => {
-                    self.expr(l, Type::Long);
-                    self.expr(r, Type::Long);
-                    Type::Long
-                }
-                AssignOp::Assign => {
-                    let rt = self.expr(r, want);
-                    let lt = self.expr(l, rt);
-                    if rt == Type::Unknown && lt != Type::Unknown {
-                        self.expr(r, lt);
-                    }
-                    if lt == Type::Stats {
-                        self.mismatch(Type::Stats, Type::Long, span, None);
-                    }
-                    lt
-                }
-            },
+            ExprKind::Assign(op, l, r) => self.assign(*op, l, r, want, span),
             ExprKind::Ternary(c, t, o) => {
                 self.expr(c, Type::Long);
                 let tt = self.expr(t, want);

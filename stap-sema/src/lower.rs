@@ -529,27 +529,7 @@ impl<'a> Elab<'a> {
                 Type::Unknown,
                 span,
             ),
-            A::Index { base, indexes } => {
-                let b = match &base.kind {
-                    A::Symbol(name) => {
-                        let g = self.resolve_array(s, name, indexes.len(), base.span)?;
-                        e(ExprKind::Array(Var::Global(g)), Type::Unknown, base.span)
-                    }
-                    A::Hist { .. } => self.lower_expr(s, base)?,
-                    _ => {
-                        return Err(sem_error(
-                            "sema.index",
-                            "only arrays and histograms can be indexed",
-                            span,
-                        ))
-                    }
-                };
-                let mut keys = Vec::new();
-                for k in indexes {
-                    keys.push(self.opt_expr(s, k)?);
-                }
-                e(ExprKind::Index(Box::new(b), keys), Type::Unknown, span)
-            }
+            A::Index { base, indexes } => self.lower_index(s, base, indexes, span)?,
             A::In { keys, array } => {
                 let b = match &array.kind {
                     A::Symbol(name) => {
@@ -650,35 +630,7 @@ impl<'a> Elab<'a> {
             }
             A::Hist { hist, operand } => {
                 let o = self.lower_stat_operand(s, operand)?;
-                let kind = match hist {
-                    ast::Hist::Log => HistKind::Log,
-                    ast::Hist::Linear { lo, hi, step } => {
-                        let lo = literal_number(lo)?;
-                        let hi = literal_number(hi)?;
-                        let step = literal_number(step)?;
-                        if step <= 0 || hi < lo {
-                            return Err(sem_error(
-                                "sema.hist-linear",
-                                format!(
-                                    "@hist_linear needs low <= high and a positive step (got {}, {}, {})",
-                                    lo, hi, step
-                                ),
-                                span,
-                            ));
-                        }
-                        if HistKind::linear_buckets(lo, hi, step) > HIST_LINEAR_MAX_BUCKETS {
-                            return Err(sem_error(
-                                "sema.hist-linear",
-                                format!(
-                                    "@hist_linear has too many buckets (at most {})",
-                                    HIST_LINEAR_MAX_BUCKETS
-                                ),
-                                span,
-                            ));
-                        }
-                        HistKind::Linear { lo, hi, step }
-                    }
-                };
+                let kind = hist_kind(hist, span)?;
                 e(ExprKind::Hist(kind, Box::new(o)), Type::Unknown, span)
             }
             A::Target(t) => self.lower_target(s, t, span)?,
@@ -708,6 +660,36 @@ impl<'a> Elab<'a> {
                 e(ExprKind::Embedded(code.clone()), ty, span)
             }
         })
+    }
+
+    /// `a[k...]` or a histogram bucket.
+    fn lower_index(
+        &mut self,
+        s: &mut Scope,
+        base: &ast::Expr,
+        indexes: &[Option<ast::Expr>],
+        span: Span,
+    ) -> LResult<Expr> {
+        use ast::ExprKind as A;
+        let b = match &base.kind {
+            A::Symbol(name) => {
+                let g = self.resolve_array(s, name, indexes.len(), base.span)?;
+                e(ExprKind::Array(Var::Global(g)), Type::Unknown, base.span)
+            }
+            A::Hist { .. } => self.lower_expr(s, base)?,
+            _ => {
+                return Err(sem_error(
+                    "sema.index",
+                    "only arrays and histograms can be indexed",
+                    span,
+                ))
+            }
+        };
+        let mut keys = Vec::new();
+        for k in indexes {
+            keys.push(self.opt_expr(s, k)?);
+        }
+        Ok(e(ExprKind::Index(Box::new(b), keys), Type::Unknown, span))
     }
 
     /// The operand of `@count(...)`, `@hist_log(...)`: a statistics variable or element.
@@ -825,4 +807,37 @@ pub(crate) fn pragmas(code: &str) -> Vec<String> {
         rest = &after[j + 2..];
     }
     out
+}
+
+/// A histogram's kind and literal bucket parameters, checked as SystemTap checks them.
+fn hist_kind(hist: &ast::Hist, span: Span) -> LResult<HistKind> {
+    Ok(match hist {
+        ast::Hist::Log => HistKind::Log,
+        ast::Hist::Linear { lo, hi, step } => {
+            let lo = literal_number(lo)?;
+            let hi = literal_number(hi)?;
+            let step = literal_number(step)?;
+            if step <= 0 || hi < lo {
+                return Err(sem_error(
+                    "sema.hist-linear",
+                    format!(
+                        "@hist_linear needs low <= high and a positive step (got {}, {}, {})",
+                        lo, hi, step
+                    ),
+                    span,
+                ));
+            }
+            if HistKind::linear_buckets(lo, hi, step) > HIST_LINEAR_MAX_BUCKETS {
+                return Err(sem_error(
+                    "sema.hist-linear",
+                    format!(
+                        "@hist_linear has too many buckets (at most {})",
+                        HIST_LINEAR_MAX_BUCKETS
+                    ),
+                    span,
+                ));
+            }
+            HistKind::Linear { lo, hi, step }
+        }
+    })
 }

@@ -1,0 +1,86 @@
+//! The probe table: what each derived probe attaches to, as `struct stp_probe` fields
+//! written from its [`ProbeKind`].
+
+use crate::c_str;
+use stap_sema::ir::*;
+
+/// The table fields describing when a probe fires, one per line.
+pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
+    let kind = |k: &str| format!(".kind = STP_PROBE_{},", k);
+    match k {
+        ProbeKind::Begin { seq } => vec![kind("BEGIN"), format!(".seq = {}LL,", seq)],
+        ProbeKind::End { seq } => vec![kind("END"), format!(".seq = {}LL,", seq)],
+        ProbeKind::Error { seq } => vec![kind("ERROR"), format!(".seq = {}LL,", seq)],
+        ProbeKind::Never => vec![kind("NEVER")],
+        ProbeKind::Timer {
+            period,
+            randomize,
+            per_cpu,
+        } => {
+            let mut f = vec![kind("TIMER")];
+            match period {
+                TimerPeriod::Ns(ns) => {
+                    f.push(format!(".period_ns = {}LL,", ns));
+                    if *randomize != 0 {
+                        f.push(format!(".randomize_ns = {}LL,", randomize));
+                    }
+                }
+                TimerPeriod::Jiffies(j) => {
+                    f.push(format!(".jiffies = {}LL,", j));
+                    if *randomize != 0 {
+                        f.push(format!(".randomize_ns = {}LL * STP_JIFFY_NS,", randomize));
+                    }
+                }
+            }
+            if *per_cpu {
+                f.push(".percpu = 1,".to_string());
+            }
+            f
+        }
+        // type -1 makes the runtime refuse the forms it does not build, with a WARNING.
+        ProbeKind::Perf {
+            ty,
+            config,
+            sample,
+            unsupported,
+        } => vec![
+            kind("PERF"),
+            format!(".perf_type = {}LL,", if *unsupported { -1 } else { *ty }),
+            format!(".perf_config = {}LL,", config),
+            format!(".perf_sample = {}LL,", sample),
+        ],
+        ProbeKind::Perfmon { handle, ty, config } => vec![
+            kind("PERFMON"),
+            format!(".perf_type = {}LL,", ty),
+            format!(".perf_config = {}LL,", config),
+            format!(".perfmon = {},", handle),
+        ],
+        ProbeKind::Kprobe {
+            addr: Some(addr), ..
+        } => vec![
+            kind("KPROBE"),
+            ".symbol = \"\",".to_string(),
+            format!(".addr = {:#x}UL,", addr),
+        ],
+        ProbeKind::Kprobe {
+            symbol,
+            offset,
+            ret,
+            maxactive,
+            addr: None,
+        } => vec![
+            kind(if *ret { "KRETPROBE" } else { "KPROBE" }),
+            format!(".symbol = {},", c_str(symbol)),
+            format!(".offset = {},", offset),
+            format!(".maxactive = {}LL,", maxactive),
+        ],
+        ProbeKind::Tracepoint { name } => {
+            vec![kind("TRACEPOINT"), format!(".symbol = {},", c_str(name))]
+        }
+        // Families no runtime runs yet: sema refuses them before pass 4
+        // (`stap_sema::unsupported`); -p3 still shows their entry.
+        ProbeKind::Process { .. } | ProbeKind::Procfs { .. } | ProbeKind::Netfilter { .. } => {
+            vec![kind("OTHER")]
+        }
+    }
+}
