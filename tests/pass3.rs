@@ -185,3 +185,64 @@ fn p4_refuses_families_no_runtime_runs() {
         assert!(err.contains("Pass 4: compilation failed."), "{err}");
     }
 }
+
+/// The C of one construct: the first probe's handler only.
+fn construct_c(script: &str) -> String {
+    let c = p3(&["--runtime=user", "-u", "-p3", "-e", script]);
+    let start = c.find("static void stp_p_0(").expect("probe 0");
+    let end = c[start..].find("\n}\n").expect("end of probe 0") + start + 3;
+    c[start..end].to_string()
+}
+
+/// Per-construct snapshots of the generated C (bpftrace's tests/codegen style): each
+/// names one construct, so a change to how it is written shows where.
+#[test]
+fn p3_per_construct_snapshots() {
+    let cases = [
+        ("assign_element", "global a probe begin { a[1, \"x\"] = 2 }"),
+        (
+            "post_increment_element",
+            "global a probe begin { b = a[3]++ }",
+        ),
+        ("compound_divide", "probe begin { x = 10; x /= 3 }"),
+        (
+            "short_circuit_with_call",
+            "probe begin { if (x && strlen(\"ab\") > 1) println(1) }",
+        ),
+        (
+            "string_ternary",
+            "probe begin { s = x ? sprint(x) : \"none\" }",
+        ),
+        (
+            "for_with_continue",
+            "probe begin { for (i = 0; i < 3; i++) { if (i == 1) continue } }",
+        ),
+        (
+            "while_with_call_condition",
+            "probe begin { while (strlen(s) < 3) s .= \"a\" }",
+        ),
+        (
+            "foreach_sorted_limit",
+            "global a probe begin { a[1] = 1; foreach ([k] in a- limit 2) println(k) }",
+        ),
+        (
+            "try_catch",
+            "probe begin { try { error(\"e\") } catch (m) { println(m) } }",
+        ),
+        (
+            "concat_assign_element",
+            "global a probe begin { a[\"k\"] .= \"v\" }",
+        ),
+        (
+            "printf_in_order",
+            "probe begin { printf(\"%d %s %d\\n\", x++, sprint(x), x) }",
+        ),
+        (
+            "stat_extract",
+            "global s probe begin { s <<< 1; println(@avg(s), @count(s)) }",
+        ),
+    ];
+    for (name, script) in cases {
+        insta::assert_snapshot!(format!("construct_{}", name), construct_c(script));
+    }
+}
