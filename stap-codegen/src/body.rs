@@ -856,7 +856,14 @@ impl Gen<'_> {
             if name.starts_with('t') && count_ident(&self.out, name) == 1 {
                 let assign = format!("\t{} = ", name);
                 if let Some(i) = self.out.find(&assign) {
-                    self.out.replace_range(i + 1..i + assign.len(), "");
+                    // A call stays a call; any other value is discarded with (void), since
+                    // a bare value is a statement with no effect.
+                    let rest = &self.out[i + assign.len()..];
+                    let callee = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .is_some_and(|k| k > 0 && rest[k..].starts_with('('));
+                    let with = if callee { "" } else { "(void)" };
+                    self.out.replace_range(i + 1..i + assign.len(), with);
                     continue;
                 }
             }

@@ -45,7 +45,10 @@ for ko in "$@"; do
 done
 [ -n "${VM_WORKLOAD:-}" ] && touch "$work/root/workload"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
-timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
+# --foreground: timeout stays in this script's process group, so a harness that kills the
+# group (a hung guest) kills QEMU too; without it timeout makes a group of its own and the
+# guest outlives the harness, starving every later boot of CPU.
+timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 ${VM_APPEND:-}" \
 	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}
