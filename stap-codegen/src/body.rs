@@ -10,12 +10,12 @@
 
 use crate::foreach_slots::ForeachSlots;
 use crate::names::{c_ident, Names};
-use crate::{c_comment, c_str, cg_error, cloc, field, near};
-// (operator_after is used through crate:: for clarity at its one call site.)
+use crate::{c_comment, c_str, cg_error, cloc, field};
 use stap_sema::ir::*;
 use stap_syntax::ast::{SortDir, StatOp};
 use stap_syntax::diag::Diagnostic;
-use stap_syntax::source::{SourceMap, Span};
+use stap_syntax::locate::Locate;
+use stap_syntax::source::Span;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
 
@@ -68,7 +68,7 @@ pub(crate) struct Generated {
 /// What every body's generator shares: the program and the tables made from it.
 pub(crate) struct Tables<'a> {
     pub(crate) prog: &'a Program,
-    pub(crate) sm: &'a SourceMap,
+    pub(crate) sm: &'a dyn Locate,
     pub(crate) names: &'a Names,
     pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
     pub(crate) regexes: &'a [(String, Span)],
@@ -78,7 +78,7 @@ pub(crate) struct Tables<'a> {
 pub(crate) struct Gen<'a> {
     pub(crate) prog: &'a Program,
     pub(crate) slots: &'a ForeachSlots,
-    pub(crate) sm: &'a SourceMap,
+    pub(crate) sm: &'a dyn Locate,
     pub(crate) names: &'a Names,
     pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
     pub(crate) regexes: &'a [(String, Span)],
@@ -281,7 +281,7 @@ impl<'a> Gen<'a> {
     }
 
     pub(crate) fn near(&self, span: Span) -> String {
-        c_str(&near(self.sm, span))
+        c_str(&self.sm.near(span))
     }
 
     /// Records that this probe or function uses global `g`, and whether it needs the

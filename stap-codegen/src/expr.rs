@@ -223,7 +223,7 @@ impl Gen<'_> {
                         t
                     }
                 };
-                let n = self.near(crate::operator_after(self.sm, l.span));
+                let n = self.near(self.sm.operator_after(l.span));
                 let _ = span;
                 self.fail_if(&format!("{} == 0", b), "division by 0", &n);
                 let t = self.long_temp();

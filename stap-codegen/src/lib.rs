@@ -22,7 +22,8 @@ mod writer;
 use stap_sema::ir::*;
 use stap_syntax::diag::{Diagnostic, Pass};
 use stap_syntax::lexer::escape_bytes;
-use stap_syntax::source::{SourceMap, Span};
+use stap_syntax::locate::Locate;
+use stap_syntax::source::Span;
 
 /// Which backend the C is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub(crate) fn c_lit(canonical: &str) -> String {
 }
 
 /// `file:line:col` of a span.
-pub(crate) fn loc(sm: &SourceMap, span: Span) -> String {
+pub(crate) fn loc(sm: &dyn Locate, span: Span) -> String {
     sm.location(span)
 }
 
@@ -78,87 +79,8 @@ pub(crate) fn c_comment(text: &str) -> String {
 }
 
 /// `file:line:col` of a span, for a C comment (see [`c_comment`]).
-pub(crate) fn cloc(sm: &SourceMap, span: Span) -> String {
+pub(crate) fn cloc(sm: &dyn Locate, span: Span) -> String {
     c_comment(&sm.location(span))
-}
-
-/// SystemTap's description of the token a span starts with: `operator '/' at f:1:2`.
-pub(crate) fn near(sm: &SourceMap, span: Span) -> String {
-    let text = sm.text(span);
-    let first: String = {
-        let mut it = text.chars().peekable();
-        let mut t = String::new();
-        if let Some(&c) = it.peek() {
-            if c.is_alphanumeric() || c == '_' || c == '$' || c == '@' {
-                while let Some(&c) = it.peek() {
-                    if c.is_alphanumeric() || c == '_' || c == '$' || c == '@' {
-                        t.push(c);
-                        it.next();
-                    } else {
-                        break;
-                    }
-                }
-            } else if c == '"' {
-                t = text.chars().take(40).collect();
-                if let Some(end) = t[1..].find('"') {
-                    t.truncate(end + 2);
-                }
-            } else {
-                let ops = [
-                    "<<<", "<<=", ">>=", "<=", ">=", "==", "!=", "=~", "!~", "&&", "||", "++",
-                    "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", ".=", "->", "<<", ">>",
-                ];
-                t = ops
-                    .iter()
-                    .find(|o| text.starts_with(*o))
-                    .map(|o| o.to_string())
-                    .unwrap_or_else(|| c.to_string());
-            }
-        }
-        t
-    };
-    let kind = match first.chars().next() {
-        Some(c) if c.is_ascii_digit() => "number",
-        Some('"') => "string",
-        Some(c) if c.is_alphanumeric() || c == '_' || c == '$' || c == '@' => {
-            const KW: &[&str] = &[
-                "if", "else", "for", "foreach", "while", "return", "delete", "break", "continue",
-                "next", "try", "catch", "in", "limit", "probe", "function", "global",
-            ];
-            if KW.contains(&first.as_str()) {
-                "keyword"
-            } else {
-                "identifier"
-            }
-        }
-        _ => "operator",
-    };
-    format!("{} '{}' at {}", kind, first, loc(sm, span))
-}
-
-/// The span of the operator that follows `lhs` (skipping blanks, comments and closing
-/// parentheses), for "near operator '/'" in runtime errors.
-pub(crate) fn operator_after(sm: &SourceMap, lhs: Span) -> Span {
-    let text = &sm.file(lhs.file).text;
-    let b = text.as_bytes();
-    let mut i = lhs.end as usize;
-    loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b')') {
-            i += 1;
-        }
-        if text[i..].starts_with("/*") {
-            i = text[i..].find("*/").map(|k| i + k + 2).unwrap_or(b.len());
-        } else if text[i..].starts_with("//") || text[i..].starts_with('#') {
-            i = text[i..].find('\n').map(|k| i + k).unwrap_or(b.len());
-        } else {
-            break;
-        }
-    }
-    Span {
-        file: lhs.file,
-        start: i as u32,
-        end: (i + 1).min(b.len()) as u32,
-    }
 }
 
 pub(crate) fn cg_error(msg: impl Into<String>, span: Span) -> Diagnostic {
@@ -181,7 +103,8 @@ pub(crate) fn stp_type(t: Type) -> &'static str {
     }
 }
 
-/// Generates the C for a program.
-pub fn generate(prog: &Program, sm: &SourceMap, opts: &Options) -> Result<String, Diagnostic> {
+/// Generates the C for a program; `sm` places spans (locations for comments and runtime
+/// `ERROR` lines), codegen reads no source text.
+pub fn generate(prog: &Program, sm: &dyn Locate, opts: &Options) -> Result<String, Diagnostic> {
     writer::Writer::new(prog, sm, opts)?.write()
 }

@@ -9,7 +9,8 @@ use crate::names::Names;
 use crate::{c_comment, c_lit, c_str, cg_error, cloc, field, loc, stp_type, Backend, Options};
 use stap_sema::ir::*;
 use stap_syntax::diag::Diagnostic;
-use stap_syntax::source::{SourceMap, Span};
+use stap_syntax::locate::Locate;
+use stap_syntax::source::Span;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -71,7 +72,7 @@ fn regexes(prog: &Program) -> Vec<(String, Span)> {
 /// Writes one program's C.
 pub(crate) struct Writer<'a> {
     prog: &'a Program,
-    sm: &'a SourceMap,
+    sm: &'a dyn Locate,
     opts: &'a Options,
     names: Names,
     hists: BTreeMap<GlobalId, HistKind>,
@@ -84,7 +85,7 @@ impl<'a> Writer<'a> {
     /// The tables a program's C needs (histogram kinds, regexes, foreach slots, names).
     pub(crate) fn new(
         prog: &'a Program,
-        sm: &'a SourceMap,
+        sm: &'a dyn Locate,
         opts: &'a Options,
     ) -> Result<Writer<'a>, Diagnostic> {
         Ok(Writer {

@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod diag;
 pub mod lexer;
+pub mod locate;
 pub mod parser;
 pub mod preprocess;
 pub mod printer;
