@@ -188,6 +188,10 @@ fn semantic_errors_follow_systemtap() {
         ),
         ("probe begin { x = 1 }", "no probes found"),
         (
+            "global s probe begin { s <<< 1; print(@hist_log(s)); print(@hist_linear(s, 0, 10, 1)) }",
+            "a statistic can have only one kind of histogram",
+        ),
+        (
             "function f(x) { return f(x) + 1 } probe begin { println(f(1)) }",
             "no base case",
         ),

@@ -6,7 +6,7 @@ use crate::body::{self, push_line, Tables};
 use crate::foreach_slots::ForeachSlots;
 use crate::locks::{is_stats_array, lock_functions, probe_globals};
 use crate::names::Names;
-use crate::{c_comment, c_lit, c_str, cg_error, cloc, field, loc, stp_type, Backend, Options};
+use crate::{c_comment, c_lit, c_str, cloc, field, loc, stp_type, Backend, Options};
 use stap_sema::ir::*;
 use stap_syntax::diag::Diagnostic;
 use stap_syntax::locate::Locate;
@@ -14,39 +14,13 @@ use stap_syntax::source::Span;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Histogram configuration of each statistics global (SystemTap allows one per global).
-fn hist_configs(prog: &Program) -> Result<BTreeMap<GlobalId, HistKind>, Diagnostic> {
-    let mut out: BTreeMap<GlobalId, (HistKind, Span)> = BTreeMap::new();
-    let mut err = None;
-    let mut note = |x: &Expr| {
-        if let ExprKind::Hist(kind, operand) = &x.kind {
-            let g = match &operand.kind {
-                ExprKind::Var(Var::Global(g)) => *g,
-                ExprKind::Index(b, _) => match b.kind {
-                    ExprKind::Array(Var::Global(g)) => g,
-                    _ => return,
-                },
-                _ => return,
-            };
-            match out.get(&g) {
-                Some((k, first)) if k != kind && err.is_none() => {
-                    err = Some(
-                        cg_error("a statistic can have only one kind of histogram", x.span)
-                            .with_label(*first, "the other histogram"),
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    out.insert(g, (*kind, x.span));
-                }
-            }
-        }
-    };
-    body::for_each_expr(prog, &mut note);
-    match err {
-        Some(e) => Err(e),
-        None => Ok(out.into_iter().map(|(g, (k, _))| (g, k)).collect()),
-    }
+/// The histogram each statistics global keeps (sema chose it, one per global).
+fn hist_configs(prog: &Program) -> BTreeMap<GlobalId, HistKind> {
+    prog.globals
+        .iter()
+        .enumerate()
+        .filter_map(|(g, glob)| glob.hist.map(|k| (g, k)))
+        .collect()
 }
 
 /// Every `=~`/`!~` pattern, compiled once at start-up: (pattern, where).
@@ -93,7 +67,7 @@ impl<'a> Writer<'a> {
             sm,
             opts,
             names: Names::new(prog),
-            hists: hist_configs(prog)?,
+            hists: hist_configs(prog),
             slots: ForeachSlots::new(prog),
             regexes: regexes(prog),
             o: String::new(),

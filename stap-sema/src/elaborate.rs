@@ -161,6 +161,7 @@ impl<'a> Elab<'a> {
                 is_array: g.size.is_some() || g.wrap,
                 size: g.size,
                 wrap: g.wrap,
+                hist: None,
                 init: g.init.clone(),
                 private: g.private,
                 from_tapset: tapset,

@@ -68,6 +68,9 @@ pub struct Global {
     pub size: Option<i64>,
     /// `global a%`.
     pub wrap: bool,
+    /// The histogram kept for this statistic (SystemTap allows one kind per statistic),
+    /// if the program draws or indexes one.
+    pub hist: Option<HistKind>,
     /// The initial value.
     pub init: Option<Literal>,
     /// Declared `private` (its name is scoped to its file).

@@ -14,6 +14,7 @@ mod check_format;
 mod display;
 mod elaborate;
 mod families;
+mod histograms;
 pub use families::unsupported;
 mod infer;
 pub mod ir;
@@ -243,6 +244,7 @@ pub fn elaborate(
         diags.push(e);
     } else {
         check::check(&prog, resolver, opts.guru, &mut diags);
+        histograms::assign(&mut prog, &mut diags);
         display::add_global_display(&mut prog);
     }
     let ok = !failed(&diags);
