@@ -254,8 +254,9 @@ static void stp_stop(struct work_struct *w)
 
 static ssize_t stp_ctl_read(struct file *f, char __user *b, size_t n, loff_t *off)
 {
-	const char *state = READ_ONCE(stp_done) ? "done" :
-			    stp_atomic_read(&stp_session.state) == STP_RUNNING ? "running" : "stopping";
+	const char *state = READ_ONCE(stp_done) ? STP_STATE_DONE :
+			    stp_atomic_read(&stp_session.state) == STP_RUNNING ? STP_STATE_RUNNING :
+			    STP_STATE_STOPPING;
 	char s[32];
 	size_t len = (size_t)snprintf(s, sizeof(s), "%s %d\n", state, atomic_read(&stp_nreaders));
 
@@ -275,7 +276,7 @@ static ssize_t stp_ctl_write(struct file *f, const char __user *b, size_t n, lof
 
 	if (copy_from_user(cmd, b, n < sizeof(cmd) - 1 ? n : sizeof(cmd) - 1))
 		return -EFAULT;
-	if (!strncmp(cmd, "exit", 4))
+	if (!strncmp(cmd, STP_CTL_EXIT, sizeof(STP_CTL_EXIT) - 1))
 		stp_request_exit();
 	return (ssize_t)n;
 }
@@ -445,11 +446,11 @@ static int __init stp_module_init(void)
 		stp_teardown();
 		return -ENOMEM;
 	}
-	snprintf(name, sizeof(name), "stap_%s", KBUILD_MODNAME);
+	snprintf(name, sizeof(name), STP_PROC_PREFIX "%s", KBUILD_MODNAME);
 	stp_proc_dir = proc_mkdir(name, NULL);
-	if (!stp_proc_dir || !proc_create("out", 0400, stp_proc_dir, &stp_out_ops) ||
-	    !proc_create("err", 0400, stp_proc_dir, &stp_err_ops) ||
-	    !proc_create("ctl", 0600, stp_proc_dir, &stp_ctl_ops)) {
+	if (!stp_proc_dir || !proc_create(STP_PROC_OUT, 0400, stp_proc_dir, &stp_out_ops) ||
+	    !proc_create(STP_PROC_ERR, 0400, stp_proc_dir, &stp_err_ops) ||
+	    !proc_create(STP_PROC_CTL, 0600, stp_proc_dir, &stp_ctl_ops)) {
 		stp_teardown();
 		return -ENOMEM;
 	}

@@ -36,8 +36,10 @@
 
 #define STP_KERNEL 1
 
+#include "stp_protocol.h"
+
 /*
- * Addresses for stpd to name are written as ESC ] stp-sym ; KEY ; ADDR BEL, KEY being
+ * Addresses for stpd to name are written as the symbol marker of stp_protocol.h, KEY being
  * this module parameter, a random secret stpd passes at load: only the runtime can write
  * a marker stpd accepts, never data a script prints.
  */

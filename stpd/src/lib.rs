@@ -9,6 +9,7 @@
 //! The exit status is 0, or 1 when the script reported errors or the module could not run.
 
 mod module;
+pub mod protocol;
 mod stream;
 pub use stream::open_output;
 mod symbols;
@@ -163,7 +164,12 @@ fn run(args: &Args) -> Result<i32, String> {
     if args.verbose > 0 {
         eprintln!("stpd: loading {} ({})", args.module.display(), params);
     }
-    let params = format!("{} stp_sym_key=0x{:x}", params, sym_key);
+    let params = format!(
+        "{} {}=0x{:x}",
+        params,
+        protocol::text(protocol::STP_SYM_KEY_PARAM),
+        sym_key
+    );
     if let Err(e) = module::load(&args.module, &name, &params) {
         if let Some(c) = child.take() {
             c.kill();
@@ -196,7 +202,10 @@ fn supervise(
         std::fs::File::open(dir.join(f))
             .map_err(|e| format!("cannot open {}/{}: {}", dir.display(), f, e))
     };
-    let (out, err) = match (open("out"), open("err")) {
+    let (out, err) = match (
+        open(protocol::text(protocol::STP_PROC_OUT)),
+        open(protocol::text(protocol::STP_PROC_ERR)),
+    ) {
         (Ok(o), Ok(e)) => (o, e),
         (Err(e), _) | (_, Err(e)) => {
             module::request_exit(name);

@@ -1,8 +1,8 @@
 //! The module's life: loading it with `finit_module`, its control file, unloading it, and
 //! cleaning up modules that an earlier stpd left loaded when it died.
 //!
-//! A stap-rs module publishes `/proc/stap_<module>/{out,err,ctl}` (see
-//! `runtime-c/linux/stp_backend.h`).  Reading `ctl` gives `<state> <readers>`; writing
+//! A stap-rs module publishes `/proc/stap_<module>/{out,err,ctl}` (the protocol is
+//! `runtime-c/linux/stp_protocol.h`, read into [`crate::protocol`]).  Reading `ctl` gives `<state> <readers>`; writing
 //! `exit` to it ends the session (end probes, then the streams reach end of file).
 
 use nix::errno::Errno;
@@ -11,15 +11,21 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::protocol::{self, text};
+
 /// The procfs directory of a loaded module.
 pub fn proc_dir(module: &str) -> PathBuf {
-    PathBuf::from(format!("/proc/stap_{}", module))
+    PathBuf::from(format!(
+        "/proc/{}{}",
+        text(protocol::STP_PROC_PREFIX),
+        module
+    ))
 }
 
 /// What `ctl` says: the session state and how many readers have `out` open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Control {
-    /// "running", "stopping" or "done".
+    /// One of the protocol's `STP_STATE_*` words ("running", "stopping", "done").
     pub state: String,
     /// Open readers of the output file.
     pub readers: u32,
@@ -27,8 +33,8 @@ pub struct Control {
 
 /// Reads a module's control file.
 pub fn read_control(module: &str) -> Option<Control> {
-    let text = std::fs::read_to_string(proc_dir(module).join("ctl")).ok()?;
-    let mut words = text.split_whitespace();
+    let ctl = std::fs::read_to_string(proc_dir(module).join(text(protocol::STP_PROC_CTL))).ok()?;
+    let mut words = ctl.split_whitespace();
     let state = words.next()?.to_string();
     let readers = words.next().and_then(|r| r.parse().ok()).unwrap_or(0);
     Some(Control { state, readers })
@@ -36,7 +42,10 @@ pub fn read_control(module: &str) -> Option<Control> {
 
 /// Asks the module to end its session (runs the end probes).
 pub fn request_exit(module: &str) {
-    let _ = std::fs::write(proc_dir(module).join("ctl"), "exit");
+    let _ = std::fs::write(
+        proc_dir(module).join(text(protocol::STP_PROC_CTL)),
+        protocol::STP_CTL_EXIT,
+    );
 }
 
 fn kernel_release() -> String {
@@ -101,19 +110,19 @@ pub fn clean_up_stale(ours: &str) -> Vec<String> {
     };
     for entry in dir.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(module) = file_name.strip_prefix("stap_") else {
+        let Some(module) = file_name.strip_prefix(text(protocol::STP_PROC_PREFIX)) else {
             continue;
         };
         let Some(ctl) = read_control(module) else {
             continue;
         };
-        if ctl.readers != 0 || (ctl.state != "done" && module != ours) {
+        if ctl.readers != 0 || (ctl.state != text(protocol::STP_STATE_DONE) && module != ours) {
             continue;
         }
-        if ctl.state != "done" {
+        if ctl.state != text(protocol::STP_STATE_DONE) {
             request_exit(module);
             let deadline = Instant::now() + Duration::from_secs(5);
-            while read_control(module).is_some_and(|c| c.state != "done")
+            while read_control(module).is_some_and(|c| c.state != text(protocol::STP_STATE_DONE))
                 && Instant::now() < deadline
             {
                 std::thread::sleep(Duration::from_millis(20));

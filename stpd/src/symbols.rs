@@ -7,8 +7,10 @@
 //! a script prints (a file name, a user's string) cannot forge a marker, and a marker
 //! without the key passes through as it came.
 
-const START: &[u8] = b"\x1b]stp-sym;";
-const END: u8 = 0x07;
+use crate::protocol::{STP_SYM_END, STP_SYM_START};
+
+const START: &[u8] = STP_SYM_START;
+const END: u8 = STP_SYM_END[0];
 /// The longest marker: the prefix, the key, `;`, 16 hex digits, the terminator.
 const MAX: usize = START.len() + 16 + 1 + 16 + 1;
 
