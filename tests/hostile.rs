@@ -434,6 +434,21 @@ fn hostile_scripts_are_refused_or_end_cleanly() {
             failures.push(format!("[{}] {}\n  ({})", c.name, e, c.why));
         }
     }
+    // STAP_HOSTILE_KEEP=dir keeps each boot's console log for a look after a failure.
+    if let Ok(keep) = std::env::var("STAP_HOSTILE_KEEP") {
+        for boot in std::fs::read_dir(stage.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let log = boot.path().join("serial.log");
+            if log.exists() {
+                let name = format!("{}.log", boot.file_name().to_string_lossy());
+                let _ = std::fs::create_dir_all(&keep);
+                let _ = std::fs::copy(&log, Path::new(&keep).join(name));
+            }
+        }
+    }
     eprintln!(
         "hostile tier: {} cases, {} refused at translation, {} run in the guest, {} failed",
         cases.len(),

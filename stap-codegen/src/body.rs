@@ -46,7 +46,10 @@ pub(crate) fn for_each_expr(prog: &Program, f: &mut dyn FnMut(&Expr)) {
 }
 
 /// The frame field names of a body's locals (`l_<name>`), unique and valid C.
-pub(crate) fn local_names(locals: &[Local], taken: &mut HashSet<String>) -> Vec<String> {
+pub(crate) fn local_names(
+    locals: &Arena<Local>,
+    taken: &mut HashSet<String>,
+) -> IdVec<Local, String> {
     locals
         .iter()
         .map(|l| format!("l_{}", c_ident(&l.name, taken)))
@@ -82,8 +85,8 @@ pub(crate) struct Gen<'a> {
     pub(crate) names: &'a Names,
     pub(crate) hists: &'a BTreeMap<GlobalId, HistKind>,
     pub(crate) regexes: &'a [(String, Span)],
-    pub(crate) locals: Vec<String>,
-    pub(crate) local_types: Vec<Type>,
+    pub(crate) locals: IdVec<Local, String>,
+    pub(crate) local_types: IdVec<Local, Type>,
     /// String temporaries: frame fields.
     pub(crate) temps: Vec<(String, Type)>,
     /// C declarations of the other temporaries, for the top of the function.
@@ -116,7 +119,7 @@ pub(crate) fn stat_op(op: StatOp) -> &'static str {
 }
 
 impl<'a> Gen<'a> {
-    pub(crate) fn new(t: &Tables<'a>, locals: &[Local], function: Option<FuncId>) -> Gen<'a> {
+    pub(crate) fn new(t: &Tables<'a>, locals: &Arena<Local>, function: Option<FuncId>) -> Gen<'a> {
         let mut taken: HashSet<String> = ["__ret".to_string()].into_iter().collect();
         let names_l = local_names(locals, &mut taken);
         Gen {
@@ -784,7 +787,7 @@ impl<'a> Gen<'a> {
 
     pub(crate) fn frame_struct(&self, name: &str, ret: Option<Type>) -> String {
         let mut s = format!("struct {} {{\n", name);
-        for (i, l) in self.locals.iter().enumerate() {
+        for (i, l) in self.locals.enumerate() {
             let _ = writeln!(s, "\t{}", field(self.local_types[i], l));
         }
         if let Some(t) = ret {
@@ -806,7 +809,6 @@ impl<'a> Gen<'a> {
         );
         let fields = self
             .locals
-            .iter()
             .enumerate()
             .map(|(i, l)| (l.as_str(), self.local_types[i]))
             .chain(ret.map(|t| ("__ret", t)))
@@ -974,7 +976,7 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
                 frame_ty
             );
             code.push_str("#define CONTEXT (&c->rt)\n");
-            for (i, l) in f.locals.iter().take(f.arity).enumerate() {
+            for (i, l) in f.locals.enumerate().take(f.arity) {
                 let _ = writeln!(code, "#define STAP_ARG_{} (l->{})", l.name, g.locals[i]);
             }
             code.push_str(

@@ -494,7 +494,7 @@ impl Gen<'_> {
             frame, f
         ));
         self.line(&format!("stp_locals_{}_init({});", fname, frame));
-        for (i, v) in vals.iter().enumerate() {
+        for (i, v) in func.locals.ids().zip(&vals) {
             let param = format!("{}->{}", frame, callee[i]);
             self.assign_line(&param, v, func.locals[i].ty);
         }

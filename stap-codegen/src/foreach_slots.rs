@@ -25,7 +25,7 @@ pub(crate) struct ForeachSlots {
 fn recursive_functions(prog: &Program) -> BTreeSet<FuncId> {
     let calls = visit::callees(prog);
     let mut out = BTreeSet::new();
-    for start in 0..prog.functions.len() {
+    for start in prog.functions.ids() {
         // Is `start` reachable from its own callees?
         let mut seen = BTreeSet::new();
         let mut todo: Vec<FuncId> = calls[start].clone();
@@ -34,7 +34,7 @@ fn recursive_functions(prog: &Program) -> BTreeSet<FuncId> {
                 out.insert(start);
                 break;
             }
-            if f < calls.len() && seen.insert(f) {
+            if f.index() < calls.len() && seen.insert(f) {
                 todo.extend(calls[f].iter().copied());
             }
         }
@@ -64,7 +64,7 @@ impl ForeachSlots {
         for p in &prog.probes {
             plain.extend(loops(&p.body));
         }
-        for (i, f) in prog.functions.iter().enumerate() {
+        for (i, f) in prog.functions.enumerate() {
             if let Body::Script(b) = &f.body {
                 if recursive.contains(&i) {
                     nested.extend(loops(b));

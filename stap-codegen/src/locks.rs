@@ -9,7 +9,7 @@ use std::fmt::Write;
 /// The globals a probe touches, through the functions it calls too (true: exclusively).
 pub(crate) fn probe_globals(
     p: &body::Generated,
-    funcs: &[body::Generated],
+    funcs: &IdVec<Function, body::Generated>,
 ) -> BTreeMap<GlobalId, bool> {
     let mut out = p.globals.clone();
     let mut seen = std::collections::BTreeSet::new();

@@ -1,6 +1,6 @@
 //! C names for script names: readable, valid C, and unique.
 
-use stap_sema::ir::Program;
+use stap_sema::ir::{Function, Global, IdVec, Program};
 use std::collections::HashSet;
 
 /// Makes `name` a C identifier, unique among `taken`.
@@ -29,8 +29,8 @@ pub(crate) fn c_ident(name: &str, taken: &mut HashSet<String>) -> String {
 
 /// The C names of a program's globals and functions.
 pub(crate) struct Names {
-    pub globals: Vec<String>,
-    pub functions: Vec<String>,
+    pub globals: IdVec<Global, String>,
+    pub functions: IdVec<Function, String>,
 }
 
 impl Names {

@@ -17,7 +17,6 @@ use std::fmt::Write;
 /// The histogram each statistics global keeps (sema chose it, one per global).
 fn hist_configs(prog: &Program) -> BTreeMap<GlobalId, HistKind> {
     prog.globals
-        .iter()
         .enumerate()
         .filter_map(|(g, glob)| glob.hist.map(|k| (g, k)))
         .collect()
@@ -164,7 +163,7 @@ impl<'a> Writer<'a> {
                 cloc(self.sm, *span)
             ));
         }
-        for (i, g) in self.prog.globals.iter().enumerate() {
+        for (i, g) in self.prog.globals.enumerate() {
             if g.is_array && !g.keys.is_empty() {
                 let keys: Vec<&str> = g.keys.iter().map(|k| stp_type(*k)).collect();
                 lines.push(format!(
@@ -188,7 +187,7 @@ impl<'a> Writer<'a> {
         if self.prog.globals.is_empty() {
             self.o.push_str("\tint unused;\n");
         }
-        for (i, g) in self.prog.globals.iter().enumerate() {
+        for (i, g) in self.prog.globals.enumerate() {
             let n = &self.names.globals[i];
             let decl = if g.is_array {
                 format!("struct stp_map {};", n)
@@ -225,9 +224,10 @@ impl<'a> Writer<'a> {
             slots: &self.slots,
         };
         let mut funcs = Vec::new();
-        for (i, f) in self.prog.functions.iter().enumerate() {
+        for (i, f) in self.prog.functions.enumerate() {
             funcs.push(body::gen_function(&tables, i, f)?);
         }
+        let funcs: IdVec<Function, body::Generated> = funcs.into();
         let mut probes = Vec::new();
         for (i, p) in self.prog.probes.iter().enumerate() {
             probes.push(body::gen_probe(&tables, i, p)?);
@@ -236,7 +236,7 @@ impl<'a> Writer<'a> {
             self.o.push_str(&f.frame);
         }
         self.write_context();
-        for i in 0..self.prog.functions.len() {
+        for i in self.prog.functions.ids() {
             let _ = writeln!(
                 self.o,
                 "static void stp_f_{}(struct context *c);",
@@ -246,7 +246,7 @@ impl<'a> Writer<'a> {
         if !self.prog.functions.is_empty() {
             self.o.push('\n');
         }
-        for f in &funcs {
+        for f in funcs.iter() {
             self.o.push_str(&f.code);
         }
         for (i, p) in probes.iter().enumerate() {
@@ -268,7 +268,7 @@ impl<'a> Writer<'a> {
             let _ = writeln!(self.o, "\t\tstruct stp_locals_probe_{} p{};", i, i);
         }
         self.o.push_str("\t} probe;\n\tunion {\n\t\tint unused;\n");
-        for i in 0..self.prog.functions.len() {
+        for i in self.prog.functions.ids() {
             let _ = writeln!(
                 self.o,
                 "\t\tstruct stp_locals_{} f{};",
@@ -296,7 +296,7 @@ impl<'a> Writer<'a> {
             "\tfor (i = 0; i < {}; i++)\n\t\tstp_glock_init(&stp_glock[i], 0);",
             nlocks
         );
-        for (i, g) in self.prog.globals.iter().enumerate() {
+        for (i, g) in self.prog.globals.enumerate() {
             if is_stats_array(g) {
                 let _ = writeln!(
                     self.o,
@@ -322,7 +322,7 @@ impl<'a> Writer<'a> {
             );
             self.o.push_str("\t\treturn -1;\n\t}\n");
         }
-        for i in 0..self.prog.globals.len() {
+        for i in self.prog.globals.ids() {
             self.write_global_init(i);
         }
         self.o.push_str("\treturn 0;\n}\n\n");
@@ -379,7 +379,7 @@ impl<'a> Writer<'a> {
     fn write_cleanup(&mut self) {
         self.o
             .push_str("static void stp_cleanup(void)\n{\n\tint i;\n\n");
-        for (i, g) in self.prog.globals.iter().enumerate() {
+        for (i, g) in self.prog.globals.enumerate() {
             let n = &self.names.globals[i];
             if g.is_array {
                 let _ = writeln!(self.o, "\tstp_map_free(&stp_g.{});", n);

@@ -21,7 +21,7 @@ pub type Rich = (String, Option<String>);
 
 /// Records that local `i` was assigned a value of type `t` (a second, different type, or
 /// an untyped value after a typed one, leaves it untyped).
-pub(crate) fn merge(rich: &mut HashMap<usize, Option<Rich>>, i: usize, t: Option<Rich>) {
+pub(crate) fn merge(rich: &mut HashMap<LocalId, Option<Rich>>, i: LocalId, t: Option<Rich>) {
     match rich.get(&i) {
         None => {
             rich.insert(i, t);
@@ -84,8 +84,8 @@ impl Elab<'_> {
     /// The type a function's values have, lowering the function first if it was not yet
     /// (a function being lowered, i.e. recursion, has none).
     fn function_rich(&mut self, f: FuncId) -> Option<Rich> {
-        if !self.func_lowered[f] {
-            self.func_lowered[f] = true;
+        if !self.func_lowered[f.index()] {
+            self.func_lowered[f.index()] = true;
             self.lower_function(f);
         }
         self.func_rich.get(&f).cloned().flatten()

@@ -12,7 +12,7 @@ use crate::check_format::format_args;
 struct Checker<'p> {
     prog: &'p Program,
     diags: &'p mut Vec<Diagnostic>,
-    locals: &'p [Local],
+    locals: &'p Arena<Local>,
     /// The probe's family (None in functions).
     family: Option<Family>,
     /// The probe's point (None in functions).
@@ -56,7 +56,7 @@ fn branches(b: &Block) -> bool {
 
 /// A function that calls itself on its only path can never return.
 fn check_recursion(prog: &Program, diags: &mut Vec<Diagnostic>) {
-    for (id, f) in prog.functions.iter().enumerate() {
+    for (id, f) in prog.functions.enumerate() {
         let Body::Script(b) = &f.body else { continue };
         let mut self_call = None;
         crate::visit::block(b, &mut |e| {
@@ -134,7 +134,7 @@ fn written_globals(b: &Block) -> std::collections::HashSet<GlobalId> {
 /// An array must not change while a foreach iterates over it (also through calls).
 fn check_foreach_mutation(prog: &Program, diags: &mut Vec<Diagnostic>) {
     // Globals each function writes, through the functions it calls.
-    let mut writes: Vec<std::collections::HashSet<GlobalId>> = prog
+    let mut writes: IdVec<Function, std::collections::HashSet<GlobalId>> = prog
         .functions
         .iter()
         .map(|f| match &f.body {
@@ -145,7 +145,7 @@ fn check_foreach_mutation(prog: &Program, diags: &mut Vec<Diagnostic>) {
     let calls = crate::visit::callees(prog);
     loop {
         let mut changed = false;
-        for f in 0..writes.len() {
+        for f in writes.ids() {
             for &c in &calls[f] {
                 let add: Vec<GlobalId> = writes[c].difference(&writes[f]).copied().collect();
                 if !add.is_empty() {

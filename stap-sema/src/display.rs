@@ -35,8 +35,8 @@ fn unread_globals(prog: &Program) -> Vec<GlobalId> {
     for b in &bodies {
         for_each_delete(b, &mut |e| mark(e, &mut targets));
     }
-    let mut read = vec![false; prog.globals.len()];
-    let mut written = vec![false; prog.globals.len()];
+    let mut read: IdVec<Global, bool> = IdVec::filled(prog.globals.len(), false);
+    let mut written: IdVec<Global, bool> = IdVec::filled(prog.globals.len(), false);
     let mut note = |e: &Expr| {
         if let ExprKind::Var(Var::Global(g)) | ExprKind::Array(Var::Global(g)) = e.kind {
             if targets.contains(&(e as *const Expr)) {
@@ -54,7 +54,8 @@ fn unread_globals(prog: &Program) -> Vec<GlobalId> {
             }
         });
     }
-    (0..prog.globals.len())
+    prog.globals
+        .ids()
         .filter(|&g| written[g] && !read[g] && !prog.globals[g].from_tapset)
         .collect()
 }
@@ -136,7 +137,7 @@ const STATS_OPS: [StatOp; 5] = [
 fn display_probe(prog: &Program, g: GlobalId) -> Probe {
     let glob = &prog.globals[g];
     let b = Builder { span: glob.span };
-    let mut locals = Vec::new();
+    let mut locals = Arena::new();
     let var = Var::Global(g);
     let body = if !glob.is_array {
         let v = b.expr(ExprKind::Var(var), glob.ty);
@@ -162,15 +163,15 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
         let mut keys = Vec::new();
         let mut key_exprs = Vec::new();
         for (i, t) in glob.keys.iter().enumerate() {
-            locals.push(Local {
+            let id = locals.push(Local {
                 name: format!("__idx{}", i),
                 ty: *t,
                 span: glob.span,
                 param: false,
                 declared: true,
             });
-            keys.push((Var::Local(i), None));
-            key_exprs.push(b.expr(ExprKind::Var(Var::Local(i)), *t));
+            keys.push((Var::Local(id), None));
+            key_exprs.push(b.expr(ExprKind::Var(Var::Local(id)), *t));
         }
         let key_fmt: Vec<&str> = glob.keys.iter().map(|t| conv(*t, true)).collect();
         let lead = format!("{}[{}]", glob.name, key_fmt.join(","));

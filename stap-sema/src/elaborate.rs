@@ -149,7 +149,7 @@ impl<'a> Elab<'a> {
                     g.name.span,
                 ));
             }
-            let id = self.prog.globals.len();
+            let id = self.prog.globals.next_id();
             self.prog.globals.push(Global {
                 name: g.name.name.clone(),
                 ty: match &g.init {
@@ -170,8 +170,8 @@ impl<'a> Elab<'a> {
             self.globals_by_name.insert(key, id);
         }
         for func in &f.functions {
-            let id = self.prog.functions.len();
-            let params: Vec<Local> = func
+            let id = self.prog.functions.next_id();
+            let params: Arena<Local> = func
                 .params
                 .iter()
                 .map(|p| Local {

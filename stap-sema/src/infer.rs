@@ -24,7 +24,7 @@ enum Owner {
 enum Slot {
     Global(GlobalId),
     Key(GlobalId, usize),
-    Local(Owner, usize),
+    Local(Owner, LocalId),
     Ret(FuncId),
 }
 
@@ -52,13 +52,13 @@ pub fn infer(
         first: HashMap::new(),
         changed: true,
         error: None,
-        owner: Owner::Func(0),
+        owner: Owner::Func(FuncId::new(0)),
     };
     let mut rounds = 0;
     while inf.changed && rounds < 64 {
         inf.changed = false;
         rounds += 1;
-        for f in 0..inf.prog.functions.len() {
+        for f in inf.prog.functions.ids() {
             inf.owner = Owner::Func(f);
             let mut body = std::mem::replace(
                 &mut inf.prog.functions[f].body,
@@ -399,7 +399,7 @@ impl Infer<'_> {
             ExprKind::Call(f, args) => {
                 let f = *f;
                 for (i, a) in args.iter_mut().enumerate() {
-                    let ps = Slot::Local(Owner::Func(f), i);
+                    let ps = Slot::Local(Owner::Func(f), LocalId::new(i));
                     let want = self.get(ps);
                     let t = self.expr(a, want);
                     let aspan = a.span;

@@ -7,6 +7,7 @@
 use stap_syntax::ast::{AssignOp, BinOp, IncDec, Literal, SortDir, StatOp, UnOp};
 use stap_syntax::source::Span;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// A value type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,10 +40,275 @@ impl fmt::Display for Type {
     }
 }
 
-/// Index of a global in [`Program::globals`].
-pub type GlobalId = usize;
-/// Index of a function in [`Program::functions`].
-pub type FuncId = usize;
+/// A typed index into an [`Arena`] (naga's `Handle<T>`): which arena it indexes is part
+/// of its type, so a global's id can never index the functions.
+pub struct Id<T> {
+    index: u32,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Id<T> {
+    /// The id of the `index`-th element.
+    pub fn new(index: usize) -> Id<T> {
+        Id {
+            index: u32::try_from(index).expect("fewer than 2^32 elements"),
+            marker: PhantomData,
+        }
+    }
+
+    /// The element's position in its arena.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+impl<T> Clone for Id<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Id<T> {}
+impl<T> PartialEq for Id<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.index == o.index
+    }
+}
+impl<T> Eq for Id<T> {}
+impl<T> std::hash::Hash for Id<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.index.hash(h)
+    }
+}
+impl<T> PartialOrd for Id<T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<T> Ord for Id<T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.index.cmp(&o.index)
+    }
+}
+impl<T> fmt::Debug for Id<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+impl<T> fmt::Display for Id<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.index)
+    }
+}
+
+/// Elements indexed by [`Id`]s.
+#[derive(Clone, Debug)]
+pub struct Arena<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for Arena<T> {
+    fn default() -> Self {
+        Arena { items: Vec::new() }
+    }
+}
+
+impl<T> Arena<T> {
+    /// An empty arena.
+    pub fn new() -> Arena<T> {
+        Arena::default()
+    }
+    /// Adds an element; its id.
+    pub fn push(&mut self, t: T) -> Id<T> {
+        self.items.push(t);
+        Id::new(self.items.len() - 1)
+    }
+    /// How many elements.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// The elements, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+    /// The elements, in order, mutably.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.items.iter_mut()
+    }
+    /// The elements with their ids.
+    pub fn enumerate(&self) -> impl DoubleEndedIterator<Item = (Id<T>, &T)> + ExactSizeIterator {
+        self.items.iter().enumerate().map(|(i, t)| (Id::new(i), t))
+    }
+    /// The elements with their ids, mutably.
+    pub fn enumerate_mut(&mut self) -> impl Iterator<Item = (Id<T>, &mut T)> {
+        self.items
+            .iter_mut()
+            .enumerate()
+            .map(|(i, t)| (Id::new(i), t))
+    }
+    /// Every id, in order.
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = Id<T>> + ExactSizeIterator {
+        (0..self.items.len()).map(Id::new)
+    }
+    /// The element with id `id`, if there is one.
+    pub fn get(&self, id: Id<T>) -> Option<&T> {
+        self.items.get(id.index())
+    }
+    /// The id the next pushed element gets.
+    pub fn next_id(&self) -> Id<T> {
+        Id::new(self.items.len())
+    }
+    /// The elements, in order (ids are lost).
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+    /// The elements as a slice, in id order (for positional views such as a function's
+    /// parameters, its first `arity` locals).
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+    /// The last element.
+    pub fn last(&self) -> Option<&T> {
+        self.items.last()
+    }
+    /// Keeps the elements `keep` marks, in order: the new id of each old one (None for
+    /// those removed), and the removed elements in order.
+    pub fn compact(&mut self, keep: &IdVec<T, bool>) -> (IdVec<T, Option<Id<T>>>, Vec<T>) {
+        let mut remap = Vec::with_capacity(self.items.len());
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        for (i, t) in std::mem::take(&mut self.items).into_iter().enumerate() {
+            if keep[Id::new(i)] {
+                remap.push(Some(Id::new(kept.len())));
+                kept.push(t);
+            } else {
+                remap.push(None);
+                dropped.push(t);
+            }
+        }
+        self.items = kept;
+        (remap.into(), dropped)
+    }
+}
+
+impl<T> From<Vec<T>> for Arena<T> {
+    fn from(items: Vec<T>) -> Self {
+        Arena { items }
+    }
+}
+
+impl<T> FromIterator<T> for Arena<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
+        Arena {
+            items: it.into_iter().collect(),
+        }
+    }
+}
+
+impl<T> std::ops::Index<Id<T>> for Arena<T> {
+    type Output = T;
+    fn index(&self, id: Id<T>) -> &T {
+        &self.items[id.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<Id<T>> for Arena<T> {
+    fn index_mut(&mut self, id: Id<T>) -> &mut T {
+        &mut self.items[id.index()]
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Arena<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut Arena<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter_mut()
+    }
+}
+
+/// A value for each element of an arena, indexed by the element's [`Id`] (side tables:
+/// which functions are used, what each one writes...).
+#[derive(Clone, Debug)]
+pub struct IdVec<K, V> {
+    items: Vec<V>,
+    marker: PhantomData<fn() -> K>,
+}
+
+impl<K, V> IdVec<K, V> {
+    /// `len` copies of `v`.
+    pub fn filled(len: usize, v: V) -> IdVec<K, V>
+    where
+        V: Clone,
+    {
+        vec![v; len].into()
+    }
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// Every id, in order.
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = Id<K>> + ExactSizeIterator {
+        (0..self.items.len()).map(Id::new)
+    }
+    /// The values, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, V> {
+        self.items.iter()
+    }
+    /// The values with their ids.
+    pub fn enumerate(&self) -> impl DoubleEndedIterator<Item = (Id<K>, &V)> + ExactSizeIterator {
+        self.items.iter().enumerate().map(|(i, v)| (Id::new(i), v))
+    }
+}
+
+impl<K, V> From<Vec<V>> for IdVec<K, V> {
+    fn from(items: Vec<V>) -> Self {
+        IdVec {
+            items,
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<K, V> FromIterator<V> for IdVec<K, V> {
+    fn from_iter<I: IntoIterator<Item = V>>(it: I) -> Self {
+        it.into_iter().collect::<Vec<V>>().into()
+    }
+}
+
+impl<K, V> std::ops::Index<Id<K>> for IdVec<K, V> {
+    type Output = V;
+    fn index(&self, id: Id<K>) -> &V {
+        &self.items[id.index()]
+    }
+}
+
+impl<K, V> std::ops::IndexMut<Id<K>> for IdVec<K, V> {
+    fn index_mut(&mut self, id: Id<K>) -> &mut V {
+        &mut self.items[id.index()]
+    }
+}
+
+/// A global variable's id in [`Program::globals`].
+pub type GlobalId = Id<Global>;
+/// A function's id in [`Program::functions`].
+pub type FuncId = Id<Function>;
+/// A local's id in its function's or probe's `locals`.
+pub type LocalId = Id<Local>;
 
 /// A variable reference: a global, or a local slot of the enclosing function or probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,7 +316,7 @@ pub enum Var {
     /// A global variable.
     Global(GlobalId),
     /// A local (parameters come first in a function's locals).
-    Local(usize),
+    Local(LocalId),
 }
 
 /// A global variable.
@@ -118,7 +384,7 @@ pub struct Function {
     /// Number of parameters (the first locals).
     pub arity: usize,
     /// Parameters then locals.
-    pub locals: Vec<Local>,
+    pub locals: Arena<Local>,
     /// Return type ([`Type::Unknown`] for functions that return nothing).
     pub ret: Type,
     /// Overload priority (`:N`, default 1).
@@ -384,7 +650,7 @@ pub struct Probe {
     /// `if (cond)` of the user's point, if any.
     pub condition: Option<Expr>,
     /// Locals of the handler.
-    pub locals: Vec<Local>,
+    pub locals: Arena<Local>,
     /// The handler: alias prologues, the user's body, alias epilogues.
     pub body: Block,
     /// Index of the user probe it derives from (probes of one `probe` share it).
@@ -406,9 +672,9 @@ pub struct Embed {
 #[derive(Clone, Debug, Default)]
 pub struct Program {
     /// Global variables.
-    pub globals: Vec<Global>,
+    pub globals: Arena<Global>,
     /// Functions.
-    pub functions: Vec<Function>,
+    pub functions: Arena<Function>,
     /// Derived probes.
     pub probes: Vec<Probe>,
     /// File-level embedded C of every included file.

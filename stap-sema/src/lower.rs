@@ -15,8 +15,8 @@ use std::collections::HashMap;
 /// The names a body sees while it is lowered.
 #[derive(Clone)]
 pub(crate) struct Scope {
-    pub locals: Vec<Local>,
-    pub map: HashMap<String, usize>,
+    pub locals: Arena<Local>,
+    pub map: HashMap<String, LocalId>,
     /// The file the code being lowered comes from (for private names).
     pub file: usize,
     pub family: Option<Family>,
@@ -27,23 +27,23 @@ pub(crate) struct Scope {
     pub in_function: bool,
     pub loops: usize,
     /// The autocast type of each local assigned one (None: assigned several).
-    pub rich: HashMap<usize, Option<crate::autocast::Rich>>,
+    pub rich: HashMap<LocalId, Option<crate::autocast::Rich>>,
 }
 
 impl Scope {
-    fn local(&mut self, name: &str, span: Span, declared: bool) -> usize {
+    fn local(&mut self, name: &str, span: Span, declared: bool) -> LocalId {
         if let Some(&i) = self.map.get(name) {
             return i;
         }
-        self.locals.push(Local {
+        let id = self.locals.push(Local {
             name: name.to_string(),
             ty: Type::Unknown,
             span,
             param: false,
             declared,
         });
-        self.map.insert(name.to_string(), self.locals.len() - 1);
-        self.locals.len() - 1
+        self.map.insert(name.to_string(), id);
+        id
     }
 }
 
@@ -105,7 +105,7 @@ impl<'a> Elab<'a> {
         written: &str,
     ) {
         let mut scope = Scope {
-            locals: Vec::new(),
+            locals: Arena::new(),
             map: HashMap::new(),
             file,
             family: Some(d.family),
@@ -172,7 +172,7 @@ impl<'a> Elab<'a> {
             if !self.func_lowered[i] {
                 self.func_lowered[i] = true;
                 did = true;
-                self.lower_function(i);
+                self.lower_function(FuncId::new(i));
             }
             i += 1;
         }
@@ -180,11 +180,10 @@ impl<'a> Elab<'a> {
     }
 
     pub(crate) fn lower_function(&mut self, id: FuncId) {
-        let (file, func) = self.func_src[id];
+        let (file, func) = self.func_src[id.index()];
         let params = self.prog.functions[id].locals.clone();
         let mut scope = Scope {
             map: params
-                .iter()
                 .enumerate()
                 .map(|(i, l)| (l.name.clone(), i))
                 .collect(),

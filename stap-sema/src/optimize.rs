@@ -137,13 +137,13 @@ pub fn elide(
     // nothing changes.
     let settle = |b: &mut Block,
                   params: usize,
-                  locals: &[Local],
+                  locals: &Arena<Local>,
                   prog: &Program,
                   diags: &mut Vec<Diagnostic>| {
         for _ in 0..16 {
             let before = diags.len();
             let mut read = locals_read(b);
-            read.extend(0..params);
+            read.extend(locals.ids().take(params));
             elide_block(b, &read, locals, prog, diags);
             if diags.len() == before {
                 break;
@@ -156,7 +156,7 @@ pub fn elide(
         settle(&mut body, 0, &locals, prog, diags);
         prog.probes[p].body = body;
     }
-    for f in 0..prog.functions.len() {
+    for f in prog.functions.ids() {
         let mut body =
             std::mem::replace(&mut prog.functions[f].body, Body::Script(Block::default()));
         if let Body::Script(b) = &mut body {
@@ -192,7 +192,7 @@ fn block_is_empty(b: &Block) -> bool {
 }
 
 /// Locals read anywhere in a body (a plain assignment's target does not count).
-fn locals_read(b: &Block) -> HashSet<usize> {
+fn locals_read(b: &Block) -> HashSet<LocalId> {
     let mut read = HashSet::new();
     let mut written_only: HashSet<*const Expr> = HashSet::new();
     visit::block(b, &mut |e| {
@@ -212,13 +212,13 @@ fn locals_read(b: &Block) -> HashSet<usize> {
     read
 }
 
-fn collect_declared(b: &Block, out: &mut HashSet<usize>) {
+fn collect_declared(b: &Block, out: &mut HashSet<LocalId>) {
     for s in &b.stmts {
         declared_stmt(s, out);
     }
 }
 
-fn declared_stmt(s: &Stmt, out: &mut HashSet<usize>) {
+fn declared_stmt(s: &Stmt, out: &mut HashSet<LocalId>) {
     match &s.kind {
         StmtKind::Block(b) => collect_declared(b, out),
         StmtKind::If(_, t, o) => {
@@ -239,8 +239,8 @@ fn declared_stmt(s: &Stmt, out: &mut HashSet<usize>) {
 
 fn elide_block(
     b: &mut Block,
-    read: &HashSet<usize>,
-    locals: &[Local],
+    read: &HashSet<LocalId>,
+    locals: &Arena<Local>,
     prog: &Program,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -256,8 +256,8 @@ fn elide_block(
 /// Returns false when the statement should go.
 fn elide_stmt(
     s: &mut Stmt,
-    read: &HashSet<usize>,
-    locals: &[Local],
+    read: &HashSet<LocalId>,
+    locals: &Arena<Local>,
     prog: &Program,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
@@ -381,8 +381,8 @@ fn elide_stmt(
 /// `x = e` where local x is never read becomes `e` (keeping only e's effects).
 fn elide_assignment(
     x: &mut Expr,
-    read: &HashSet<usize>,
-    locals: &[Local],
+    read: &HashSet<LocalId>,
+    locals: &Arena<Local>,
     diags: &mut Vec<Diagnostic>,
 ) {
     if let ExprKind::Assign(AssignOp::Assign | AssignOp::Aggregate, l, r) = &x.kind {
@@ -401,7 +401,7 @@ fn elide_assignment(
 }
 
 fn remove_unused_functions(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
-    let mut used = vec![false; prog.functions.len()];
+    let mut used: IdVec<Function, bool> = IdVec::filled(prog.functions.len(), false);
     let mut work = Vec::new();
     let note = |e: &Expr, work: &mut Vec<FuncId>| {
         if let ExprKind::Call(f, _) = e.kind {
@@ -423,24 +423,17 @@ fn remove_unused_functions(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
             visit::block(b, &mut |e| note(e, &mut work));
         }
     }
-    let mut remap = vec![usize::MAX; used.len()];
-    let mut kept = Vec::new();
-    for (i, f) in std::mem::take(&mut prog.functions).into_iter().enumerate() {
-        if used[i] {
-            remap[i] = kept.len();
-            kept.push(f);
-        } else {
-            diags.push(warn(
-                "sema.elide-function",
-                format!("Eliding unused function '{}'", f.name),
-                f.span,
-            ));
-        }
+    let (remap, dropped) = prog.functions.compact(&used);
+    for f in dropped {
+        diags.push(warn(
+            "sema.elide-function",
+            format!("Eliding unused function '{}'", f.name),
+            f.span,
+        ));
     }
-    prog.functions = kept;
     let mut fix = |e: &mut Expr| {
         if let ExprKind::Call(f, _) = &mut e.kind {
-            *f = remap[*f];
+            *f = remap[*f].expect("a called function is kept");
         }
     };
     for p in &mut prog.probes {
@@ -471,36 +464,29 @@ fn remove_unused_globals(
     for b in visit::script_bodies(prog) {
         for_each_foreach_var(b, &mut |v| seen.push(v));
     }
-    let mut used = vec![false; prog.globals.len()];
+    let mut used: IdVec<Global, bool> = IdVec::filled(prog.globals.len(), false);
     for v in seen {
         if let Var::Global(g) = v {
             used[g] = true;
         }
     }
-    let mut remap = vec![usize::MAX; used.len()];
-    let mut kept = Vec::new();
-    for (i, g) in std::mem::take(&mut prog.globals).into_iter().enumerate() {
-        if used[i] {
-            remap[i] = kept.len();
-            kept.push(g);
-        } else {
-            diags.push(warn(
-                "sema.elide-global",
-                format!("Eliding unused variable '{}'", g.name),
-                g.span,
-            ));
-        }
+    let (remap, dropped) = prog.globals.compact(&used);
+    for g in dropped {
+        diags.push(warn(
+            "sema.elide-global",
+            format!("Eliding unused variable '{}'", g.name),
+            g.span,
+        ));
     }
-    prog.globals = kept;
     let old = std::mem::take(arity);
     for (g, a) in old {
-        if remap[g] != usize::MAX {
-            arity.insert(remap[g], a);
+        if let Some(new) = remap[g] {
+            arity.insert(new, a);
         }
     }
     let fix_var = |v: &mut Var| {
         if let Var::Global(g) = v {
-            *g = remap[*g];
+            *g = remap[*g].expect("a used global is kept");
         }
     };
     let mut fix = |e: &mut Expr| {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 /// Locals the body still mentions (elision may have removed every use of some).
-fn used_locals(body: &Block) -> HashSet<usize> {
+fn used_locals(body: &Block) -> HashSet<LocalId> {
     let mut used = HashSet::new();
     crate::visit::block(body, &mut |e| {
         if let ExprKind::Var(Var::Local(i)) = e.kind {
@@ -20,10 +20,9 @@ fn used_locals(body: &Block) -> HashSet<usize> {
     used
 }
 
-fn local_list(out: &mut String, locals: &[Local], skip: usize, body: &Block) {
+fn local_list(out: &mut String, locals: &Arena<Local>, skip: usize, body: &Block) {
     let used = used_locals(body);
     let shown: Vec<&Local> = locals
-        .iter()
         .enumerate()
         .skip(skip)
         .filter(|(i, _)| used.contains(i))
@@ -58,7 +57,7 @@ pub fn print_program(p: &Program) -> String {
     if !p.functions.is_empty() {
         out.push_str("# functions\n");
         for f in &p.functions {
-            let params: Vec<String> = f.locals[..f.arity]
+            let params: Vec<String> = f.locals.as_slice()[..f.arity]
                 .iter()
                 .map(|l| format!("{}:{}", l.name, l.ty))
                 .collect();

@@ -101,7 +101,7 @@ pub fn stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
 
 /// Each function's direct callees (by index into `prog.functions`; empty for embedded C),
 /// in call order, repeats kept.
-pub fn callees(prog: &Program) -> Vec<Vec<FuncId>> {
+pub fn callees(prog: &Program) -> IdVec<Function, Vec<FuncId>> {
     prog.functions
         .iter()
         .map(|f| {
