@@ -34,13 +34,18 @@ fn not_root_is_a_clear_error() {
     std::fs::write(&ko, b"not really a module").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // A copy the unprivileged user can run: the build tree may be in a private home.
-    let stpd = dir.path().join("stpd");
-    std::fs::copy(env!("CARGO_BIN_EXE_stpd"), &stpd).unwrap();
-    std::fs::set_permissions(&stpd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Not root, but able to read and search everything (CAP_DAC_READ_SEARCH, kept across
+    // exec as an ambient capability): the build tree may be in a private home, and a fresh
+    // root made by mktemp (tests in check.sh's chroot) has a 0700 "/".
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&stpd)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=+dac_read_search",
+            "--ambient-caps=+dac_read_search",
+        ])
+        .arg(env!("CARGO_BIN_EXE_stpd"))
         .arg(&ko)
         .output()
         .unwrap();
