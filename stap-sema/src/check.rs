@@ -82,53 +82,39 @@ fn check_recursion(prog: &Program, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Globals an expression tree or body writes: assignments, ++/--, <<<, delete.
-fn written_globals(b: &Block) -> std::collections::HashSet<GlobalId> {
-    let mut out = std::collections::HashSet::new();
-    let target = |x: &Expr| match &x.kind {
+/// The global an assignment, increment or `delete` writes (a variable, array or element).
+fn written_global(x: &Expr) -> Option<GlobalId> {
+    match &x.kind {
         ExprKind::Var(Var::Global(g)) | ExprKind::Array(Var::Global(g)) => Some(*g),
         ExprKind::Index(b, _) => match b.kind {
             ExprKind::Array(Var::Global(g)) => Some(g),
             _ => None,
         },
         _ => None,
-    };
-    crate::visit::block(b, &mut |e| match &e.kind {
-        ExprKind::Assign(_, l, _) | ExprKind::IncDec { operand: l, .. } => {
-            if let Some(g) = target(l) {
-                out.insert(g);
+    }
+}
+
+/// The globals a block writes: assigned, incremented or deleted.
+fn written_globals(b: &Block) -> std::collections::HashSet<GlobalId> {
+    #[derive(Default)]
+    struct Written(std::collections::HashSet<GlobalId>);
+    impl crate::visit::Visitor for Written {
+        fn visit_stmt(&mut self, s: &Stmt) {
+            if let StmtKind::Delete(x) = &s.kind {
+                self.0.extend(written_global(x));
             }
+            crate::visit::walk_stmt(self, s);
         }
-        _ => {}
-    });
-    fn deletes(
-        s: &Stmt,
-        out: &mut std::collections::HashSet<GlobalId>,
-        target: &dyn Fn(&Expr) -> Option<GlobalId>,
-    ) {
-        match &s.kind {
-            StmtKind::Delete(x) => {
-                if let Some(g) = target(x) {
-                    out.insert(g);
-                }
+        fn visit_expr(&mut self, x: &Expr) {
+            if let ExprKind::Assign(_, l, _) | ExprKind::IncDec { operand: l, .. } = &x.kind {
+                self.0.extend(written_global(l));
             }
-            StmtKind::Block(b) => b.stmts.iter().for_each(|s| deletes(s, out, target)),
-            StmtKind::If(_, t, o) => {
-                deletes(t, out, target);
-                if let Some(o) = o {
-                    deletes(o, out, target);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => deletes(b, out, target),
-            StmtKind::Foreach(f) => deletes(&f.body, out, target),
-            StmtKind::Try(b, _, h) => {
-                b.stmts.iter().for_each(|s| deletes(s, out, target));
-                h.stmts.iter().for_each(|s| deletes(s, out, target));
-            }
-            _ => {}
+            crate::visit::walk_expr(self, x);
         }
     }
-    b.stmts.iter().for_each(|s| deletes(s, &mut out, &target));
-    out
+    let mut w = Written::default();
+    crate::visit::Visitor::visit_block(&mut w, b);
+    w.0
 }
 
 /// An array must not change while a foreach iterates over it (also through calls).

@@ -7,7 +7,6 @@
 //!   `ast["key"] @count=...` (statistics arrays sorted by `@count`, descending).
 
 use crate::ir::*;
-use crate::optimize::for_each_foreach_var;
 use crate::visit;
 use stap_syntax::ast::{BinOp, Literal, SortDir, StatOp};
 use stap_syntax::source::Span;
@@ -48,7 +47,7 @@ fn unread_globals(prog: &Program) -> Vec<GlobalId> {
     };
     visit::program(prog, &mut note);
     for b in &bodies {
-        for_each_foreach_var(b, &mut |v| {
+        visit::bound_vars(b, &mut |v| {
             if let Var::Global(g) = v {
                 written[g] = true;
             }

@@ -19,48 +19,57 @@ fn operand_global(operand: &Expr) -> Option<GlobalId> {
     }
 }
 
+/// Each statistic's histogram kind, and the first conflict.
+#[derive(Default)]
+struct Kinds {
+    seen: HashMap<GlobalId, (HistKind, Span)>,
+    err: Option<Diagnostic>,
+}
+
+impl crate::visit::Visitor for Kinds {
+    fn visit_expr(&mut self, x: &Expr) {
+        if let ExprKind::Hist(kind, operand) = &x.kind {
+            if let Some(g) = operand_global(operand) {
+                match self.seen.get(&g) {
+                    Some((k, first)) if k != kind && self.err.is_none() => {
+                        self.err = Some(
+                            sem_error(
+                                "sema.hist-kind",
+                                "a statistic can have only one kind of histogram",
+                                x.span,
+                            )
+                            .with_label(*first, "the other histogram"),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.seen.insert(g, (*kind, x.span));
+                    }
+                }
+            }
+        }
+        crate::visit::walk_expr(self, x);
+    }
+}
+
 /// Records each statistic's histogram kind in its [`Global::hist`]; reports the first
 /// statistic used with two kinds.
 pub(crate) fn assign(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<GlobalId, (HistKind, Span)> = HashMap::new();
-    let mut err = None;
-    let mut note = |x: &Expr| {
-        let ExprKind::Hist(kind, operand) = &x.kind else {
-            return;
-        };
-        let Some(g) = operand_global(operand) else {
-            return;
-        };
-        match seen.get(&g) {
-            Some((k, first)) if k != kind && err.is_none() => {
-                err = Some(
-                    sem_error(
-                        "sema.hist-kind",
-                        "a statistic can have only one kind of histogram",
-                        x.span,
-                    )
-                    .with_label(*first, "the other histogram"),
-                );
-            }
-            Some(_) => {}
-            None => {
-                seen.insert(g, (*kind, x.span));
-            }
-        }
-    };
+    use crate::visit::Visitor;
+    let mut k = Kinds::default();
     for f in &prog.functions {
         if let Body::Script(b) = &f.body {
-            crate::visit::block(b, &mut note);
+            k.visit_block(b);
         }
     }
     for p in &prog.probes {
-        crate::visit::block(&p.body, &mut note);
+        k.visit_block(&p.body);
         if let Some(c) = &p.condition {
-            crate::visit::expr(c, &mut note);
+            k.visit_expr(c);
         }
     }
-    diags.extend(err);
-    for (g, (k, _)) in seen {
-        prog.globals[g].hist = Some(k);
+    diags.extend(k.err);
+    for (g, (kind, _)) in k.seen {
+        prog.globals[g].hist = Some(kind);
     }
 }

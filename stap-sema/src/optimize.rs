@@ -207,34 +207,7 @@ fn locals_read(b: &Block) -> HashSet<LocalId> {
             }
         }
     });
-    // Loop variables and catch variables count as read: they are declared by use.
-    collect_declared(b, &mut read);
     read
-}
-
-fn collect_declared(b: &Block, out: &mut HashSet<LocalId>) {
-    for s in &b.stmts {
-        declared_stmt(s, out);
-    }
-}
-
-fn declared_stmt(s: &Stmt, out: &mut HashSet<LocalId>) {
-    match &s.kind {
-        StmtKind::Block(b) => collect_declared(b, out),
-        StmtKind::If(_, t, o) => {
-            declared_stmt(t, out);
-            if let Some(o) = o {
-                declared_stmt(o, out);
-            }
-        }
-        StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => declared_stmt(b, out),
-        StmtKind::Foreach(f) => declared_stmt(&f.body, out),
-        StmtKind::Try(b, _, h) => {
-            collect_declared(b, out);
-            collect_declared(h, out);
-        }
-        _ => {}
-    }
 }
 
 fn elide_block(
@@ -462,7 +435,7 @@ fn remove_unused_globals(
     };
     visit::program(prog, &mut note);
     for b in visit::script_bodies(prog) {
-        for_each_foreach_var(b, &mut |v| seen.push(v));
+        visit::bound_vars(b, &mut |v| seen.push(v));
     }
     let mut used: IdVec<Global, bool> = IdVec::filled(prog.globals.len(), false);
     for v in seen {
@@ -499,17 +472,16 @@ fn remove_unused_globals(
         if let Some(c) = &mut p.condition {
             visit::expr_mut(c, &mut fix);
         }
-        fix_foreach_vars(&mut p.body, &fix_var);
+        visit::bound_vars_mut(&mut p.body, &mut |v| fix_var(v));
     }
     for f in &mut prog.functions {
         if let Body::Script(b) = &mut f.body {
             visit::block_mut(b, &mut fix);
-            fix_foreach_vars(b, &fix_var);
+            visit::bound_vars_mut(b, &mut |v| fix_var(v));
         }
     }
 }
 
-/// Foreach key/value variables and catch variables are `Var`s outside expressions.
 /// Calls `f` on every foreach statement of a block (nested ones too).
 pub(crate) fn for_each_foreach(b: &Block, f: &mut dyn FnMut(&Foreach)) {
     visit::each_stmt(b, &mut |s| {
@@ -517,74 +489,4 @@ pub(crate) fn for_each_foreach(b: &Block, f: &mut dyn FnMut(&Foreach)) {
             f(fe);
         }
     });
-}
-
-pub(crate) fn for_each_foreach_var(b: &Block, f: &mut dyn FnMut(Var)) {
-    fn st(s: &Stmt, f: &mut dyn FnMut(Var)) {
-        match &s.kind {
-            StmtKind::Block(b) => for_each_foreach_var(b, f),
-            StmtKind::If(_, t, o) => {
-                st(t, f);
-                if let Some(o) = o {
-                    st(o, f);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, f),
-            StmtKind::Foreach(fe) => {
-                for (k, _) in &fe.keys {
-                    f(*k);
-                }
-                if let Some(v) = fe.value {
-                    f(v);
-                }
-                st(&fe.body, f);
-            }
-            StmtKind::Try(b, v, h) => {
-                if let Some(v) = v {
-                    f(*v);
-                }
-                for_each_foreach_var(b, f);
-                for_each_foreach_var(h, f);
-            }
-            _ => {}
-        }
-    }
-    for s in &b.stmts {
-        st(s, f);
-    }
-}
-
-fn fix_foreach_vars(b: &mut Block, fix: &dyn Fn(&mut Var)) {
-    fn st(s: &mut Stmt, fix: &dyn Fn(&mut Var)) {
-        match &mut s.kind {
-            StmtKind::Block(b) => fix_foreach_vars(b, fix),
-            StmtKind::If(_, t, o) => {
-                st(t, fix);
-                if let Some(o) = o {
-                    st(o, fix);
-                }
-            }
-            StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => st(b, fix),
-            StmtKind::Foreach(fe) => {
-                for (k, _) in &mut fe.keys {
-                    fix(k);
-                }
-                if let Some(v) = &mut fe.value {
-                    fix(v);
-                }
-                st(&mut fe.body, fix);
-            }
-            StmtKind::Try(b, v, h) => {
-                if let Some(v) = v {
-                    fix(v);
-                }
-                fix_foreach_vars(b, fix);
-                fix_foreach_vars(h, fix);
-            }
-            _ => {}
-        }
-    }
-    for s in &mut b.stmts {
-        st(s, fix);
-    }
 }

@@ -12,7 +12,7 @@ fn used_locals(body: &Block) -> HashSet<LocalId> {
             used.insert(i);
         }
     });
-    crate::optimize::for_each_foreach_var(body, &mut |v| {
+    crate::visit::bound_vars(body, &mut |v| {
         if let Var::Local(i) = v {
             used.insert(i);
         }
