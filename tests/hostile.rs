@@ -330,6 +330,9 @@ fn run_in_guests(
 /// The kernel's report of a crash in case `id`'s part of the log: from the first line
 /// that looks like one, 60 lines.
 fn crash_report(log: &str, id: &str) -> String {
+    // The serial console ends lines with \r\n.
+    let log = log.replace("\r\n", "\n");
+    let log = log.as_str();
     let part = log.split(&format!("=== CASE {id}\n")).nth(1).unwrap_or(log);
     let lines: Vec<&str> = part.lines().collect();
     let start = lines
@@ -457,4 +460,14 @@ fn hostile_scripts_are_refused_or_end_cleanly() {
         failures.len()
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The crash report is the crashed case's part of the console log (which ends lines with
+/// \r\n), not an earlier case's output.
+#[test]
+fn crash_report_shows_the_cases_own_part() {
+    let log = "=== CASE h001\r\nrcu_preempt\r\n=== STATUS h001 0\r\n=== CASE h005\r\nBUG: soft lockup\r\n";
+    let r = crash_report(log, "h005");
+    assert!(r.starts_with("BUG: soft lockup"), "{r}");
+    assert!(!r.contains("rcu_preempt"), "{r}");
 }
