@@ -830,18 +830,32 @@ fn is_plain_name(e: &str) -> bool {
 }
 
 /// True when `name` occurs in `text` as a whole identifier.
-fn count_ident(text: &str, name: &str) -> usize {
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.match_indices(name)
-        .filter(|(i, _)| {
-            let before = text[..*i].chars().next_back();
-            let after = text[i + name.len()..].chars().next();
-            !before.is_some_and(ident)
-                && !after.is_some_and(|c| ident(c) || c == '[')
-                && before != Some('>')
-                && before != Some('.')
-        })
-        .count()
+/// How often each number temporary (`t0`, `t1`, ...) occurs in `text` as a whole C
+/// identifier (not a member after `.`/`->`), in one pass.
+fn temp_counts(text: &str) -> std::collections::HashMap<String, usize> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut counts = std::collections::HashMap::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !ident(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && ident(b[i]) {
+            i += 1;
+        }
+        let word = &text[start..i];
+        let member = start > 0 && matches!(b[start - 1], b'.' | b'>');
+        let temp = word.len() > 1
+            && word.starts_with('t')
+            && word[1..].bytes().all(|c| c.is_ascii_digit());
+        if temp && !member && b.get(i) != Some(&b'[') {
+            *counts.entry(word.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 impl Gen<'_> {
@@ -849,13 +863,14 @@ impl Gen<'_> {
     /// `a[k] = v` returns as a statement): the assignment becomes a plain call and the
     /// declaration goes.
     pub(crate) fn drop_unread_temps(&mut self) {
+        let counts = temp_counts(&self.out);
         let mut keep = Vec::new();
         for d in std::mem::take(&mut self.decls) {
             let name = d
                 .strip_prefix("int64_t ")
                 .and_then(|r| r.split(' ').next())
                 .unwrap_or("");
-            if name.starts_with('t') && count_ident(&self.out, name) == 1 {
+            if counts.get(name) == Some(&1) {
                 let assign = format!("\t{} = ", name);
                 if let Some(i) = self.out.find(&assign) {
                     // A call stays a call; any other value is discarded with (void), since

@@ -48,7 +48,7 @@ impl ProbeFamily for KernelDwarf {
         true
     }
     fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
-        build_kprobe(p, cx)
+        build_kprobe(p, Family::KernelDwarf, cx)
     }
     fn has_target_vars(&self) -> bool {
         true

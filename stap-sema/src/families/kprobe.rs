@@ -16,7 +16,11 @@ pub(crate) fn module_name(m: &str) -> String {
 /// The kprobe a kernel point becomes: at the site the resolver found (module functions
 /// and statements, from DWARF), else at its function's symbol; `.absolute` at the raw
 /// address.
-pub(crate) fn build_kprobe(p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
+pub(crate) fn build_kprobe(
+    p: &ProbePoint,
+    family: Family,
+    cx: &BuildCx,
+) -> Result<ProbeKind, Refusal> {
     check_absolute(p, cx)?;
     let maxactive = maxactive(p, cx)?;
     if has(p, "absolute") {
@@ -33,11 +37,6 @@ pub(crate) fn build_kprobe(p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Re
         });
     }
     let func = string(p, "function").unwrap_or_default();
-    let family = if has(p, "kprobe") {
-        Family::Kprobe
-    } else {
-        Family::KernelDwarf
-    };
     let (symbol, offset) = match (cx.resolver.site(p, family), string(p, "module")) {
         (Some((s, off)), _) => (s, off),
         (None, Some(m)) if m != "kernel" => (format!("{}:{}", module_name(&m), func), 0),
@@ -73,7 +72,7 @@ impl ProbeFamily for Kprobe {
         true
     }
     fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
-        build_kprobe(p, cx)
+        build_kprobe(p, Family::Kprobe, cx)
     }
     fn has_target_vars(&self) -> bool {
         true
