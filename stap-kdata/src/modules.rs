@@ -390,13 +390,17 @@ impl Modules {
         // are off limits: never offer those points.
         let refused = std::cell::Cell::new(0usize);
         let allowed = |f: &Func| {
+            // An inlined copy is judged by the function it was inlined into, too: a lock
+            // helper inlined into a lock function is that lock function.
+            let kernel_ok = |k: &KernelDwarf| {
+                k.forbidden(f.low).is_none()
+                    && k.symbol_at(f.low)
+                        .is_none_or(|(s, _)| crate::point_spec::runtime_unsafe(s).is_none())
+            };
             let ok = crate::point_spec::runtime_unsafe(&f.name).is_none()
                 && (!kernel
                     || (!blacklisted_file(&f.decl.0)
-                        && self
-                            .kernel()
-                            .map(|k| k.forbidden(f.low).is_none())
-                            .unwrap_or(true)));
+                        && self.kernel().map(kernel_ok).unwrap_or(true)));
             if !ok {
                 refused.set(refused.get() + 1);
             }

@@ -117,6 +117,9 @@ pub(crate) fn blacklisted_file(path: &str) -> bool {
 /// runtime's own locking, on every lock taken anywhere in the kernel.
 pub(crate) fn runtime_unsafe(name: &str) -> Option<&'static str> {
     const PREFIXES: &[&str] = &[
+        "__raw_spin_",
+        "__raw_read_",
+        "__raw_write_",
         "_raw_spin_",
         "_raw_read_",
         "_raw_write_",
@@ -214,6 +217,9 @@ mod tests {
         assert!(!blacklisted_file("fs/read_write.c"));
         assert!(runtime_unsafe("_raw_spin_lock_irqsave").is_some());
         assert!(runtime_unsafe("native_queued_spin_lock_slowpath").is_some());
+        // The inline helpers the lock functions are made of.
+        assert!(runtime_unsafe("__raw_spin_lock_irq").is_some());
+        assert!(runtime_unsafe("__raw_write_unlock_irqrestore").is_some());
         assert!(runtime_unsafe("spin_lock_init_something").is_none());
         assert!(runtime_unsafe("vfs_read").is_none());
     }
