@@ -98,7 +98,7 @@ fn written_global(x: &Expr) -> Option<GlobalId> {
 fn written_globals(b: &Block) -> std::collections::HashSet<GlobalId> {
     #[derive(Default)]
     struct Written(std::collections::HashSet<GlobalId>);
-    impl crate::visit::Visitor for Written {
+    impl crate::visit::Visitor<'_> for Written {
         fn visit_stmt(&mut self, s: &Stmt) {
             if let StmtKind::Delete(x) = &s.kind {
                 self.0.extend(written_global(x));
@@ -289,81 +289,25 @@ pub fn check(
     }
 }
 
-impl Checker<'_> {
-    fn err(&mut self, code: &'static str, msg: impl Into<String>, x: &Expr) {
-        self.diags.push(sem_error(code, msg, x.span));
-    }
-
-    fn block(&mut self, b: &Block) {
-        for s in &b.stmts {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt) {
+/// The statement walk: the visitor's, but for the statements whose expressions are
+/// checked in a context of their own (a whole statement's value is unused; a `foreach`
+/// source and a `delete` operand are arrays, not values).
+impl<'a> crate::visit::Visitor<'a> for Checker<'_> {
+    fn visit_stmt(&mut self, s: &'a Stmt) {
         match &s.kind {
-            StmtKind::Null | StmtKind::Break | StmtKind::Continue | StmtKind::Next => {}
-            StmtKind::Block(b) => self.block(b),
             StmtKind::Expr(x) => self.expr(x, true),
-            StmtKind::If(c, t, o) => {
-                self.expr(c, false);
-                self.stmt(t);
-                if let Some(o) = o {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While(c, b) => {
-                self.expr(c, false);
-                self.stmt(b);
-            }
             StmtKind::For(i, c, n, b) => {
                 for x in [i, c, n].into_iter().flatten() {
                     self.expr(x, true);
                 }
-                self.stmt(b);
+                self.visit_stmt(b);
             }
             StmtKind::Foreach(f) => {
-                match &f.source.kind {
-                    ExprKind::Array(_) | ExprKind::Hist(..) => {}
-                    _ => self.err(
-                        "sema.foreach",
-                        "foreach needs an array or a histogram",
-                        &f.source,
-                    ),
-                }
-                if let ExprKind::Array(Var::Global(g)) = &f.source.kind {
-                    let gl = &self.prog.globals[*g];
-                    if gl.ty == Type::Stats && f.value.is_some() {
-                        self.err(
-                            "sema.foreach-value",
-                            format!("foreach cannot copy the statistics of '{}' into a variable; use @count({}[...]) etc.", gl.name, gl.name),
-                            &f.source,
-                        );
-                    }
-                    if gl.ty != Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_some()) {
-                        self.err(
-                            "sema.foreach-sort",
-                            format!("'{}' is not a statistics array: sort it by value with + or - alone", gl.name),
-                            &f.source,
-                        );
-                    }
-                    if gl.ty == Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_none()) {
-                        self.err(
-                            "sema.foreach-sort",
-                            format!("sorting statistics array '{}' by value needs an aggregate, e.g. {}@count+", gl.name, gl.name),
-                            &f.source,
-                        );
-                    }
-                }
+                self.foreach(f);
                 if let Some(l) = &f.limit {
                     self.expr(l, false);
                 }
-                self.stmt(&f.body);
-            }
-            StmtKind::Return(v) => {
-                if let Some(v) = v {
-                    self.expr(v, false);
-                }
+                self.visit_stmt(&f.body);
             }
             StmtKind::Delete(x) => match &x.kind {
                 ExprKind::Index(_, keys) => {
@@ -378,10 +322,64 @@ impl Checker<'_> {
                     x,
                 ),
             },
-            StmtKind::Try(b, _, h) => {
-                self.block(b);
-                self.block(h);
-            }
+            _ => crate::visit::walk_stmt(self, s),
+        }
+    }
+
+    fn visit_expr(&mut self, x: &'a Expr) {
+        self.expr(x, false);
+    }
+}
+
+impl Checker<'_> {
+    fn err(&mut self, code: &'static str, msg: impl Into<String>, x: &Expr) {
+        self.diags.push(sem_error(code, msg, x.span));
+    }
+
+    fn block(&mut self, b: &Block) {
+        crate::visit::Visitor::visit_block(self, b);
+    }
+
+    /// What a `foreach` statement's source and sort may be.
+    fn foreach(&mut self, f: &Foreach) {
+        match &f.source.kind {
+            ExprKind::Array(_) | ExprKind::Hist(..) => {}
+            _ => self.err(
+                "sema.foreach",
+                "foreach needs an array or a histogram",
+                &f.source,
+            ),
+        }
+        let ExprKind::Array(Var::Global(g)) = &f.source.kind else {
+            return;
+        };
+        let gl = &self.prog.globals[*g];
+        if gl.ty == Type::Stats && f.value.is_some() {
+            self.err(
+                "sema.foreach-value",
+                format!("foreach cannot copy the statistics of '{}' into a variable; use @count({}[...]) etc.", gl.name, gl.name),
+                &f.source,
+            );
+        }
+        if gl.ty != Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_some()) {
+            self.err(
+                "sema.foreach-sort",
+                format!(
+                    "'{}' is not a statistics array: sort it by value with + or - alone",
+                    gl.name
+                ),
+                &f.source,
+            );
+        }
+        if gl.ty == Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_none()) {
+            self.err(
+                "sema.foreach-sort",
+                format!(
+                    "sorting statistics array '{}' by value needs an aggregate, e.g. {}@count+",
+                    gl.name, gl.name
+                ),
+                &f.source,
+            );
         }
     }
 

@@ -26,7 +26,7 @@ struct Kinds {
     err: Option<Diagnostic>,
 }
 
-impl crate::visit::Visitor for Kinds {
+impl crate::visit::Visitor<'_> for Kinds {
     fn visit_expr(&mut self, x: &Expr) {
         if let ExprKind::Hist(kind, operand) = &x.kind {
             if let Some(g) = operand_global(operand) {

@@ -8,6 +8,7 @@
 
 use crate::elaborate::sem_error;
 use crate::ir::*;
+use crate::visit::{walk_stmt_mut, VisitorMut};
 use stap_syntax::ast::{AssignOp, BinOp};
 use stap_syntax::diag::Diagnostic;
 use stap_syntax::source::Span;
@@ -85,6 +86,61 @@ pub fn infer(
         }
     }
     Ok(())
+}
+
+/// The statement walk: the visitor's, pushing the type each statement wants into its
+/// expressions (a condition is a number, a `return` value its function's type, a
+/// `catch` variable a string); an expression whose value is unused wants nothing.
+impl VisitorMut for Infer<'_> {
+    fn visit_stmt_mut(&mut self, s: &mut Stmt) {
+        match &mut s.kind {
+            StmtKind::If(c, t, o) => {
+                self.expr(c, Type::Long);
+                self.stmt(t);
+                if let Some(o) = o {
+                    self.stmt(o);
+                }
+            }
+            StmtKind::While(c, b) => {
+                self.expr(c, Type::Long);
+                self.stmt(b);
+            }
+            StmtKind::For(i, c, n, b) => {
+                if let Some(i) = i {
+                    self.expr(i, Type::Unknown);
+                }
+                if let Some(c) = c {
+                    self.expr(c, Type::Long);
+                }
+                if let Some(n) = n {
+                    self.expr(n, Type::Unknown);
+                }
+                self.stmt(b);
+            }
+            StmtKind::Foreach(f) => self.foreach(f),
+            StmtKind::Return(v) => {
+                if let (Some(v), Owner::Func(f)) = (v, self.owner) {
+                    let want = self.get(Slot::Ret(f));
+                    let t = self.expr(v, want);
+                    let span = v.span;
+                    self.unify(Slot::Ret(f), t, span);
+                }
+            }
+            StmtKind::Try(b, v, h) => {
+                self.block(b);
+                if let Some(v) = v {
+                    let slot = self.var_slot(*v);
+                    self.unify(slot, Type::String, s.span);
+                }
+                self.block(h);
+            }
+            _ => walk_stmt_mut(self, s),
+        }
+    }
+
+    fn visit_expr_mut(&mut self, x: &mut Expr) {
+        self.expr(x, Type::Unknown);
+    }
 }
 
 impl Infer<'_> {
@@ -176,62 +232,11 @@ impl Infer<'_> {
     }
 
     fn block(&mut self, b: &mut Block) {
-        for s in &mut b.stmts {
-            self.stmt(s);
-        }
+        self.visit_block_mut(b);
     }
 
     fn stmt(&mut self, s: &mut Stmt) {
-        match &mut s.kind {
-            StmtKind::Null | StmtKind::Break | StmtKind::Continue | StmtKind::Next => {}
-            StmtKind::Block(b) => self.block(b),
-            StmtKind::Expr(x) => {
-                self.expr(x, Type::Unknown);
-            }
-            StmtKind::If(c, t, o) => {
-                self.expr(c, Type::Long);
-                self.stmt(t);
-                if let Some(o) = o {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While(c, b) => {
-                self.expr(c, Type::Long);
-                self.stmt(b);
-            }
-            StmtKind::For(i, c, n, b) => {
-                if let Some(i) = i {
-                    self.expr(i, Type::Unknown);
-                }
-                if let Some(c) = c {
-                    self.expr(c, Type::Long);
-                }
-                if let Some(n) = n {
-                    self.expr(n, Type::Unknown);
-                }
-                self.stmt(b);
-            }
-            StmtKind::Foreach(f) => self.foreach(f),
-            StmtKind::Return(v) => {
-                if let (Some(v), Owner::Func(f)) = (v, self.owner) {
-                    let want = self.get(Slot::Ret(f));
-                    let t = self.expr(v, want);
-                    let span = v.span;
-                    self.unify(Slot::Ret(f), t, span);
-                }
-            }
-            StmtKind::Delete(x) => {
-                self.expr(x, Type::Unknown);
-            }
-            StmtKind::Try(b, v, h) => {
-                self.block(b);
-                if let Some(v) = v {
-                    let slot = self.var_slot(*v);
-                    self.unify(slot, Type::String, s.span);
-                }
-                self.block(h);
-            }
-        }
+        self.visit_stmt_mut(s);
     }
 
     fn foreach(&mut self, f: &mut Foreach) {

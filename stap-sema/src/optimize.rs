@@ -6,7 +6,7 @@
 //! Warnings about tapset code are filtered out by the driver, as SystemTap does.
 
 use crate::ir::*;
-use crate::visit;
+use crate::visit::{self, VisitorMut};
 use stap_syntax::ast::{AssignOp, Literal};
 use stap_syntax::diag::{Diagnostic, Pass};
 use stap_syntax::source::Span;
@@ -144,7 +144,13 @@ pub fn elide(
             let before = diags.len();
             let mut read = locals_read(b);
             read.extend(locals.ids().take(params));
-            elide_block(b, &read, locals, prog, diags);
+            Elide {
+                read: &read,
+                locals,
+                prog,
+                diags,
+            }
+            .visit_block_mut(b);
             if diags.len() == before {
                 break;
             }
@@ -210,145 +216,143 @@ fn locals_read(b: &Block) -> HashSet<LocalId> {
     read
 }
 
-fn elide_block(
-    b: &mut Block,
-    read: &HashSet<LocalId>,
-    locals: &Arena<Local>,
-    prog: &Program,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let mut out = Vec::with_capacity(b.stmts.len());
-    for mut s in std::mem::take(&mut b.stmts) {
-        if elide_stmt(&mut s, read, locals, prog, diags) {
-            out.push(s);
-        }
-    }
-    b.stmts = out;
+/// Dead-code elision over one body: a mutating walk whose block hook drops the
+/// statements that do nothing (`kept` says whether one stays).
+struct Elide<'e> {
+    /// The locals read somewhere in the body (writes to the others are dead).
+    read: &'e HashSet<LocalId>,
+    locals: &'e Arena<Local>,
+    prog: &'e Program,
+    diags: &'e mut Vec<Diagnostic>,
 }
 
-/// Returns false when the statement should go.
-fn elide_stmt(
-    s: &mut Stmt,
-    read: &HashSet<LocalId>,
-    locals: &Arena<Local>,
-    prog: &Program,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
-    match &mut s.kind {
-        StmtKind::Block(b) => elide_block(b, read, locals, prog, diags),
-        StmtKind::If(c, t, o)
-            if matches!(
-                c.kind,
-                ExprKind::Literal(Literal::Number(_)) | ExprKind::Defined(_)
-            ) =>
-        {
-            // A constant condition (often @defined) picks its branch now.
-            let taken = match c.kind {
-                ExprKind::Literal(Literal::Number(n)) => n != 0,
-                ExprKind::Defined(b) => b,
-                _ => true,
-            };
-            diags.push(warn(
-                "sema.elide-if",
-                "Collapsing if statement with a constant condition".to_string(),
-                s.span,
-            ));
-            let chosen = if taken {
-                Some((**t).clone())
-            } else {
-                o.as_ref().map(|o| (**o).clone())
-            };
-            match chosen {
-                Some(mut st) => {
-                    let keep = elide_stmt(&mut st, read, locals, prog, diags);
-                    *s = st;
-                    return keep;
-                }
-                None => return false,
-            }
-        }
-        StmtKind::If(c, t, o) => {
-            let keep_t = elide_stmt(t, read, locals, prog, diags);
-            let keep_o = o
-                .as_mut()
-                .is_none_or(|o| elide_stmt(o, read, locals, prog, diags));
-            if !keep_t {
-                **t = Stmt {
-                    kind: StmtKind::Null,
-                    span: t.span,
+impl VisitorMut for Elide<'_> {
+    fn visit_block_mut(&mut self, b: &mut Block) {
+        b.stmts.retain_mut(|s| self.kept(s));
+    }
+}
+
+impl Elide<'_> {
+    /// Elides inside `s`; false when `s` itself should go.
+    fn kept(&mut self, s: &mut Stmt) -> bool {
+        match &mut s.kind {
+            StmtKind::Block(b) => self.visit_block_mut(b),
+            StmtKind::If(c, t, o)
+                if matches!(
+                    c.kind,
+                    ExprKind::Literal(Literal::Number(_)) | ExprKind::Defined(_)
+                ) =>
+            {
+                // A constant condition (often @defined) picks its branch now.
+                let taken = match c.kind {
+                    ExprKind::Literal(Literal::Number(n)) => n != 0,
+                    ExprKind::Defined(b) => b,
+                    _ => true,
                 };
-            }
-            if !keep_o {
-                *o = None;
-            }
-            // `if (x = y);` with x never read: what is left may have no effect at all.
-            elide_assignment(c, read, locals, diags);
-            let empty_t = matches!(t.kind, StmtKind::Null)
-                || matches!(&t.kind, StmtKind::Block(b) if block_is_empty(b));
-            if empty_t && o.is_none() && !has_side_effects(c, prog) {
-                diags.push(warn(
+                self.diags.push(warn(
                     "sema.elide-if",
-                    "Eliding side-effect-free if statement".to_string(),
+                    "Collapsing if statement with a constant condition".to_string(),
                     s.span,
                 ));
-                return false;
+                let chosen = if taken {
+                    Some((**t).clone())
+                } else {
+                    o.as_ref().map(|o| (**o).clone())
+                };
+                match chosen {
+                    Some(mut st) => {
+                        let keep = self.kept(&mut st);
+                        *s = st;
+                        return keep;
+                    }
+                    None => return false,
+                }
             }
-        }
-        StmtKind::While(_, b) => {
-            elide_stmt(b, read, locals, prog, diags);
-        }
-        StmtKind::For(init, _, incr, b) => {
-            for part in [init, incr] {
-                if let Some(x) = part {
-                    elide_assignment(x, read, locals, diags);
-                    if !has_side_effects(x, prog) {
-                        diags.push(warn(
-                            "sema.elide-expression",
-                            "Eliding side-effect-free expression".to_string(),
-                            x.span,
-                        ));
-                        *part = None;
+            StmtKind::If(c, t, o) => {
+                let keep_t = self.kept(t);
+                let keep_o = o.as_mut().is_none_or(|o| self.kept(o));
+                if !keep_t {
+                    **t = Stmt {
+                        kind: StmtKind::Null,
+                        span: t.span,
+                    };
+                }
+                if !keep_o {
+                    *o = None;
+                }
+                // `if (x = y);` with x never read: what is left may have no effect at all.
+                elide_assignment(c, self.read, self.locals, self.diags);
+                let empty_t = matches!(t.kind, StmtKind::Null)
+                    || matches!(&t.kind, StmtKind::Block(b) if block_is_empty(b));
+                if empty_t && o.is_none() && !has_side_effects(c, self.prog) {
+                    self.diags.push(warn(
+                        "sema.elide-if",
+                        "Eliding side-effect-free if statement".to_string(),
+                        s.span,
+                    ));
+                    return false;
+                }
+            }
+            StmtKind::While(_, b) => {
+                self.kept(b);
+            }
+            StmtKind::For(init, _, incr, b) => {
+                for part in [init, incr] {
+                    if let Some(x) = part {
+                        elide_assignment(x, self.read, self.locals, self.diags);
+                        if !has_side_effects(x, self.prog) {
+                            self.diags.push(warn(
+                                "sema.elide-expression",
+                                "Eliding side-effect-free expression".to_string(),
+                                x.span,
+                            ));
+                            *part = None;
+                        }
                     }
                 }
+                self.kept(b);
             }
-            elide_stmt(b, read, locals, prog, diags);
-        }
-        StmtKind::Foreach(f) => {
-            if !elide_stmt(&mut f.body, read, locals, prog, diags) {
-                *f.body = Stmt {
-                    kind: StmtKind::Null,
-                    span: f.body.span,
-                };
+            StmtKind::Foreach(f) => {
+                if !self.kept(&mut f.body) {
+                    *f.body = Stmt {
+                        kind: StmtKind::Null,
+                        span: f.body.span,
+                    };
+                }
+                let empty = matches!(f.body.kind, StmtKind::Null)
+                    || matches!(&f.body.kind, StmtKind::Block(b) if block_is_empty(b));
+                if empty
+                    && f.limit
+                        .as_ref()
+                        .is_none_or(|l| !has_side_effects(l, self.prog))
+                {
+                    self.diags.push(warn(
+                        "sema.elide-foreach",
+                        "Eliding foreach loop with an empty body".to_string(),
+                        s.span,
+                    ));
+                    return false;
+                }
             }
-            let empty = matches!(f.body.kind, StmtKind::Null)
-                || matches!(&f.body.kind, StmtKind::Block(b) if block_is_empty(b));
-            if empty && f.limit.as_ref().is_none_or(|l| !has_side_effects(l, prog)) {
-                diags.push(warn(
-                    "sema.elide-foreach",
-                    "Eliding foreach loop with an empty body".to_string(),
-                    s.span,
-                ));
-                return false;
+            StmtKind::Try(b, _, h) => {
+                self.visit_block_mut(b);
+                self.visit_block_mut(h);
             }
-        }
-        StmtKind::Try(b, _, h) => {
-            elide_block(b, read, locals, prog, diags);
-            elide_block(h, read, locals, prog, diags);
-        }
-        StmtKind::Expr(x) => {
-            elide_assignment(x, read, locals, diags);
-            if !has_side_effects(x, prog) {
-                diags.push(warn(
-                    "sema.elide-expression",
-                    "Eliding side-effect-free expression".to_string(),
-                    x.span,
-                ));
-                return false;
+            StmtKind::Expr(x) => {
+                elide_assignment(x, self.read, self.locals, self.diags);
+                if !has_side_effects(x, self.prog) {
+                    self.diags.push(warn(
+                        "sema.elide-expression",
+                        "Eliding side-effect-free expression".to_string(),
+                        x.span,
+                    ));
+                    return false;
+                }
             }
+            _ => {}
         }
-        _ => {}
+        true
     }
-    true
 }
 
 /// `x = e` where local x is never read becomes `e` (keeping only e's effects).

@@ -6,18 +6,19 @@
 
 use crate::ir::*;
 
-/// A read-only walk.  Each method's default walks the node's children.
-pub trait Visitor {
+/// A read-only walk over IR borrowed for `'a` (so a visitor may keep what it visits, as
+/// `syn::visit::Visit<'ast>` allows).  Each method's default walks the node's children.
+pub trait Visitor<'a> {
     /// A block.
-    fn visit_block(&mut self, b: &Block) {
+    fn visit_block(&mut self, b: &'a Block) {
         walk_block(self, b)
     }
     /// A statement.
-    fn visit_stmt(&mut self, s: &Stmt) {
+    fn visit_stmt(&mut self, s: &'a Stmt) {
         walk_stmt(self, s)
     }
     /// An expression.
-    fn visit_expr(&mut self, x: &Expr) {
+    fn visit_expr(&mut self, x: &'a Expr) {
         walk_expr(self, x)
     }
     /// A variable bound outside an expression: a `foreach` key or value, a `catch`
@@ -26,14 +27,14 @@ pub trait Visitor {
 }
 
 /// Walks a block's statements.
-pub fn walk_block<V: Visitor + ?Sized>(v: &mut V, b: &Block) {
+pub fn walk_block<'a, V: Visitor<'a> + ?Sized>(v: &mut V, b: &'a Block) {
     for s in &b.stmts {
         v.visit_stmt(s);
     }
 }
 
 /// Walks a statement's expressions, bound variables and sub-statements, in source order.
-pub fn walk_stmt<V: Visitor + ?Sized>(v: &mut V, s: &Stmt) {
+pub fn walk_stmt<'a, V: Visitor<'a> + ?Sized>(v: &mut V, s: &'a Stmt) {
     match &s.kind {
         StmtKind::Null | StmtKind::Break | StmtKind::Continue | StmtKind::Next => {}
         StmtKind::Block(b) => v.visit_block(b),
@@ -87,7 +88,7 @@ pub fn walk_stmt<V: Visitor + ?Sized>(v: &mut V, s: &Stmt) {
 }
 
 /// Walks an expression's sub-expressions, in source order.
-pub fn walk_expr<V: Visitor + ?Sized>(v: &mut V, x: &Expr) {
+pub fn walk_expr<'a, V: Visitor<'a> + ?Sized>(v: &mut V, x: &'a Expr) {
     for c in children(x) {
         v.visit_expr(c);
     }
@@ -269,8 +270,8 @@ pub fn children(x: &Expr) -> Vec<&Expr> {
 /// Calls a function on every expression, pre-order.
 struct EachExpr<'f>(&'f mut dyn FnMut(&Expr));
 
-impl Visitor for EachExpr<'_> {
-    fn visit_expr(&mut self, x: &Expr) {
+impl<'a> Visitor<'a> for EachExpr<'_> {
+    fn visit_expr(&mut self, x: &'a Expr) {
         (self.0)(x);
         walk_expr(self, x);
     }
@@ -360,46 +361,22 @@ pub fn program(prog: &Program, f: &mut dyn FnMut(&Expr)) {
 
 /// Calls `f` on every statement of a block, nested ones too (pre-order).
 pub fn each_stmt<'b>(b: &'b Block, f: &mut dyn FnMut(&'b Stmt)) {
-    struct EachStmt<'b, 'f>(
-        &'f mut dyn FnMut(&'b Stmt),
-        std::marker::PhantomData<&'b ()>,
-    );
-    impl<'b> EachStmt<'b, '_> {
-        fn block(&mut self, b: &'b Block) {
-            for s in &b.stmts {
-                self.stmt(s);
-            }
-        }
-        // Statements only: the lifetime `'b` of the callback rules out the trait's
-        // anonymous borrows, so this walk follows walk_stmt's shape by hand.
-        fn stmt(&mut self, s: &'b Stmt) {
+    struct EachStmt<'b, 'f>(&'f mut dyn FnMut(&'b Stmt));
+    impl<'b> Visitor<'b> for EachStmt<'b, '_> {
+        fn visit_stmt(&mut self, s: &'b Stmt) {
             (self.0)(s);
-            match &s.kind {
-                StmtKind::Block(b) => self.block(b),
-                StmtKind::If(_, t, o) => {
-                    self.stmt(t);
-                    if let Some(o) = o {
-                        self.stmt(o);
-                    }
-                }
-                StmtKind::While(_, b) | StmtKind::For(_, _, _, b) => self.stmt(b),
-                StmtKind::Foreach(fe) => self.stmt(&fe.body),
-                StmtKind::Try(b, _, h) => {
-                    self.block(b);
-                    self.block(h);
-                }
-                _ => {}
-            }
+            walk_stmt(self, s);
         }
+        fn visit_expr(&mut self, _: &'b Expr) {}
     }
-    EachStmt(f, std::marker::PhantomData).block(b);
+    EachStmt(f).visit_block(b);
 }
 
 /// Calls `f` on every variable a block binds outside expressions (`foreach` keys and
 /// values, `catch` variables), nested statements too.
 pub fn bound_vars(b: &Block, f: &mut dyn FnMut(Var)) {
     struct Bound<'f>(&'f mut dyn FnMut(Var));
-    impl Visitor for Bound<'_> {
+    impl Visitor<'_> for Bound<'_> {
         fn visit_expr(&mut self, _: &Expr) {}
         fn visit_bound_var(&mut self, v: Var) {
             (self.0)(v);
@@ -450,7 +427,7 @@ mod tests {
         );
         #[derive(Default)]
         struct Seen(Vec<String>);
-        impl Visitor for Seen {
+        impl Visitor<'_> for Seen {
             fn visit_expr(&mut self, x: &Expr) {
                 if let ExprKind::Literal(l) = &x.kind {
                     self.0.push(format!("lit {:?}", l));
