@@ -161,9 +161,12 @@ pub fn run(s: &Session) -> i32 {
         .arg(&image)
         .arg("-initrd")
         .arg(&initrd)
+        // tsc=reliable: no clocksource watchdog, which marks an emulated TSC unstable
+        // when the host deschedules a vCPU and then live-patches the kernel's text
+        // (tests/vm/boot.sh says more).
         .args([
             "-append",
-            "console=ttyS0 panic=-1 oops=panic quiet loglevel=1",
+            "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 tsc=reliable",
         ])
         .args([
             "-nographic",

@@ -1,11 +1,16 @@
 //! The end-to-end table (`tests/e2e/*.stpt`): every case runs through the real `stap`
 //! binary on the user-space runtime, and every case meant for the kernel too is built into
-//! a kernel module against the installed kernel headers.  See tests/e2e/README.md.
+//! a kernel module against the installed kernel headers, and run in the VM.  Each case is
+//! a named test of each tier it runs in (`TIER::FILE::CASE`, libtest-mimic), so a failure
+//! names its case and `cargo test --test e2e -- NAME` runs one.  See tests/e2e/README.md.
 
 mod vmlib;
 
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Default, Clone)]
 struct Case {
@@ -156,88 +161,127 @@ fn run_case(c: &Case, cache: &Path, sanitize: bool) -> Result<(), String> {
 }
 
 fn all_cases() -> Vec<Case> {
-    let files = vmlib::table_files("e2e", "stpt");
-    let only = std::env::var("STAP_E2E_ONLY").ok();
-    files
+    vmlib::table_files("e2e", "stpt")
         .iter()
         .flat_map(|f| parse(f))
-        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
         .collect()
 }
 
-/// Runs `f` on every case, two at a time; returns the failures.
-fn run_all(cases: &[Case], f: &(dyn Fn(&Case) -> Result<(), String> + Sync)) -> Vec<String> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(c) = cases.get(i) else { break };
-                if let Err(e) = f(c) {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("[{}] {}: {}", c.file, c.name, e));
-                }
-            });
-        }
-    });
-    failures.into_inner().unwrap()
+/// The target kernel, read once (only tiers that need one ask).
+fn kver() -> &'static str {
+    static KVER: OnceLock<String> = OnceLock::new();
+    KVER.get_or_init(vmlib::kver)
 }
 
-/// The release of an installed kernel with a build tree (what `-r` names).
-#[test]
-fn e2e_table_builds_as_kernel_modules() {
-    let kver = vmlib::kver();
-    let cases: Vec<Case> = all_cases()
-        .into_iter()
-        .filter(|c| c.runtimes.iter().any(|r| r == "kernel"))
-        .collect();
-    assert!(!cases.is_empty());
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-kmod-cache");
-    let failures = run_all(&cases, &|c: &Case| {
-        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-            .env_remove("SYSTEMTAP_TAPSET")
-            .env("SYSTEMTAP_DIR", &cache)
-            .args(["-p4", "-r", &kver])
-            .args(c.args.iter().filter(|a| a.starts_with("-D")))
-            .arg("-e")
-            .arg(&c.script)
-            .output()
-            .map_err(|e| e.to_string())?;
-        // Cases that fail at translation (pass 2) fail the same way here.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status.success() || stderr.contains("semantic error") {
-            Ok(())
+/// A case's test name in a tier: `TIER::FILE::CASE`.
+fn trial_name(tier: &str, c: &Case) -> String {
+    format!("{}::{}::{}", tier, c.file.trim_end_matches(".stpt"), c.name)
+}
+
+/// Whether the command line's filter and skips select test `name` (as libtest's do).
+fn selected(args: &Arguments, name: &str) -> bool {
+    let hit = |p: &str| {
+        if args.exact {
+            name == p
         } else {
-            Err(format!("module build failed:\n{}", stderr))
+            name.contains(p)
         }
-    });
-    println!(
-        "e2e kernel build: {} cases, {} failed",
-        cases.len(),
-        failures.len()
-    );
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    };
+    args.filter.as_deref().is_none_or(hit) && !args.skip.iter().any(|p| hit(p))
 }
 
-#[test]
-fn e2e_table_user_runtime() {
-    let cases: Vec<Case> = all_cases()
-        .into_iter()
-        .filter(|c| c.runtimes.iter().any(|r| r == "user"))
-        .collect();
-    assert!(!cases.is_empty(), "no cases in tests/e2e");
+fn runs_in(c: &Case, runtime: &str) -> bool {
+    c.runtimes.iter().any(|r| r == runtime)
+}
+
+/// Builds a kernel case into a module (pass 4); a case that fails at translation fails
+/// the same way here.
+fn build_case(c: &Case, cache: &Path) -> Result<(), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", cache)
+        .args(["-p4", "-r", kver()])
+        .args(c.args.iter().filter(|a| a.starts_with("-D")))
+        .arg("-e")
+        .arg(&c.script)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || stderr.contains("semantic error") {
+        Ok(())
+    } else {
+        Err(format!("module build failed:\n{}", stderr))
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let cases = all_cases();
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut trials = vec![Trial::test("e2e_table_has_cases", {
+        let n = cases.len();
+        move || {
+            (n > 0)
+                .then_some(())
+                .ok_or_else(|| "no cases in tests/e2e".into())
+        }
+    })];
     let sanitize = std::env::var("STAP_E2E_SANITIZE").is_ok_and(|v| v == "1");
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(if sanitize {
+    let user_cache = target.join(if sanitize {
         "e2e-cache-sanitize"
     } else {
         "e2e-cache"
     });
-    let failures = run_all(&cases, &|c: &Case| run_case(c, &cache, sanitize));
-    println!("e2e: {} cases, {} failed", cases.len(), failures.len());
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    for c in cases.iter().filter(|c| runs_in(c, "user")) {
+        let (c, cache) = (c.clone(), user_cache.clone());
+        trials.push(Trial::test(
+            trial_name("e2e_table_user_runtime", &c),
+            move || run_case(&c, &cache, sanitize).map_err(Failed::from),
+        ));
+    }
+    let kmod_cache = target.join("e2e-kmod-cache");
+    for c in cases.iter().filter(|c| runs_in(c, "kernel")) {
+        let (c, cache) = (c.clone(), kmod_cache.clone());
+        trials.push(Trial::test(
+            trial_name("e2e_table_builds_as_kernel_modules", &c),
+            move || build_case(&c, &cache).map_err(Failed::from),
+        ));
+    }
+    // The map, statistics and timer cases run again on two CPUs with a busy workload.
+    let smp2_files = ["maps.stpt", "stats.stpt", "timers.stpt"];
+    for (tier, smp, workload) in [
+        ("e2e_table_in_kernel_vm", 1, false),
+        ("e2e_maps_and_stats_in_smp2_vm_under_load", 2, true),
+    ] {
+        // Cases that fail at translation are the user tier's business.
+        let runnable: Vec<(String, Case)> = cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                runs_in(c, "kernel") && (smp == 1 || smp2_files.contains(&c.file.as_str()))
+            })
+            .filter(|(_, c)| {
+                !c.stderr_contains
+                    .iter()
+                    .any(|l| l.contains("semantic error"))
+            })
+            .filter(|(_, c)| selected(&args, &trial_name(tier, c)))
+            .map(|(i, c)| (format!("e2e_{}", i), c.clone()))
+            .collect();
+        let run = Arc::new(VmRun {
+            cases: runnable.clone(),
+            smp,
+            workload,
+            results: OnceLock::new(),
+        });
+        for (module, c) in runnable {
+            let run = run.clone();
+            trials.push(Trial::test(trial_name(tier, &c), move || {
+                run.result(&module).map_err(Failed::from)
+            }));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// One case's result in the VM log: stdout, stderr, stpd's exit status, and notes.
@@ -299,169 +343,168 @@ fn vm_results(log: &str) -> std::collections::HashMap<String, VmResult> {
     out
 }
 
-#[test]
-fn e2e_table_in_kernel_vm() {
-    table_in_vm(&|_| true, 1, false);
+/// One boot of the VM running a tier's cases, shared by their tests: the first test to
+/// ask builds every case's module and boots the guest; each test then reads its own result.
+struct VmRun {
+    /// (module name, case)
+    cases: Vec<(String, Case)>,
+    smp: u32,
+    workload: bool,
+    results: OnceLock<Result<HashMap<String, Result<(), String>>, String>>,
 }
 
-/// The map, statistics and timer cases again, on two CPUs with a busy workload beside them.
-#[test]
-fn e2e_maps_and_stats_in_smp2_vm_under_load() {
-    let files = ["maps.stpt", "stats.stpt", "timers.stpt"];
-    table_in_vm(&|c: &Case| files.contains(&c.file.as_str()), 2, true);
-}
-
-/// Builds the kernel cases that `select` picks, runs them in one boot of a VM with `smp`
-/// CPUs (and, with `workload`, a CPU-bound shell loop per CPU), and checks each one.
-fn table_in_vm(select: &dyn Fn(&Case) -> bool, smp: u32, workload: bool) {
-    let kver = vmlib::kver();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
-    // One VM at a time: two TCG guests on two host cores would starve each other.
-    static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
-    let stage = tempfile::tempdir().unwrap();
-    let mut runnable = Vec::new();
-    for (i, c) in all_cases().into_iter().enumerate() {
-        if !c.runtimes.iter().any(|r| r == "kernel") || !select(&c) {
-            continue;
+impl VmRun {
+    fn result(&self, module: &str) -> Result<(), String> {
+        let all = self.results.get_or_init(|| self.run());
+        match all {
+            Err(e) => Err(e.clone()),
+            Ok(r) => r
+                .get(module)
+                .cloned()
+                .unwrap_or_else(|| Err("no result in the VM log".into())),
         }
-        // Translation errors are the user tier's business; they never reach a module.
-        if c.stderr_contains
-            .iter()
-            .any(|l| l.contains("semantic error"))
-        {
-            continue;
-        }
-        runnable.push((format!("e2e_{}", i), c));
     }
-    let failures = run_all(
-        &runnable.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
-        &|c: &Case| {
-            let (name, _) = runnable
-                .iter()
-                .find(|(_, x)| x.name == c.name && x.file == c.file)
-                .unwrap();
-            let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-                .env_remove("SYSTEMTAP_TAPSET")
-                .env("SYSTEMTAP_DIR", &cache)
-                .args(["-p4", "-r", &kver, "-m", name])
-                .args(c.args.iter().filter(|a| a.starts_with("-D")))
-                .arg("-e")
-                .arg(&c.script)
-                .output()
-                .map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "build failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
+
+    /// Builds every case, runs the modules that built in one boot, and checks each one.
+    fn run(&self) -> Result<HashMap<String, Result<(), String>>, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
+        // One VM at a time: two TCG guests on two host cores would starve each other.
+        static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
+        let stage = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut results: HashMap<String, Result<(), String>> = HashMap::new();
+        let built = std::sync::Mutex::new(Vec::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((name, c)) = self.cases.get(i) else {
+                        break;
+                    };
+                    let r = stage_case(name, c, &cache, stage.path());
+                    built.lock().unwrap().push((name.clone(), r));
+                });
             }
-            let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            std::fs::copy(&ko, stage.path().join(format!("{}.ko", name)))
-                .map_err(|e| e.to_string())?;
-            // stpd in the guest takes the run-time options; -T bounds every case.
-            let mut words = Vec::new();
-            let mut it = c.args.iter();
-            while let Some(a) = it.next() {
-                if matches!(a.as_str(), "-T" | "-c" | "-x" | "-o") {
-                    let v = it.next().cloned().unwrap_or_default();
-                    words.push(a.clone());
-                    words.push(format!("'{}'", v.replace('\'', "'\\''")));
-                }
+        });
+        for (name, r) in built.into_inner().unwrap() {
+            if let Err(e) = r {
+                results.insert(name, Err(e));
             }
-            if !c.args.iter().any(|a| a == "-T") {
-                words.push("-T 10".into());
-            }
-            std::fs::write(stage.path().join(format!("{}.args", name)), words.join(" "))
-                .map_err(|e| e.to_string())
-        },
-    );
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
-    let mut kos: Vec<PathBuf> = std::fs::read_dir(stage.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ko"))
-        .collect();
-    kos.sort();
-    let log = stage.path().join("serial.log");
-    let status = Command::new(root.join("tests/vm/boot.sh"))
-        .env("STPD", env!("CARGO_BIN_EXE_stpd"))
-        .env("VM_SMP", smp.to_string())
-        .env("VM_WORKLOAD", if workload { "1" } else { "" })
-        .arg(&log)
-        .args(&kos)
-        .status()
-        .expect("run tests/vm/boot.sh");
-    assert!(status.success(), "the VM did not run to the end");
-    let log = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        log.contains("=== STAP-VM-END"),
-        "the VM did not finish:\n{}",
-        log
-    );
-    let results = vm_results(&log);
-    let mut problems = Vec::new();
-    for (name, c) in &runnable {
-        let Some(VmResult {
-            stdout: so,
-            stderr: se,
-            status,
-            notes,
-        }) = results.get(name)
-        else {
-            problems.push(format!("[{}] {}: no result in the VM log", c.file, c.name));
-            continue;
-        };
-        let se = &strip_tolerated(c, se);
-        let mut p = Vec::new();
-        if !notes.is_empty() {
-            p.push(format!("notes: {:?}", notes));
         }
-        if *status != Some(c.exit) {
+        let mut kos: Vec<PathBuf> = std::fs::read_dir(stage.path())
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ko"))
+            .collect();
+        if kos.is_empty() {
+            return Ok(results);
+        }
+        kos.sort();
+        let log = stage.path().join("serial.log");
+        let status = Command::new(root.join("tests/vm/boot.sh"))
+            .env("STPD", env!("CARGO_BIN_EXE_stpd"))
+            .env("VM_SMP", self.smp.to_string())
+            .env("VM_WORKLOAD", if self.workload { "1" } else { "" })
+            .arg(&log)
+            .args(&kos)
+            .status()
+            .map_err(|e| format!("run tests/vm/boot.sh: {e}"))?;
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        if !status.success() || !log.contains("=== STAP-VM-END") {
+            return Err(format!("the VM did not run to the end:\n{}", log));
+        }
+        let in_log = vm_results(&log);
+        for (name, c) in &self.cases {
+            if results.contains_key(name) {
+                continue;
+            }
+            let r = match in_log.get(name) {
+                Some(r) => check_vm_result(c, r),
+                None => Err("no result in the VM log".into()),
+            };
+            results.insert(name.clone(), r);
+        }
+        Ok(results)
+    }
+}
+
+/// Builds case `c` as module `name` into `stage`, with the stpd options the guest runs
+/// it with (-T bounds every case).
+fn stage_case(name: &str, c: &Case, cache: &Path, stage: &Path) -> Result<(), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .env_remove("SYSTEMTAP_TAPSET")
+        .env("SYSTEMTAP_DIR", cache)
+        .args(["-p4", "-r", kver(), "-m", name])
+        .args(c.args.iter().filter(|a| a.starts_with("-D")))
+        .arg("-e")
+        .arg(&c.script)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::copy(&ko, stage.join(format!("{}.ko", name))).map_err(|e| e.to_string())?;
+    let mut words = Vec::new();
+    let mut it = c.args.iter();
+    while let Some(a) = it.next() {
+        if matches!(a.as_str(), "-T" | "-c" | "-x" | "-o") {
+            let v = it.next().cloned().unwrap_or_default();
+            words.push(a.clone());
+            words.push(format!("'{}'", v.replace('\'', "'\\''")));
+        }
+    }
+    if !c.args.iter().any(|a| a == "-T") {
+        words.push("-T 10".into());
+    }
+    std::fs::write(stage.join(format!("{}.args", name)), words.join(" ")).map_err(|e| e.to_string())
+}
+
+/// A case's result in the guest against its expectations.
+fn check_vm_result(c: &Case, r: &VmResult) -> Result<(), String> {
+    let se = &strip_tolerated(c, &r.stderr);
+    let mut p = Vec::new();
+    if !r.notes.is_empty() {
+        p.push(format!("notes: {:?}", r.notes));
+    }
+    if r.status != Some(c.exit) {
+        p.push(format!(
+            "stpd's exit status {:?}, expected {}",
+            r.status, c.exit
+        ));
+    }
+    if let Some(want) = &c.stdout {
+        if r.stdout != *want {
             p.push(format!(
-                "stpd's exit status {:?}, expected {}",
-                status, c.exit
-            ));
-        }
-        if let Some(want) = &c.stdout {
-            if so != want {
-                p.push(format!(
-                    "stdout differs:\n--- expected\n{}--- got\n{}",
-                    want, so
-                ));
-            }
-        }
-        match &c.stderr {
-            Some(want) if se != want => p.push(format!(
-                "stderr differs:\n--- expected\n{}--- got\n{}",
-                want, se
-            )),
-            None if c.stderr_contains.is_empty() && !se.is_empty() => {
-                p.push(format!("unexpected stderr:\n{}", se))
-            }
-            _ => {}
-        }
-        for want in &c.stderr_contains {
-            if !se.contains(want.as_str()) {
-                p.push(format!("stderr lacks {:?}; stderr was:\n{}", want, se));
-            }
-        }
-        if !p.is_empty() {
-            problems.push(format!(
-                "[{}] {} ({}): {}",
-                c.file,
-                c.name,
-                name,
-                p.join("\n")
+                "stdout differs:\n--- expected\n{}--- got\n{}",
+                want, r.stdout
             ));
         }
     }
-    println!(
-        "e2e in the VM: {} cases run, {} failed",
-        runnable.len(),
-        problems.len()
-    );
-    assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
+    match &c.stderr {
+        Some(want) if se != want => p.push(format!(
+            "stderr differs:\n--- expected\n{}--- got\n{}",
+            want, se
+        )),
+        None if c.stderr_contains.is_empty() && !se.is_empty() => {
+            p.push(format!("unexpected stderr:\n{}", se))
+        }
+        _ => {}
+    }
+    for want in &c.stderr_contains {
+        if !se.contains(want.as_str()) {
+            p.push(format!("stderr lacks {:?}; stderr was:\n{}", want, se));
+        }
+    }
+    if p.is_empty() {
+        Ok(())
+    } else {
+        Err(p.join("\n"))
+    }
 }

@@ -48,7 +48,11 @@ done
 # --foreground: timeout stays in this script's process group, so a harness that kills the
 # group (a hung guest) kills QEMU too; without it timeout makes a group of its own and the
 # guest outlives the harness, starving every later boot of CPU.
+# tsc=reliable: an emulated guest's TSC drifts from its other clocks whenever the host
+# deschedules a vCPU; the clocksource watchdog then marks it unstable and flips the
+# sched_clock static key by live text patching, which under TCG has oopsed on a stale int3
+# (sched_clock_cpu, at boot, before any module was loaded).
 timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 tsc=reliable ${VM_APPEND:-}" \
 	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}
