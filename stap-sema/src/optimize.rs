@@ -233,6 +233,21 @@ impl VisitorMut for Elide<'_> {
 }
 
 impl Elide<'_> {
+    /// Drops a dead assignment from a whole-statement expression; true (with a warning)
+    /// when what is left has no effect, so the expression can go.
+    fn effect_free(&mut self, x: &mut Expr) -> bool {
+        elide_assignment(x, self.read, self.locals, self.diags);
+        let free = !has_side_effects(x, self.prog);
+        if free {
+            self.diags.push(warn(
+                "sema.elide-expression",
+                "Eliding side-effect-free expression".to_string(),
+                x.span,
+            ));
+        }
+        free
+    }
+
     /// Elides inside `s`; false when `s` itself should go.
     fn kept(&mut self, s: &mut Stmt) -> bool {
         match &mut s.kind {
@@ -298,16 +313,8 @@ impl Elide<'_> {
             }
             StmtKind::For(init, _, incr, b) => {
                 for part in [init, incr] {
-                    if let Some(x) = part {
-                        elide_assignment(x, self.read, self.locals, self.diags);
-                        if !has_side_effects(x, self.prog) {
-                            self.diags.push(warn(
-                                "sema.elide-expression",
-                                "Eliding side-effect-free expression".to_string(),
-                                x.span,
-                            ));
-                            *part = None;
-                        }
+                    if part.as_mut().is_some_and(|x| self.effect_free(x)) {
+                        *part = None;
                     }
                 }
                 self.kept(b);
@@ -339,13 +346,7 @@ impl Elide<'_> {
                 self.visit_block_mut(h);
             }
             StmtKind::Expr(x) => {
-                elide_assignment(x, self.read, self.locals, self.diags);
-                if !has_side_effects(x, self.prog) {
-                    self.diags.push(warn(
-                        "sema.elide-expression",
-                        "Eliding side-effect-free expression".to_string(),
-                        x.span,
-                    ));
+                if self.effect_free(x) {
                     return false;
                 }
             }
