@@ -247,6 +247,18 @@ fn wildcards_leave_lock_functions_and_their_inlined_helpers_out() {
             "a lock function or a helper inlined into one is offered: {p}\n{listing}"
         );
     }
+    // An address inside a lock function is refused too.
+    let addr = image_address("_raw_spin_lock") + 4;
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-p2", "-e"])
+        .arg(format!("probe kernel.statement({addr:#x}) {{ }}"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && err.contains("is in _raw_spin_lock: "),
+        "{err}"
+    );
 }
 
 /// `kernel.statement(ADDR)` names an address of the image, probed by symbol and offset

@@ -93,6 +93,29 @@ static void stp_perf_close_all(struct perf_event **evs)
 			perf_event_release_kernel(evs[cpu]);
 }
 
+/* The per-CPU event and deferral arrays of a perf probe. */
+static int stp_perf_prepare(struct stp_kslot *s)
+{
+	int cpu;
+
+	s->u.perf.events = stp_alloc(sizeof(*s->u.perf.events) * nr_cpu_ids);
+	if (!s->u.perf.events)
+		return -ENOMEM;
+#ifndef STP_PERF_DEFER_ALL
+	if (s->p->perf_type == PERF_TYPE_SOFTWARE)
+		return 0;
+#endif
+	s->u.perf.deferred = stp_alloc(sizeof(*s->u.perf.deferred) * nr_cpu_ids);
+	if (!s->u.perf.deferred)
+		return -ENOMEM;
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		init_irq_work(&s->u.perf.deferred[cpu].work, stp_perf_deferred_run);
+		s->u.perf.deferred[cpu].s = s;
+		atomic_set(&s->u.perf.deferred[cpu].pending, 0);
+	}
+	return 0;
+}
+
 static int stp_perf_attach(struct stp_kslot *s)
 {
 	const struct stp_probe *p = s->p;
@@ -103,25 +126,8 @@ static int stp_perf_attach(struct stp_kslot *s)
 		.sample_period = (u64)(p->perf_sample > 0 ? p->perf_sample : 1000000),
 		.pinned = 1,
 	};
-	int cpu, rc;
+	int rc = stp_perf_open_all(&attr, stp_perf_overflow, s, s->u.perf.events);
 
-	s->u.perf.events = stp_alloc(sizeof(*s->u.perf.events) * nr_cpu_ids);
-	if (!s->u.perf.events)
-		return -ENOMEM;
-#ifndef STP_PERF_DEFER_ALL
-	if (p->perf_type != PERF_TYPE_SOFTWARE)
-#endif
-	{
-		s->u.perf.deferred = stp_alloc(sizeof(*s->u.perf.deferred) * nr_cpu_ids);
-		if (!s->u.perf.deferred)
-			return -ENOMEM;
-		for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
-			init_irq_work(&s->u.perf.deferred[cpu].work, stp_perf_deferred_run);
-			s->u.perf.deferred[cpu].s = s;
-			atomic_set(&s->u.perf.deferred[cpu].pending, 0);
-		}
-	}
-	rc = stp_perf_open_all(&attr, stp_perf_overflow, s, s->u.perf.events);
 	return rc > 0 ? 0 : rc;
 }
 

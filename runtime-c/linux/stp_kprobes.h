@@ -38,9 +38,14 @@ struct stp_kslot {
 #include "stp_attach_tracepoint.h"
 #include "stp_attach_perf.h"
 
-/* How a kind of kernel probe attaches and detaches. */
+/*
+ * How a kind of kernel probe attaches and detaches.  prepare makes the runtime's own
+ * allocations (failing, it ends the session: the machine is out of memory); attach
+ * registers with the kernel (failing, the probe is a WARNING and the rest still run).
+ */
 struct stp_attach_ops {
 	enum stp_probe_kind kind;
+	int (*prepare)(struct stp_kslot *s);
 	int (*attach)(struct stp_kslot *s);
 	void (*detach)(struct stp_kslot *s);
 	void (*sync)(void);		/* after detaching them all: wait for running handlers */
@@ -48,11 +53,29 @@ struct stp_attach_ops {
 };
 
 static const struct stp_attach_ops stp_attach_table[] = {
-	{ STP_PROBE_KPROBE, stp_kprobe_attach, stp_kprobe_detach, NULL, NULL },
-	{ STP_PROBE_KRETPROBE, stp_kretprobe_attach, stp_kretprobe_detach, NULL, NULL },
-	{ STP_PROBE_TRACEPOINT, stp_tracepoint_attach, stp_tracepoint_detach,
-	  tracepoint_synchronize_unregister, NULL },
-	{ STP_PROBE_PERF, stp_perf_attach, stp_perf_detach, NULL, stp_perf_detach },
+	{
+		.kind = STP_PROBE_KPROBE,
+		.attach = stp_kprobe_attach,
+		.detach = stp_kprobe_detach,
+	},
+	{
+		.kind = STP_PROBE_KRETPROBE,
+		.attach = stp_kretprobe_attach,
+		.detach = stp_kretprobe_detach,
+	},
+	{
+		.kind = STP_PROBE_TRACEPOINT,
+		.attach = stp_tracepoint_attach,
+		.detach = stp_tracepoint_detach,
+		.sync = tracepoint_synchronize_unregister,
+	},
+	{
+		.kind = STP_PROBE_PERF,
+		.prepare = stp_perf_prepare,
+		.attach = stp_perf_attach,
+		.detach = stp_perf_detach,
+		.release = stp_perf_detach,
+	},
 };
 
 /* The ops of a probe kind, or NULL for kinds that are not kernel probes. */
@@ -100,9 +123,9 @@ static int stp_kprobes_register(void)
 			continue;
 		s = &stp_kslots[stp_nkslots++];
 		s->p = p;
+		if (ops->prepare && ops->prepare(s))
+			return -ENOMEM;
 		rc = ops->attach(s);
-		if (rc == -ENOMEM)
-			return rc;
 		if (rc) {
 			stp_kprobe_warn(p, rc);
 			continue;

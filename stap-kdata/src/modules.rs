@@ -259,16 +259,37 @@ impl Modules {
         units.into_iter().map(|u| k.unit(u)).collect()
     }
 
+    /// Whether function (or inlined copy) `f` may be probed: not a lock function the
+    /// runtime takes, and in the kernel not code the kernel refuses to kprobe nor the probe
+    /// machinery's own.  An inlined copy is judged by the function it was inlined into,
+    /// too: a lock helper inlined into a lock function is that lock function.
+    fn allowed(&self, f: &Func, kernel: bool) -> bool {
+        let kernel_ok = |k: &KernelDwarf| {
+            k.forbidden(f.low).is_none()
+                && k.symbol_at(f.low)
+                    .is_none_or(|(s, _)| crate::point_spec::runtime_unsafe(s).is_none())
+        };
+        crate::point_spec::runtime_unsafe(&f.name).is_none()
+            && (!kernel
+                || (!blacklisted_file(&f.decl.0) && self.kernel().map(kernel_ok).unwrap_or(true)))
+    }
+
     /// The functions (by index) a concrete point may probe in `m`, and the address each
-    /// would be probed at, in the order resolution made the points.
+    /// would be probed at, in the order resolution made the points (the sites `allowed`
+    /// refuses are not counted there, so they are not here).
     fn sites_in(&self, m: &ModuleDwarf, point: &ProbePoint) -> Vec<(usize, u64)> {
+        let kernel = point.components[0].name == "kernel";
         let Some(c) = point.components.get(1) else {
             return Vec::new();
         };
         let Some(spec) = string_arg(c).and_then(|a| parse_spec(a).ok()) else {
             return Vec::new();
         };
-        let fs = m.functions.iter().enumerate();
+        let fs = m
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| self.allowed(f, kernel));
         match (c.name.as_str(), spec.lines) {
             // NAME@FILE:LINE: the copies inlined at that call site.
             ("function", Lines::Exact(line)) if is_inline(point) => fs
@@ -292,7 +313,7 @@ impl Modules {
                 m.functions_named(spec.func)
                     .iter()
                     .map(|&i| (i, &m.functions[i]))
-                    .filter(|(_, f)| f.inlined_at.is_none())
+                    .filter(|(_, f)| f.inlined_at.is_none() && self.allowed(f, kernel))
                     .filter_map(|(i, f)| line_addr(m, f, file, line).map(|a| (i, a)))
                     .collect()
             }
@@ -390,17 +411,7 @@ impl Modules {
         // are off limits: never offer those points.
         let refused = std::cell::Cell::new(0usize);
         let allowed = |f: &Func| {
-            // An inlined copy is judged by the function it was inlined into, too: a lock
-            // helper inlined into a lock function is that lock function.
-            let kernel_ok = |k: &KernelDwarf| {
-                k.forbidden(f.low).is_none()
-                    && k.symbol_at(f.low)
-                        .is_none_or(|(s, _)| crate::point_spec::runtime_unsafe(s).is_none())
-            };
-            let ok = crate::point_spec::runtime_unsafe(&f.name).is_none()
-                && (!kernel
-                    || (!blacklisted_file(&f.decl.0)
-                        && self.kernel().map(kernel_ok).unwrap_or(true)));
+            let ok = self.allowed(f, kernel);
             if !ok {
                 refused.set(refused.get() + 1);
             }

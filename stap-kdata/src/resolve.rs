@@ -259,6 +259,12 @@ impl BtfResolver {
             )
         })?;
         match k.symbol_at(addr as u64) {
+            Some((f, _)) if crate::point_spec::runtime_unsafe(f).is_some() => Err(format!(
+                "'{}' is in {}: {}",
+                point,
+                f,
+                crate::point_spec::runtime_unsafe(f).unwrap_or_default()
+            )),
             Some(_) => Ok(vec![point.clone()]),
             None => Err(format!(
                 "probe point mismatch: no kernel function holds address {:#x} ({})",
