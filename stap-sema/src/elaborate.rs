@@ -29,33 +29,37 @@ pub(crate) struct Derived<'a> {
     pub family: Family,
     pub kind: ProbeKind,
     /// Alias prologues (outermost last) and epilogues, with their files.
-    pub prologues: Vec<(usize, &'a ast::Block)>,
-    pub epilogues: Vec<(usize, &'a ast::Block)>,
+    pub prologues: Vec<(FileIx, &'a ast::Block)>,
+    pub epilogues: Vec<(FileIx, &'a ast::Block)>,
 }
+
+/// A file's place among the elaboration's inputs: the user's files first, then the
+/// tapset library's (its index in `Elab::files`).
+pub(crate) type FileIx = Id<ast::File>;
 
 /// The elaborator's state.
 pub(crate) struct Elab<'a> {
-    pub files: Vec<&'a ast::File>,
+    pub files: IdVec<ast::File, &'a ast::File>,
     pub n_user: usize,
-    pub included: Vec<bool>,
+    pub included: IdVec<ast::File, bool>,
     pub opts: &'a Options,
     pub registry: &'a Registry,
     pub resolver: &'a dyn KernelResolver,
     pub prog: Program,
     /// (file for privates, name) -> global.
-    pub globals_by_name: HashMap<(Option<usize>, String), GlobalId>,
+    pub globals_by_name: HashMap<(Option<FileIx>, String), GlobalId>,
     /// (file for privates, name) -> overloads.
-    pub funcs_by_name: HashMap<(Option<usize>, String), Vec<FuncId>>,
+    pub funcs_by_name: HashMap<(Option<FileIx>, String), Vec<FuncId>>,
     /// Source of each function, for lowering.
-    pub func_src: Vec<(usize, &'a ast::Function)>,
+    pub func_src: Vec<(FileIx, &'a ast::Function)>,
     pub func_lowered: Vec<bool>,
     /// The autocast type each lowered function returns, if one (see `autocast.rs`).
     pub func_rich: HashMap<FuncId, Option<crate::autocast::Rich>>,
     /// Library indexes: name -> files defining it.
-    pub lib_funcs: HashMap<&'a str, Vec<usize>>,
-    pub lib_globals: HashMap<&'a str, Vec<usize>>,
+    pub lib_funcs: HashMap<&'a str, Vec<FileIx>>,
+    pub lib_globals: HashMap<&'a str, Vec<FileIx>>,
     /// Files whose probes still need deriving.
-    pub pending_probe_files: Vec<usize>,
+    pub pending_probe_files: Vec<FileIx>,
     /// Arity of each array global and where it was first seen.
     pub arity: HashMap<GlobalId, (usize, Span)>,
     pub diags: Vec<Diagnostic>,
@@ -70,11 +74,11 @@ impl<'a> Elab<'a> {
         registry: &'a Registry,
         resolver: &'a dyn KernelResolver,
     ) -> Elab<'a> {
-        let files: Vec<&ast::File> = user.iter().chain(library.iter()).collect();
+        let files: IdVec<ast::File, &ast::File> = user.iter().chain(library.iter()).collect();
         let n_user = user.len();
-        let mut lib_funcs: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut lib_globals: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, f) in files.iter().enumerate().skip(n_user) {
+        let mut lib_funcs: HashMap<&str, Vec<FileIx>> = HashMap::new();
+        let mut lib_globals: HashMap<&str, Vec<FileIx>> = HashMap::new();
+        for (i, f) in files.enumerate().skip(n_user) {
             for func in &f.functions {
                 if !func.private {
                     lib_funcs.entry(&func.name.name).or_default().push(i);
@@ -87,7 +91,7 @@ impl<'a> Elab<'a> {
             }
         }
         Elab {
-            included: vec![false; files.len()],
+            included: IdVec::filled(files.len(), false),
             files,
             n_user,
             opts,
@@ -108,13 +112,13 @@ impl<'a> Elab<'a> {
         }
     }
 
-    pub fn is_tapset(&self, file: usize) -> bool {
-        file >= self.n_user
+    pub fn is_tapset(&self, file: FileIx) -> bool {
+        file.index() >= self.n_user
     }
 
     /// Brings a file into the session: its globals, functions and embedded code are
     /// declared; its probes are derived later.
-    pub fn include(&mut self, file: usize) {
+    pub fn include(&mut self, file: FileIx) {
         if self.included[file] {
             return;
         }
@@ -283,7 +287,7 @@ impl<'a> Elab<'a> {
         let mut out = Vec::new();
         // Aliases, in every file (tapset files join when one of theirs matches).
         let mut alias_hits = Vec::new();
-        for (fi, f) in self.files.iter().enumerate() {
+        for (fi, f) in self.files.enumerate() {
             for (ai, a) in f.aliases.iter().enumerate() {
                 for n in &a.names {
                     let nw = Self::written(n);
@@ -296,7 +300,7 @@ impl<'a> Elab<'a> {
         }
         for (fi, ai, used) in alias_hits {
             let f = self.files[fi];
-            if a_private_elsewhere(f.aliases[ai].private, fi, self.n_user) {
+            if a_private_elsewhere(f.aliases[ai].private) {
                 continue;
             }
             self.include(fi);
@@ -378,7 +382,7 @@ impl<'a> Elab<'a> {
     }
 
     /// Derives the probes of one `probe` declaration.
-    pub fn derive_probe(&mut self, file: usize, probe: &'a ast::Probe) {
+    pub fn derive_probe(&mut self, file: FileIx, probe: &'a ast::Probe) {
         let origin = self.user_probe_count;
         self.user_probe_count += 1;
         let written_text = probe
@@ -444,7 +448,7 @@ impl<'a> Elab<'a> {
             .into_iter()
             .map(String::from)
             .collect();
-        for f in &self.files {
+        for f in self.files.iter() {
             for a in &f.aliases {
                 for n in &a.names {
                     if let Some(c) = n.components.first() {
@@ -459,7 +463,7 @@ impl<'a> Elab<'a> {
     }
 }
 
-fn a_private_elsewhere(private: bool, _file: usize, _n_user: usize) -> bool {
+fn a_private_elsewhere(private: bool) -> bool {
     // Private aliases are usable only inside their own file; user scripts never see a
     // tapset's private alias.
     private

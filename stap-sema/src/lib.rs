@@ -192,11 +192,11 @@ pub fn elaborate(
     let registry = registry::Registry::new();
     let mut el = elaborate::Elab::new(user, library, opts, &registry, resolver);
     for i in 0..user.len() {
-        el.include(i);
+        el.include(ir::Id::new(i));
     }
     for (i, f) in user.iter().enumerate() {
         for p in &f.probes {
-            el.derive_probe(i, p);
+            el.derive_probe(ir::Id::new(i), p);
         }
     }
     // Tapset files pulled in bring their probes; lowering may pull in more files.

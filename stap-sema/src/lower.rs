@@ -5,7 +5,7 @@
 //! else a new local.  Arrays are always globals.  A call resolves to a function of the
 //! right arity, from the script or, failing that, from a tapset.
 
-use crate::elaborate::{sem_error, Derived, Elab};
+use crate::elaborate::{sem_error, Derived, Elab, FileIx};
 use crate::ir::*;
 use stap_syntax::ast;
 use stap_syntax::diag::Diagnostic;
@@ -18,7 +18,7 @@ pub(crate) struct Scope {
     pub locals: Arena<Local>,
     pub map: HashMap<String, LocalId>,
     /// The file the code being lowered comes from (for private names).
-    pub file: usize,
+    pub file: FileIx,
     pub family: Option<Family>,
     /// The probe point being lowered (None in functions).
     pub point: Option<ProbePoint>,
@@ -97,7 +97,7 @@ impl<'a> Elab<'a> {
     /// Lowers a derived probe: alias prologues, the user's body, alias epilogues.
     pub fn lower_probe(
         &mut self,
-        file: usize,
+        file: FileIx,
         probe: &'a ast::Probe,
         pp: &'a ast::ProbePoint,
         d: Derived<'a>,
@@ -117,7 +117,7 @@ impl<'a> Elab<'a> {
         };
         let mut stmts = Vec::new();
         let mut ok = true;
-        let mut parts: Vec<(usize, &ast::Block)> = d.prologues.iter().rev().copied().collect();
+        let mut parts: Vec<(FileIx, &ast::Block)> = d.prologues.iter().rev().copied().collect();
         parts.push((file, &probe.body));
         parts.extend(d.epilogues.iter().copied());
         for (f, b) in parts {
@@ -405,7 +405,7 @@ impl<'a> Elab<'a> {
 
     // ------------------------------------------------------------------ names
 
-    pub fn lookup_global(&mut self, file: usize, name: &str) -> Option<GlobalId> {
+    pub fn lookup_global(&mut self, file: FileIx, name: &str) -> Option<GlobalId> {
         if let Some(&g) = self.globals_by_name.get(&(Some(file), name.to_string())) {
             return Some(g);
         }
@@ -468,7 +468,7 @@ impl<'a> Elab<'a> {
     }
 
     fn resolve_function(&mut self, s: &Scope, name: &ast::Ident, nargs: usize) -> LResult<FuncId> {
-        let pick = |elab: &Elab, key: &(Option<usize>, String)| -> Option<FuncId> {
+        let pick = |elab: &Elab, key: &(Option<FileIx>, String)| -> Option<FuncId> {
             let ids = elab.funcs_by_name.get(key)?;
             ids.iter()
                 .copied()
