@@ -126,6 +126,7 @@ struct stp_ctx {
 	const struct stp_args *args;	/* kernel probes: what the probe saw */
 	int64_t ovl_start, ovl_used;	/* overload: this window's start and handler time */
 	unsigned int ovl_hits;		/* overload: hits, to time one in STP_OVERLOAD_SAMPLE */
+	int64_t ovl_t0;			/* overload: when the timed hit's handler began */
 	char error_buf[MAXSTRINGLEN];
 	/* tokenize(): the string being split and where the next token starts. */
 	char tok_buf[MAXSTRINGLEN];
@@ -419,16 +420,23 @@ static inline void stp_run_error_probes(void);
  * stops with an error rather than starve the system.  -DSTP_NO_OVERLOAD turns it off.
  * Every kind but begin, end and error is checked; one hit in STP_OVERLOAD_SAMPLE is timed.
  */
-static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
+#ifndef STP_NO_OVERLOAD
+/*
+ * Accounts the timed hit that began at c->ovl_t0, and ends the session when overloaded.
+ * Out of line and cold: seven hits in eight never come here, and the hot path keeps no
+ * timing state in registers across the handler.
+ */
+static __attribute__((__noinline__, __cold__)) void stp_ovl_account(struct stp_ctx *c)
 {
 	static int64_t interval, threshold;	/* in stp_ovl_clock() ticks */
 	int64_t now = stp_ovl_clock();
+	int64_t used = (now - c->ovl_t0) * STP_OVERLOAD_SAMPLE;
 
-	/* The hot path only adds: the window is looked at once the handlers' time since it
+	/* Usually this only adds: the window is looked at once the handlers' time since it
 	   began passes the threshold (overloaded if that took less than one interval). */
-	c->ovl_used += (now - t0) * STP_OVERLOAD_SAMPLE;
+	c->ovl_used += used;
 	if (likely(c->ovl_used <= threshold && threshold))
-		return 0;
+		return;
 	if (!interval) {
 		int64_t per_ms = stp_ovl_per_sec() / 1000;
 
@@ -437,11 +445,16 @@ static inline int stp_overloaded(struct stp_ctx *c, int64_t t0)
 	}
 	if (now - c->ovl_start > interval) {
 		c->ovl_start = now;
-		c->ovl_used = (now - t0) * STP_OVERLOAD_SAMPLE;
-		return 0;
+		c->ovl_used = used;
+		return;
 	}
-	return c->ovl_used > threshold;
+	if (c->ovl_used > threshold) {
+		stp_atomic_inc(&stp_session.errors);
+		stp_error_line("ERROR: ", "probe overhead exceeded threshold", NULL);
+		stp_request_exit();
+	}
 }
+#endif
 
 static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args);
 
@@ -553,9 +566,6 @@ static inline void stp_run_probe_args(const struct stp_probe *p, const struct st
 static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 				   const struct stp_args *args)
 {
-#ifndef STP_NO_OVERLOAD
-	int64_t t0;
-#endif
 	c->probe = p;
 	c->args = args;
 	c->nesting = -1;
@@ -569,21 +579,18 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 	}
 #ifndef STP_NO_OVERLOAD
 	/* One hit in STP_OVERLOAD_SAMPLE is timed and counts for them all: probes that fire
-	   millions of times a second read the clock once in a while. */
-	t0 = 0;
-	if (!c->interruptible && !(++c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1)))
-		t0 = stp_ovl_clock();
+	   millions of times a second read the clock once in a while.  (No probe runs on this
+	   context meanwhile, so the count is the same after the handler.) */
+	if (unlikely(!(++c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1))) && !c->interruptible)
+		c->ovl_t0 = stp_ovl_clock();
 #endif
 	p->handler(c);
 	if (p->unlock)
 		p->unlock(c);
 	stp_flush_print(c->cpu);
 #ifndef STP_NO_OVERLOAD
-	if (t0 && stp_overloaded(c, t0)) {
-		stp_atomic_inc(&stp_session.errors);
-		stp_error_line("ERROR: ", "probe overhead exceeded threshold", NULL);
-		stp_request_exit();
-	}
+	if (unlikely(!(c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1))) && !c->interruptible)
+		stp_ovl_account(c);
 #endif
 	if (unlikely(c->last_error)) {
 		int64_t n = stp_atomic_inc(&stp_session.errors);
