@@ -285,11 +285,9 @@ impl Modules {
         let Some(spec) = string_arg(c).and_then(|a| parse_spec(a).ok()) else {
             return Vec::new();
         };
-        let fs = m
-            .functions
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| self.allowed(f, kernel));
+        let fs = m.functions.iter().enumerate();
+        // Named sites first, then the (costlier) check that resolution allowed them.
+        let allowed = |f: &Func| self.allowed(f, kernel);
         match (c.name.as_str(), spec.lines) {
             // NAME@FILE:LINE: the copies inlined at that call site.
             ("function", Lines::Exact(line)) if is_inline(point) => fs
@@ -298,12 +296,13 @@ impl Modules {
                         && f.inlined_at.as_ref().is_some_and(|(cf, cl)| {
                             *cl == line && spec.file.is_some_and(|p| file_matches(cf, p))
                         })
+                        && allowed(f)
                 })
                 .map(|(i, f)| (i, f.low))
                 .collect(),
             ("function", _) if is_inline(point) => Vec::new(),
             ("function", _) => fs
-                .filter(|(_, f)| f.inlined_at.is_none() && declared(f, &spec))
+                .filter(|(_, f)| f.inlined_at.is_none() && declared(f, &spec) && allowed(f))
                 .map(|(i, f)| (i, f.low))
                 .collect(),
             ("statement", Lines::Exact(line)) => {
@@ -313,7 +312,7 @@ impl Modules {
                 m.functions_named(spec.func)
                     .iter()
                     .map(|&i| (i, &m.functions[i]))
-                    .filter(|(_, f)| f.inlined_at.is_none() && self.allowed(f, kernel))
+                    .filter(|(_, f)| f.inlined_at.is_none() && allowed(f))
                     .filter_map(|(i, f)| line_addr(m, f, file, line).map(|a| (i, a)))
                     .collect()
             }

@@ -89,8 +89,49 @@ pub fn walk_stmt<'a, V: Visitor<'a> + ?Sized>(v: &mut V, s: &'a Stmt) {
 
 /// Walks an expression's sub-expressions, in source order.
 pub fn walk_expr<'a, V: Visitor<'a> + ?Sized>(v: &mut V, x: &'a Expr) {
-    for c in children(x) {
-        v.visit_expr(c);
+    match &x.kind {
+        ExprKind::Literal(_)
+        | ExprKind::Var(_)
+        | ExprKind::Array(_)
+        | ExprKind::Defined(_)
+        | ExprKind::Perf(_)
+        | ExprKind::Const(_)
+        | ExprKind::Embedded(_) => {}
+        ExprKind::Index(b, keys) | ExprKind::In(keys, b) => {
+            v.visit_expr(b);
+            for k in keys.iter().flatten() {
+                v.visit_expr(k);
+            }
+        }
+        ExprKind::Call(_, args) | ExprKind::Print(_, args) => {
+            for a in args {
+                v.visit_expr(a);
+            }
+        }
+        ExprKind::Binary(_, l, r) | ExprKind::Assign(_, l, r) => {
+            v.visit_expr(l);
+            v.visit_expr(r);
+        }
+        ExprKind::Unary(_, o)
+        | ExprKind::IncDec { operand: o, .. }
+        | ExprKind::Stat(_, o)
+        | ExprKind::Hist(_, o)
+        | ExprKind::Entry(o) => v.visit_expr(o),
+        ExprKind::Ternary(c, t, o) => {
+            v.visit_expr(c);
+            v.visit_expr(t);
+            v.visit_expr(o);
+        }
+        ExprKind::Target(t) => {
+            if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
+                v.visit_expr(expr);
+            }
+            for c in &t.components {
+                if let TargetComponent::Index(i) = c {
+                    v.visit_expr(i);
+                }
+            }
+        }
     }
 }
 
@@ -221,48 +262,17 @@ pub fn walk_expr_mut<V: VisitorMut + ?Sized>(v: &mut V, x: &mut Expr) {
     }
 }
 
-/// The direct sub-expressions of an expression.
+/// The direct sub-expressions of an expression, in the order the walk visits them.
 pub fn children(x: &Expr) -> Vec<&Expr> {
-    let mut v: Vec<&Expr> = Vec::new();
-    match &x.kind {
-        ExprKind::Literal(_)
-        | ExprKind::Var(_)
-        | ExprKind::Array(_)
-        | ExprKind::Defined(_)
-        | ExprKind::Perf(_)
-        | ExprKind::Const(_)
-        | ExprKind::Embedded(_) => {}
-        ExprKind::Index(b, keys) | ExprKind::In(keys, b) => {
-            v.push(b);
-            v.extend(keys.iter().flatten());
-        }
-        ExprKind::Call(_, args) | ExprKind::Print(_, args) => v.extend(args.iter()),
-        ExprKind::Binary(_, l, r) | ExprKind::Assign(_, l, r) => {
-            v.push(l);
-            v.push(r);
-        }
-        ExprKind::Unary(_, o)
-        | ExprKind::IncDec { operand: o, .. }
-        | ExprKind::Stat(_, o)
-        | ExprKind::Hist(_, o)
-        | ExprKind::Entry(o) => v.push(o),
-        ExprKind::Ternary(c, t, o) => {
-            v.push(c);
-            v.push(t);
-            v.push(o);
-        }
-        ExprKind::Target(t) => {
-            if let TargetBase::Cast { expr, .. } | TargetBase::Auto(expr) = &t.base {
-                v.push(expr);
-            }
-            for c in &t.components {
-                if let TargetComponent::Index(i) = c {
-                    v.push(i);
-                }
-            }
+    struct Direct<'a>(Vec<&'a Expr>);
+    impl<'a> Visitor<'a> for Direct<'a> {
+        fn visit_expr(&mut self, x: &'a Expr) {
+            self.0.push(x);
         }
     }
-    v
+    let mut d = Direct(Vec::new());
+    walk_expr(&mut d, x);
+    d.0
 }
 
 // ------------------------------------------------------------------ closure helpers
