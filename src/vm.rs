@@ -211,38 +211,143 @@ pub fn run(s: &Session) -> i32 {
     follow(&mut child, &log, &work.path().join("ctl.in"), out, secs)
 }
 
+/// How long the guest may take to reach its init (TCG on a busy host is slow to boot).
+const BOOT_LIMIT: Duration = Duration::from_secs(180);
+/// After Ctrl-C the interrupt is passed on again this often until the session ends (a
+/// line the guest missed is not lost)...
+const INTERRUPT_REPEAT: Duration = Duration::from_secs(5);
+/// ...and the VM is stopped if the session has not ended this long after it.
+const INTERRUPT_LIMIT: Duration = Duration::from_secs(60);
+/// Console lines kept to show when the VM is stopped for not finishing.
+const TAIL_LINES: usize = 20;
+
+/// What the host reads off the guest console: the script's output and error lines are
+/// forwarded as they arrive; the guest's markers and kernel messages are noted.
+struct Console {
+    out: Box<dyn Write>,
+    in_case: bool,
+    no_newline: bool,
+    booted: bool,
+    status: Option<i32>,
+    finished: bool,
+    crashed: bool,
+    /// The last lines that were not the script's output, for a report.
+    tail: std::collections::VecDeque<String>,
+}
+
+impl Console {
+    fn line(&mut self, text: &str) {
+        let mut err = std::io::stderr();
+        if !self.in_case || text.starts_with("=== ") {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(text.to_string());
+        }
+        if text.starts_with("=== STAP-VM-BEGIN") {
+            self.booted = true;
+        } else if text.starts_with("=== STDOUT ") {
+            self.in_case = true;
+        } else if text == "=== NONL" {
+            self.no_newline = true;
+        } else if let Some(rest) = text.strip_prefix("=== STATUS ") {
+            self.status = rest.rsplit(' ').next().and_then(|c| c.parse().ok());
+            self.in_case = false;
+        } else if text.starts_with("=== STAP-VM-END") {
+            self.finished = true;
+        } else if text.starts_with("=== STILL-LOADED") {
+            let _ = writeln!(
+                err,
+                "stap --vm: the module is still loaded after stpd ended"
+            );
+            self.crashed = true;
+        } else if text.starts_with("=== ") {
+        } else if let Some(e) = text.strip_prefix("=E= ").filter(|_| self.in_case) {
+            let _ = writeln!(err, "{}", e);
+        } else if self.in_case {
+            let _ = self.out.write_all(text.as_bytes());
+            if !std::mem::take(&mut self.no_newline) {
+                let _ = self.out.write_all(b"\n");
+            }
+            let _ = self.out.flush();
+        } else if text.contains("BUG:") || text.contains("Oops") || text.contains("Kernel panic") {
+            let _ = writeln!(err, "stap --vm: guest kernel: {}", text);
+            self.crashed = true;
+        }
+    }
+
+    /// Why the VM is being stopped, with the console's last lines.
+    fn report(&self, why: &str) {
+        eprintln!("stap --vm: {}: stopping the VM", why);
+        if !self.tail.is_empty() {
+            eprintln!("stap --vm: the guest console's last lines:");
+            for l in &self.tail {
+                eprintln!("  {}", l);
+            }
+        }
+    }
+}
+
+/// Passes an interrupt to the guest's second serial port.  Opened without blocking: if
+/// QEMU is gone there is no reader, and the write is simply not made.
+fn send_interrupt(ctl_in: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(ctl_in)
+    {
+        let _ = f.write_all(b"INT\n");
+    }
+}
+
 /// Follows the guest console, forwarding the script's output and error lines and passing
-/// Ctrl-C on; returns stpd's exit status.
+/// Ctrl-C on; returns stpd's exit status.  The guest is bounded even without -T: it must
+/// boot within [`BOOT_LIMIT`] and end the session within [`INTERRUPT_LIMIT`] of Ctrl-C.
 fn follow(
     child: &mut std::process::Child,
     log: &Path,
     ctl_in: &Path,
-    mut out: Box<dyn Write>,
+    out: Box<dyn Write>,
     secs: u64,
 ) -> i32 {
     use std::sync::atomic::Ordering;
+    let mut con = Console {
+        out,
+        in_case: false,
+        no_newline: false,
+        booted: false,
+        status: None,
+        finished: false,
+        crashed: false,
+        tail: Default::default(),
+    };
     let mut pos = 0u64;
     let mut pending = String::new();
-    let mut in_case = false;
-    let mut no_newline = false;
-    let mut status: Option<i32> = None;
-    let mut finished = false;
-    let mut crashed = false;
     let mut passed_on = 0;
-    // Without -T a session runs until exit() or Ctrl-C; with it, boot and shutdown get slack.
-    let deadline = (secs > 0).then(|| Instant::now() + Duration::from_secs(secs + 120));
-    let mut err = std::io::stderr();
-    loop {
+    let started = Instant::now();
+    let mut interrupted: Option<(Instant, Instant)> = None;
+    // With -T, boot and shutdown get slack beyond it.
+    let deadline = (secs > 0).then(|| started + Duration::from_secs(secs + 120));
+    let stopped = loop {
         let exited = matches!(child.try_wait(), Ok(Some(_)));
         let pressed = INTERRUPTS.load(Ordering::SeqCst);
+        let now = Instant::now();
         if pressed > passed_on {
             passed_on = pressed;
             if pressed >= 3 {
-                eprintln!("stap --vm: interrupted three times: stopping the VM");
-                break;
+                break Some("interrupted three times");
             }
-            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(ctl_in) {
-                let _ = f.write_all(b"INT\n");
+            send_interrupt(ctl_in);
+            let first = interrupted.map_or(now, |(first, _)| first);
+            interrupted = Some((first, now));
+        } else if let Some((first, last)) = interrupted {
+            if now.duration_since(first) > INTERRUPT_LIMIT {
+                break Some("the guest did not end the session within 60 s of the interrupt");
+            }
+            if now.duration_since(last) > INTERRUPT_REPEAT {
+                send_interrupt(ctl_in);
+                interrupted = Some((first, now));
             }
         }
         if let Ok(mut f) = std::fs::File::open(log) {
@@ -255,50 +360,29 @@ fn follow(
         }
         while let Some(nl) = pending.find('\n') {
             let line: String = pending.drain(..=nl).collect();
-            let text = line.trim_end_matches('\n');
-            if text.starts_with("=== STDOUT ") {
-                in_case = true;
-            } else if text == "=== NONL" {
-                no_newline = true;
-            } else if let Some(rest) = text.strip_prefix("=== STATUS ") {
-                status = rest.rsplit(' ').next().and_then(|c| c.parse().ok());
-                in_case = false;
-            } else if text.starts_with("=== STAP-VM-END") {
-                finished = true;
-            } else if text.starts_with("=== STILL-LOADED") {
-                let _ = writeln!(
-                    err,
-                    "stap --vm: the module is still loaded after stpd ended"
-                );
-                crashed = true;
-            } else if text.starts_with("=== ") {
-            } else if let Some(e) = text.strip_prefix("=E= ").filter(|_| in_case) {
-                let _ = writeln!(err, "{}", e);
-            } else if in_case {
-                let _ = out.write_all(text.as_bytes());
-                if !std::mem::take(&mut no_newline) {
-                    let _ = out.write_all(b"\n");
-                }
-                let _ = out.flush();
-            } else if text.contains("BUG:")
-                || text.contains("Oops")
-                || text.contains("Kernel panic")
-            {
-                let _ = writeln!(err, "stap --vm: guest kernel: {}", text);
-                crashed = true;
-            }
+            con.line(line.trim_end_matches('\n'));
         }
-        if finished || exited || deadline.is_some_and(|d| Instant::now() > d) {
-            break;
+        if con.finished || exited {
+            break None;
+        }
+        if deadline.is_some_and(|d| now > d) {
+            break Some("the session outlived -T by 120 s");
+        }
+        if !con.booted && now.duration_since(started) > BOOT_LIMIT {
+            break Some("the guest did not reach its init within 180 s");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = out.flush();
+    };
+    let _ = con.out.flush();
     let _ = child.kill();
     let _ = child.wait();
-    match status {
-        _ if crashed => 1,
-        Some(code) if finished => code,
+    if let Some(why) = stopped {
+        con.report(why);
+        return 1;
+    }
+    match con.status {
+        _ if con.crashed => 1,
+        Some(code) if con.finished => code,
         _ => {
             eprintln!("stap --vm: the guest stopped before the script finished");
             1

@@ -209,23 +209,75 @@ fn runs_in(c: &Case, runtime: &str) -> bool {
     c.runtimes.iter().any(|r| r == runtime)
 }
 
-/// Builds a kernel case into a module (pass 4); a case that fails at translation fails
-/// the same way here.
-fn build_case(c: &Case, cache: &Path) -> Result<(), String> {
+/// Every kernel case built once into a module (pass 4, `-m e2e_N`), shared by the build
+/// tier and both VM tiers: the first test to ask builds them all, two at a time.
+struct Builds {
+    /// (module name, case)
+    cases: Vec<(String, Case)>,
+    results: OnceLock<HashMap<String, Built>>,
+}
+
+/// What pass 4 made of a case.
+#[derive(Clone)]
+enum Built {
+    /// The module.
+    Module(PathBuf),
+    /// Refused at translation with a semantic error (the user tier checks the message).
+    Refused,
+    /// Pass 4 failed otherwise: its stderr.
+    Failed(String),
+}
+
+impl Builds {
+    fn get(&self, module: &str) -> Built {
+        let all = self.results.get_or_init(|| self.build_all());
+        all.get(module)
+            .cloned()
+            .unwrap_or_else(|| Built::Failed("not built (not selected)".into()))
+    }
+
+    fn build_all(&self) -> HashMap<String, Built> {
+        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-kmod-cache");
+        let built = std::sync::Mutex::new(HashMap::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((name, c)) = self.cases.get(i) else {
+                        break;
+                    };
+                    let r = build_case(name, c, &cache);
+                    built.lock().unwrap().insert(name.clone(), r);
+                });
+            }
+        });
+        built.into_inner().unwrap()
+    }
+}
+
+/// Builds case `c` as module `name`; a case that fails at translation fails the same way
+/// here.
+fn build_case(name: &str, c: &Case, cache: &Path) -> Built {
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
         .env("SYSTEMTAP_DIR", cache)
-        .args(["-p4", "-r", kver()])
+        .args(["-p4", "-r", kver(), "-m", name])
         .args(c.args.iter().filter(|a| a.starts_with("-D")))
         .arg("-e")
         .arg(&c.script)
-        .output()
-        .map_err(|e| e.to_string())?;
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return Built::Failed(e.to_string()),
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() || stderr.contains("semantic error") {
-        Ok(())
+    if out.status.success() {
+        Built::Module(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    } else if stderr.contains("semantic error") {
+        Built::Refused
     } else {
-        Err(format!("module build failed:\n{}", stderr))
+        Built::Failed(format!("module build failed:\n{}", stderr))
     }
 }
 
@@ -254,37 +306,57 @@ fn main() -> ExitCode {
             move || run_case(&c, &cache, sanitize).map_err(Failed::from),
         ));
     }
-    let kmod_cache = target.join("e2e-kmod-cache");
-    for c in cases.iter().filter(|c| runs_in(c, "kernel")) {
-        let (c, cache) = (c.clone(), kmod_cache.clone());
-        trials.push(Trial::test(
-            trial_name("e2e_table_builds_as_kernel_modules", &c),
-            move || build_case(&c, &cache).map_err(Failed::from),
-        ));
-    }
     // The map, statistics and timer cases run again on two CPUs with a busy workload.
     let smp2_files = ["maps.stpt", "stats.stpt", "timers.stpt"];
-    for (tier, smp, workload) in [
+    let vm_tiers = [
         ("e2e_table_in_kernel_vm", 1, false),
         ("e2e_maps_and_stats_in_smp2_vm_under_load", 2, true),
-    ] {
+    ];
+    let build_tier = "e2e_table_builds_as_kernel_modules";
+    let in_vm_tier = |c: &Case, smp: u32| {
         // Cases that fail at translation are the user tier's business.
-        let runnable: Vec<(String, Case)> = cases
+        (smp == 1 || smp2_files.contains(&c.file.as_str()))
+            && !c
+                .stderr_contains
+                .iter()
+                .any(|l| l.contains("semantic error"))
+    };
+    // Each kernel case is built once, if a selected test of some tier needs it.
+    let kernel_cases: Vec<(String, Case)> = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| runs_in(c, "kernel"))
+        .map(|(i, c)| (format!("e2e_{}", i), c.clone()))
+        .filter(|(_, c)| {
+            selected(&args, &trial_name(build_tier, c))
+                || vm_tiers.iter().any(|(tier, smp, _)| {
+                    in_vm_tier(c, *smp) && selected(&args, &trial_name(tier, c))
+                })
+        })
+        .collect();
+    let builds = Arc::new(Builds {
+        cases: kernel_cases.clone(),
+        results: OnceLock::new(),
+    });
+    for (module, c) in &kernel_cases {
+        let (builds, module) = (builds.clone(), module.clone());
+        trials.push(Trial::test(
+            trial_name(build_tier, c),
+            move || match builds.get(&module) {
+                Built::Failed(e) => Err(Failed::from(e)),
+                Built::Module(_) | Built::Refused => Ok(()),
+            },
+        ));
+    }
+    for (tier, smp, workload) in vm_tiers {
+        let runnable: Vec<(String, Case)> = kernel_cases
             .iter()
-            .enumerate()
-            .filter(|(_, c)| {
-                runs_in(c, "kernel") && (smp == 1 || smp2_files.contains(&c.file.as_str()))
-            })
-            .filter(|(_, c)| {
-                !c.stderr_contains
-                    .iter()
-                    .any(|l| l.contains("semantic error"))
-            })
-            .filter(|(_, c)| selected(&args, &trial_name(tier, c)))
-            .map(|(i, c)| (format!("e2e_{}", i), c.clone()))
+            .filter(|(_, c)| in_vm_tier(c, smp) && selected(&args, &trial_name(tier, c)))
+            .cloned()
             .collect();
         let run = Arc::new(VmRun {
             cases: runnable.clone(),
+            builds: builds.clone(),
             smp,
             workload,
             results: OnceLock::new(),
@@ -363,6 +435,7 @@ fn vm_results(log: &str) -> std::collections::HashMap<String, VmResult> {
 struct VmRun {
     /// (module name, case)
     cases: Vec<(String, Case)>,
+    builds: Arc<Builds>,
     smp: u32,
     workload: bool,
     results: OnceLock<Result<HashMap<String, Result<(), String>>, String>>,
@@ -380,34 +453,24 @@ impl VmRun {
         }
     }
 
-    /// Builds every case, runs the modules that built in one boot, and checks each one.
+    /// Stages every case that built, runs them in one boot, and checks each one.
     fn run(&self) -> Result<HashMap<String, Result<(), String>>, String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-vm-cache");
+        let mut results: HashMap<String, Result<(), String>> = HashMap::new();
+        let stage = tempfile::tempdir().map_err(|e| e.to_string())?;
+        for (name, c) in &self.cases {
+            let staged = match self.builds.get(name) {
+                Built::Module(ko) => stage_case(name, c, &ko, stage.path()),
+                Built::Refused => Err("refused at translation".into()),
+                Built::Failed(e) => Err(format!("build failed: {}", e)),
+            };
+            if let Err(e) = staged {
+                results.insert(name.clone(), Err(e));
+            }
+        }
         // One VM at a time: two TCG guests on two host cores would starve each other.
         static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
-        let stage = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut results: HashMap<String, Result<(), String>> = HashMap::new();
-        let built = std::sync::Mutex::new(Vec::new());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some((name, c)) = self.cases.get(i) else {
-                        break;
-                    };
-                    let r = stage_case(name, c, &cache, stage.path());
-                    built.lock().unwrap().push((name.clone(), r));
-                });
-            }
-        });
-        for (name, r) in built.into_inner().unwrap() {
-            if let Err(e) = r {
-                results.insert(name, Err(e));
-            }
-        }
         let mut kos: Vec<PathBuf> = std::fs::read_dir(stage.path())
             .map_err(|e| e.to_string())?
             .flatten()
@@ -448,26 +511,10 @@ impl VmRun {
     }
 }
 
-/// Builds case `c` as module `name` into `stage`, with the stpd options the guest runs
-/// it with (-T bounds every case).
-fn stage_case(name: &str, c: &Case, cache: &Path, stage: &Path) -> Result<(), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .env_remove("SYSTEMTAP_TAPSET")
-        .env("SYSTEMTAP_DIR", cache)
-        .args(["-p4", "-r", kver(), "-m", name])
-        .args(c.args.iter().filter(|a| a.starts_with("-D")))
-        .arg("-e")
-        .arg(&c.script)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    std::fs::copy(&ko, stage.join(format!("{}.ko", name))).map_err(|e| e.to_string())?;
+/// Stages module `ko` of case `c` as `name` into `stage`, with the stpd options the guest
+/// runs it with (-T bounds every case).
+fn stage_case(name: &str, c: &Case, ko: &Path, stage: &Path) -> Result<(), String> {
+    std::fs::copy(ko, stage.join(format!("{}.ko", name))).map_err(|e| e.to_string())?;
     let mut words = Vec::new();
     let mut it = c.args.iter();
     while let Some(a) = it.next() {

@@ -15,6 +15,27 @@ if ! command -v cargo >/dev/null; then
 fi
 KERNELS=${KERNELS:-"6.1 6.12 rt"}
 
+# Each stage's header says how long the run has taken so far, and the end lists every
+# stage's time: a slow or stuck stage is named in whatever part of the log one has.
+# A test command that outlives its budget (minutes) is stopped, and the run fails there.
+start=$SECONDS
+stages=()
+mark=$SECONDS
+stage() {
+    [ ${#stages[@]} -gt 0 ] && stages[-1]="${stages[-1]}: $(( SECONDS - mark )) s"
+    mark=$SECONDS
+    stages+=("$1")
+    printf '== [%dm%02ds] %s\n' $(( (SECONDS - start) / 60 )) $(( (SECONDS - start) % 60 )) "$1"
+}
+within() {
+    local minutes=$1
+    shift
+    if ! timeout -k 30 "$(( minutes * 60 ))" "$@"; then
+        echo "run-all: FAIL in '${stages[-1]}' (a failure above, or over its budget of $minutes minutes)" >&2
+        exit 1
+    fi
+}
+
 # Debian's meta-packages of each target: the image the VM boots and the build tree modules
 # are built against.
 declare -A IMAGE=([6.1]=linux-image-amd64 [6.12]=linux-image-6.12-amd64 [rt]=linux-image-6.12-rt-amd64)
@@ -32,6 +53,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || need+=("qemu-system-x86 (the VM tier)")
 is_static_elf /bin/busybox || need+=("busybox-static (the guest's shell: a static busybox)")
 command -v cpio >/dev/null || need+=("cpio (packs the guest's initramfs)")
+stage "what the tests need"
 install_packages "${need[@]}"
 is_static_elf /bin/busybox || { echo "run-all: /bin/busybox is still not static" >&2; exit 1; }
 
@@ -46,32 +68,39 @@ first=${KERNELS%% *}
 # the targets that run them (not rt, which runs the e2e table only).
 dbg=()
 for t in $KERNELS; do [ "$t" = rt ] || dbg+=("${KVER[$t]}"); done
+stage "the kernels' DWARF"
 KVERS="${dbg[*]}" tests/install-debuginfo.sh
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo build --release"
+stage "cargo build --release"
 cargo build --release --workspace --all-targets
 
-echo "== cargo test --release (kernel $first: ${KVER[$first]})"
-STAP_TEST_KVER=${KVER[$first]} cargo test --release --workspace
+stage "cargo test --release (kernel $first: ${KVER[$first]})"
+STAP_TEST_KVER=${KVER[$first]} within 25 cargo test --release --workspace
 
 for t in $KERNELS; do
     [ "$t" = "$first" ] && continue
     k=${KVER[$t]}
     if [ "$t" = rt ]; then
-        echo "== the e2e table in the kernel: $t ($k)"
-        STAP_TEST_KVER=$k cargo test --release --test e2e -- --skip e2e_table_user_runtime
+        stage "the e2e table in the kernel: $t ($k)"
+        STAP_TEST_KVER=$k within 12 cargo test --release --test e2e -- --skip e2e_table_user_runtime
     else
-        echo "== kernel tiers: $t ($k)"
-        STAP_TEST_KVER=$k cargo test --release --test e2e --test vm --test vm_dwarf --test hostile -- \
+        stage "kernel tiers: $t ($k)"
+        STAP_TEST_KVER=$k within 20 cargo test --release --test e2e --test vm --test vm_dwarf --test hostile -- \
             --skip e2e_table_user_runtime
     fi
 done
 
-echo "== end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
-STAP_E2E_SANITIZE=1 cargo test --release --test e2e e2e_table_user_runtime
+stage "end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
+STAP_E2E_SANITIZE=1 within 8 cargo test --release --test e2e e2e_table_user_runtime
 
-echo "== peer suite (passes 1 and 2, kernel ${KVER[$first]})"
-STAP_TEST_KVER=${KVER[$first]} tests/peer-suite.sh
+stage "peer suite (passes 1 and 2, kernel ${KVER[$first]})"
+STAP_TEST_KVER=${KVER[$first]} within 5 tests/peer-suite.sh
+
+stage "done"
+echo "run-all: every tier passed in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s:"
+for s in "${stages[@]:0:${#stages[@]}-1}"; do
+    echo "  $s"
+done

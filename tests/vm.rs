@@ -45,15 +45,16 @@ fn errors_and_timeouts_in_a_vm() {
 fn vm_without_r_picks_an_installed_kernel() {
     // The acceptance command of the kernel backend: no -r, whatever the host runs.
     let _one = one_vm();
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .env_remove("SYSTEMTAP_TAPSET")
-        .env(
-            "SYSTEMTAP_DIR",
-            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
-        )
-        .args(["--vm", "-e", "probe begin { println(\"hello\"); exit() }"])
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(env!("CARGO_BIN_EXE_stap"))
+            .env_remove("SYSTEMTAP_TAPSET")
+            .env(
+                "SYSTEMTAP_DIR",
+                std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
+            )
+            .args(["--vm", "-e", "probe begin { println(\"hello\"); exit() }"]),
+        VM_RUN_LIMIT,
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
     assert_eq!(
         out.status.code(),
@@ -94,7 +95,8 @@ fn dash_t_ends_the_session_after_that_many_seconds() {
 
 #[test]
 fn ctrl_c_runs_the_end_probes_in_the_vm() {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
+    use wait_timeout::ChildExt;
     let _one = one_vm();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
@@ -105,18 +107,43 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
         .args(["--vm", "-r", &kver(), "-e"])
         .arg("probe begin { println(\"ready\") } probe end { println(\"end probe ran\") }")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert_eq!(rest, ["end probe ran"]);
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // The reader interrupts stap once the begin probe has printed, and collects the rest.
+    let reader = std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok);
+        if first.as_deref() == Some("ready") {
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        }
+        (first, lines.map_while(Result::ok).collect::<Vec<String>>())
+    });
+    let status = match child.wait_timeout(VM_RUN_LIMIT).unwrap() {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "stap --vm did not finish within {} s; stderr:\n{}",
+                VM_RUN_LIMIT.as_secs(),
+                errors.join().unwrap()
+            );
+        }
+    };
+    let (first, rest) = reader.join().unwrap();
+    let errors = errors.join().unwrap();
+    assert_eq!(first.as_deref(), Some("ready"), "{errors}");
+    assert_eq!(rest, ["end probe ran"], "{errors}");
+    assert_eq!(status.code(), Some(0), "{errors}");
 }
 
 /// A guest scenario: stpd is killed with SIGKILL mid-run; the module stops by itself, and

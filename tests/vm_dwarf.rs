@@ -261,6 +261,57 @@ fn wildcards_leave_lock_functions_and_their_inlined_helpers_out() {
     );
 }
 
+/// `FUNCTION@FILE` reads only the units of the kernel's DWARF that hold functions declared
+/// in a matching file (from the index, before reading any unit): a file nothing is
+/// declared in reads none (SystemTap's PR5049 case: `*@ket.c` must not match
+/// `af_packet.c`), `vfs_read@fs/read_write.c` reads one, and a pattern that also names a
+/// header (`mm/slab*` matches `mm/slab.h`) finds its inline functions in the units that
+/// include it (`mm/slub.c`), not only in the units named like it.
+#[test]
+fn function_at_file_reads_only_the_units_that_declare_it() {
+    let p2 = |point: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+            .args(["-v", "-r", &kver(), "-p2", "-e"])
+            .arg(format!("probe {point} {{ println(1) }}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let read = err
+            .lines()
+            .find_map(|l| {
+                let (n, rest) = l
+                    .strip_prefix("Pass 2: kernel DWARF: ")?
+                    .split_once(" of ")?;
+                rest.ends_with(" units read")
+                    .then(|| n.parse::<usize>().ok())?
+            })
+            .unwrap_or_else(|| panic!("no count of units read:\n{err}"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+            read,
+        )
+    };
+    let (code, _, err, read) = p2("kernel.function(\"*@ket.c\")");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("nothing in the kernel's DWARF matches '*@ket.c'"),
+        "{err}"
+    );
+    assert_eq!(read, 0, "{err}");
+    let (code, listing, err, read) = p2("kernel.function(\"vfs_read@fs/read_write.c\")");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        listing.contains("kernel.function(\"vfs_read@fs/read_write.c:"),
+        "{listing}"
+    );
+    assert_eq!(read, 1, "{err}");
+    let (code, listing, err, _) = p2("kernel.function(\"*@mm/slab*\").inline");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(listing.contains("@mm/slub.c:"), "{listing}");
+}
+
 /// `kernel.statement(ADDR)` names an address of the image, probed by symbol and offset
 /// whatever KASLR did (the guest boots with KASLR on), and reads `$count` from DWARF
 /// there; `.absolute` (guru mode) probes the raw address, in a guest booted with

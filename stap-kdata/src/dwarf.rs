@@ -710,7 +710,7 @@ fn decl_of<'a>(
 
 /// The path of file `index` of a unit's line program: its name, under its directory
 /// unless that is the compilation directory.
-fn file_name<'a>(
+pub(crate) fn file_name<'a>(
     dwarf: &gimli::Dwarf<R<'a>>,
     unit: &gimli::Unit<R<'a>>,
     index: u64,

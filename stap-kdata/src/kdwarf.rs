@@ -117,6 +117,11 @@ impl KernelDwarf {
         })
     }
 
+    /// How many units have been read so far.
+    pub(crate) fn units_read(&self) -> usize {
+        self.units.borrow().len()
+    }
+
     /// Unit `uid` of the index, read on first use.
     pub(crate) fn unit(&self, uid: u32) -> Result<Rc<ModuleDwarf>, String> {
         if let Some(m) = self.units.borrow().get(&uid) {

@@ -1,5 +1,6 @@
 //! An index of the kernel's own DWARF (the debug vmlinux of `linux-image-KVER-dbg`): which
-//! compilation units define each function, and which hold inlined copies of it.
+//! compilation units define each function, and which hold inlined copies of it, with the
+//! file each is declared in (so `FUNC@FILE` reads only the units that can match).
 //!
 //! The debug vmlinux carries some 170 MB of `.debug_info`; reading all of it for every run
 //! would cost seconds.  The index is built once by one pass over every unit's entries
@@ -14,23 +15,59 @@ use std::path::Path;
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
 /// Bumped whenever the cache file's layout or contents change.
-const FORMAT: &str = "stap-rs kernel DWARF index 2";
+const FORMAT: &str = "stap-rs kernel DWARF index 3";
 
 /// Which units hold what, by name.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct KernelIndex {
     /// Each unit's offset in `.debug_info` and its source file name.
     pub units: Vec<(u64, String)>,
-    /// Function name -> units with its out-of-line code.
-    pub functions: BTreeMap<String, Vec<u32>>,
-    /// Function name -> units with inlined copies of it.
-    pub inlined: BTreeMap<String, Vec<u32>>,
+    /// The declaration files sites name, each once ([`Site::file`] indexes it).
+    pub files: Vec<String>,
+    /// Function name -> the units with its out-of-line code.
+    pub functions: BTreeMap<String, Vec<Site>>,
+    /// Function name -> the units with inlined copies of it.
+    pub inlined: BTreeMap<String, Vec<Site>>,
 }
 
-fn push_unit(map: &mut BTreeMap<String, Vec<u32>>, name: String, unit: u32) {
+/// A unit holding a function (or copies of it), and the file the function is declared in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Site {
+    /// The unit, an index into [`KernelIndex::units`].
+    pub unit: u32,
+    /// The declaration file, an index into [`KernelIndex::files`]; [`Site::NO_FILE`] when
+    /// the DWARF records none.
+    pub file: u32,
+}
+
+impl Site {
+    /// No declaration file recorded.
+    pub const NO_FILE: u32 = u32::MAX;
+}
+
+fn push_site(map: &mut BTreeMap<String, Vec<Site>>, name: String, site: Site) {
     let v = map.entry(name).or_default();
-    if v.last() != Some(&unit) {
-        v.push(unit);
+    if !v.contains(&site) {
+        v.push(site);
+    }
+}
+
+/// Interns file names: each name gets one id, in order of first use.
+#[derive(Default)]
+struct Files {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Files {
+    fn id(&mut self, name: String) -> u32 {
+        if let Some(id) = self.ids.get(&name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.clone(), id);
+        self.names.push(name);
+        id
     }
 }
 
@@ -38,6 +75,7 @@ impl KernelIndex {
     /// Builds the index by reading every unit's entries.
     pub fn build(dwarf: &gimli::Dwarf<R<'_>>) -> Result<KernelIndex, String> {
         let mut ix = KernelIndex::default();
+        let mut files = Files::default();
         let mut headers = dwarf.units();
         while let Some(header) = headers.next().map_err(|e| e.to_string())? {
             let off = header
@@ -52,8 +90,10 @@ impl KernelIndex {
                 .and_then(|n| n.to_string().ok().map(str::to_string))
                 .unwrap_or_default();
             ix.units.push((off, cu_name));
-            // Named subprograms by offset, then what refers to them.
-            let mut names: HashMap<UnitOffset, String> = HashMap::new();
+            // Named subprograms by offset (with their declaration file), then what refers
+            // to them.  A unit's file indices are resolved once each.
+            let mut names: HashMap<UnitOffset, (String, u32)> = HashMap::new();
+            let mut unit_files: HashMap<u64, u32> = HashMap::new();
             let mut concrete: Vec<(UnitOffset, Option<String>)> = Vec::new();
             let mut inlined: Vec<UnitOffset> = Vec::new();
             let mut entries = unit.entries();
@@ -76,7 +116,8 @@ impl KernelIndex {
                             },
                         };
                         if let Some(n) = &name {
-                            names.insert(e.offset(), n.clone());
+                            let file = decl_file(dwarf, &unit, e, &mut unit_files, &mut files);
+                            names.insert(e.offset(), (n.clone(), file));
                         }
                         if code {
                             concrete.push((origin.unwrap_or(e.offset()), name));
@@ -93,17 +134,32 @@ impl KernelIndex {
                 }
             }
             for (o, name) in concrete {
-                if let Some(n) = name.or_else(|| names.get(&o).cloned()) {
-                    push_unit(&mut ix.functions, n, uid);
+                // A concrete copy names its declaration through its abstract origin.
+                let file = names.get(&o).map_or(Site::NO_FILE, |(_, f)| *f);
+                if let Some(n) = name.or_else(|| names.get(&o).map(|(n, _)| n.clone())) {
+                    push_site(&mut ix.functions, n, Site { unit: uid, file });
                 }
             }
             for o in inlined {
-                if let Some(n) = names.get(&o) {
-                    push_unit(&mut ix.inlined, n.clone(), uid);
+                if let Some((n, file)) = names.get(&o) {
+                    push_site(
+                        &mut ix.inlined,
+                        n.clone(),
+                        Site {
+                            unit: uid,
+                            file: *file,
+                        },
+                    );
                 }
             }
         }
+        ix.files = files.names;
         Ok(ix)
+    }
+
+    /// The declaration file of `site`, if recorded.
+    pub fn file_of(&self, site: Site) -> Option<&str> {
+        self.files.get(site.file as usize).map(String::as_str)
     }
 
     /// Writes the index to `path` (atomically: a temporary file renamed into place).
@@ -114,9 +170,15 @@ impl KernelIndex {
         for (off, name) in &self.units {
             writeln!(w, "U {} {}", off, name)?;
         }
+        for name in &self.files {
+            writeln!(w, "P {}", name)?;
+        }
         for (tag, map) in [("F", &self.functions), ("I", &self.inlined)] {
-            for (name, units) in map {
-                let list: Vec<String> = units.iter().map(|u| u.to_string()).collect();
+            for (name, sites) in map {
+                let list: Vec<String> = sites
+                    .iter()
+                    .map(|s| format!("{}:{}", s.unit, s.file))
+                    .collect();
                 writeln!(w, "{} {} {}", tag, name, list.join(","))?;
             }
         }
@@ -140,13 +202,24 @@ impl KernelIndex {
                     let (off, name) = rest.split_once(' ').unwrap_or((rest, ""));
                     ix.units.push((off.parse().ok()?, name.to_string()));
                 }
+                "P" => ix.files.push(rest.to_string()),
                 "F" | "I" => {
                     let (name, list) = rest.rsplit_once(' ')?;
                     let units = list
                         .split(',')
-                        .map(|u| u.parse().ok())
-                        .collect::<Option<Vec<u32>>>()?;
-                    if units.iter().any(|u| *u as usize >= ix.units.len()) {
+                        .map(|s| {
+                            let (u, f) = s.split_once(':')?;
+                            Some(Site {
+                                unit: u.parse().ok()?,
+                                file: f.parse().ok()?,
+                            })
+                        })
+                        .collect::<Option<Vec<Site>>>()?;
+                    let bad = |s: &Site| {
+                        s.unit as usize >= ix.units.len()
+                            || (s.file != Site::NO_FILE && s.file as usize >= ix.files.len())
+                    };
+                    if units.iter().any(bad) {
                         return None;
                     }
                     let map = if tag == "F" {
@@ -163,6 +236,30 @@ impl KernelIndex {
     }
 }
 
+/// The interned declaration file of subprogram `e` ([`Site::NO_FILE`] if none).
+fn decl_file<'a>(
+    dwarf: &gimli::Dwarf<R<'a>>,
+    unit: &gimli::Unit<R<'a>>,
+    e: &gimli::DebuggingInformationEntry<R<'a>>,
+    seen: &mut HashMap<u64, u32>,
+    files: &mut Files,
+) -> u32 {
+    let index = match e.attr_value(gimli::DW_AT_decl_file).ok().flatten() {
+        Some(AttributeValue::FileIndex(i)) => i,
+        Some(v) => match v.udata_value() {
+            Some(i) => i,
+            None => return Site::NO_FILE,
+        },
+        None => return Site::NO_FILE,
+    };
+    if let Some(id) = seen.get(&index) {
+        return *id;
+    }
+    let id = crate::dwarf::file_name(dwarf, unit, index).map_or(Site::NO_FILE, |n| files.id(n));
+    seen.insert(index, id);
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,9 +269,13 @@ mod tests {
         let mut ix = KernelIndex::default();
         ix.units.push((0, "fs/read_write.c".into()));
         ix.units.push((4096, "mm/filemap.c".into()));
-        ix.functions.insert("vfs_read".into(), vec![0]);
-        ix.functions.insert("init".into(), vec![0, 1]);
-        ix.inlined.insert("file_ppos".into(), vec![0]);
+        ix.files.push("fs/read_write.c".into());
+        ix.files.push("include/linux/fs.h".into());
+        let site = |unit, file| Site { unit, file };
+        ix.functions.insert("vfs_read".into(), vec![site(0, 0)]);
+        ix.functions
+            .insert("init".into(), vec![site(0, 0), site(1, Site::NO_FILE)]);
+        ix.inlined.insert("file_ppos".into(), vec![site(0, 1)]);
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ix");
         ix.save(&p).unwrap();

@@ -10,6 +10,7 @@
 use crate::dwarf::{Base, Func, ModuleDwarf, Var, VarLoc};
 use crate::glob;
 use crate::kdwarf::{self, KernelDwarf};
+use crate::kindex::Site;
 use crate::point_spec::{
     blacklisted_file, declared, declared_like, file_matches, line_addr, lines_of, parse_spec,
     shown, Lines, Spec,
@@ -17,7 +18,7 @@ use crate::point_spec::{
 use crate::walk::{walk_from, At};
 use stap_sema::ir::{PointArg, PointComponent, ProbePoint, ResolvedTarget, TargetOp, TargetSource};
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -27,6 +28,8 @@ pub(crate) struct Modules {
     cache: PathBuf,
     loaded: RefCell<HashMap<String, Rc<ModuleDwarf>>>,
     kernel: OnceCell<Result<KernelDwarf, String>>,
+    /// The target kernel's modules by name ([`Modules::ko_index`]).
+    ko_index: OnceCell<BTreeMap<String, PathBuf>>,
     /// Which files were read (for `-v`).
     read: RefCell<Vec<String>>,
 }
@@ -38,35 +41,26 @@ fn string_arg(c: &PointComponent) -> Option<&str> {
     }
 }
 
-fn find_ko(dir: &Path, file: &str, depth: usize) -> Option<PathBuf> {
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = e.path();
-        if p.is_dir() && depth < 8 {
-            if let Some(f) = find_ko(&p, file, depth + 1) {
-                return Some(f);
-            }
-        } else if p.file_name().is_some_and(|n| n == file) {
-            return Some(p);
-        }
-    }
-    None
-}
-
-/// The names (`-` as `_`) of the `.ko` files under `dir`, into `out`.
-fn ko_names(dir: &Path, depth: usize, out: &mut BTreeSet<String>) {
+/// The `.ko` files under `dir`, by module name (`-` as `_`), into `out` (a name already
+/// there keeps its file).  Links are not followed: `build` and `source` lead into the
+/// kernel's headers, thousands of directories with no module in them.
+fn ko_files(dir: &Path, depth: usize, out: &mut BTreeMap<String, PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    for e in rd.flatten() {
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let Ok(kind) = e.file_type() else { continue };
         let p = e.path();
-        if p.is_dir() && depth < 8 {
-            ko_names(&p, depth + 1, out);
+        if kind.is_dir() && depth < 8 {
+            ko_files(&p, depth + 1, out);
         } else if let Some(stem) = p
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".ko"))
         {
-            out.insert(stem.replace('-', "_"));
+            out.entry(stem.replace('-', "_")).or_insert(p);
         }
     }
 }
@@ -80,20 +74,8 @@ impl Modules {
         pattern: &str,
         with_inline: bool,
     ) -> Result<Vec<ProbePoint>, String> {
-        let mut names = BTreeSet::new();
-        for d in kdwarf::debug_dirs() {
-            ko_names(
-                &d.join(format!("lib/modules/{}", self.release)),
-                0,
-                &mut names,
-            );
-        }
-        ko_names(
-            Path::new(&format!("/usr/lib/modules/{}", self.release)),
-            0,
-            &mut names,
-        );
-        let matching: Vec<&String> = names.iter().filter(|n| glob(pattern, n)).collect();
+        let names = self.ko_index();
+        let matching: Vec<&String> = names.keys().filter(|n| glob(pattern, n)).collect();
         if matching.is_empty() {
             return Err(format!(
                 "probe point mismatch: no module of {} matches '{}'",
@@ -143,13 +125,41 @@ impl Modules {
             cache: cache.to_path_buf(),
             loaded: RefCell::new(HashMap::new()),
             kernel: OnceCell::new(),
+            ko_index: OnceCell::new(),
             read: RefCell::new(Vec::new()),
         }
     }
 
     /// The DWARF files read so far, one line each (for `-v`).
     pub(crate) fn read_notes(&self) -> Vec<String> {
-        self.read.borrow().clone()
+        let mut notes = self.read.borrow().clone();
+        if let Some(Ok(k)) = self.kernel.get() {
+            notes.push(format!(
+                "kernel DWARF: {} of {} units read",
+                k.units_read(),
+                k.index.units.len()
+            ));
+        }
+        notes
+    }
+
+    /// The target kernel's modules by name: each module's debug file (linux-image-KVER-dbg's,
+    /// with its DWARF) before the installed module (with DWARF if it was built with it).
+    /// Listed once per run.
+    fn ko_index(&self) -> &BTreeMap<String, PathBuf> {
+        self.ko_index.get_or_init(|| {
+            let mut out = BTreeMap::new();
+            for d in kdwarf::debug_dirs() {
+                ko_files(
+                    &d.join(format!("lib/modules/{}", self.release)),
+                    0,
+                    &mut out,
+                );
+            }
+            let installed = PathBuf::from(format!("/usr/lib/modules/{}", self.release));
+            ko_files(&installed, 0, &mut out);
+            out
+        })
     }
 
     /// The module a `module("M")` names: a path, or a name under /usr/lib/modules/KVER.
@@ -160,27 +170,13 @@ impl Modules {
         let path = if spec.contains('/') || spec.ends_with(".ko") {
             PathBuf::from(spec)
         } else {
-            // The module's debug file (linux-image-KVER-dbg's, with its DWARF) first, then
-            // the installed module (with DWARF if it was built with it).
-            let root = PathBuf::from(format!("/usr/lib/modules/{}", self.release));
-            let mut roots: Vec<PathBuf> = kdwarf::debug_dirs()
-                .iter()
-                .map(|d| d.join(format!("lib/modules/{}", self.release)))
-                .filter(|d| d.is_dir())
-                .collect();
-            roots.push(root.clone());
-            [spec.to_string(), spec.replace('_', "-")]
-                .iter()
-                .find_map(|n| {
-                    roots
-                        .iter()
-                        .find_map(|r| find_ko(r, &format!("{}.ko", n), 0))
-                })
+            self.ko_index()
+                .get(&spec.replace('-', "_"))
+                .cloned()
                 .ok_or_else(|| {
                     format!(
-                        "no module '{}' under {} (give the path of its .ko)",
-                        spec,
-                        root.display()
+                        "no module '{}' under /usr/lib/modules/{} (give the path of its .ko)",
+                        spec, self.release
                     )
                 })?
         };
@@ -229,31 +225,32 @@ impl Modules {
             ]);
         }
         let k = self.kernel()?;
+        // With @FILE, a site is taken when the function is declared in a matching file (a
+        // header's inline functions are found in the units that include it), or, when
+        // the DWARF records no declaration, when the unit itself is that file.
+        let wanted = |s: &Site| match spec.file {
+            None => true,
+            Some(file) => match k.index.file_of(*s) {
+                Some(decl) => file_matches(decl, file),
+                None => file_matches(&k.index.units[s.unit as usize].1, file),
+            },
+        };
         let mut units = BTreeSet::new();
         for (map, want) in [(&k.index.functions, outline), (&k.index.inlined, inline)] {
             if !want {
                 continue;
             }
+            let mut take = |sites: &Vec<Site>| {
+                units.extend(sites.iter().filter(|s| wanted(s)).map(|s| s.unit));
+            };
             if spec.func.contains(['*', '?', '[']) {
-                for (name, us) in map {
+                for (name, sites) in map {
                     if glob(spec.func, name) {
-                        units.extend(us.iter().copied());
+                        take(sites);
                     }
                 }
-            } else if let Some(us) = map.get(spec.func) {
-                units.extend(us.iter().copied());
-            }
-        }
-        // A file names its own unit; functions of headers are found in the units that
-        // include them.
-        if let Some(file) = spec.file {
-            let own: Vec<u32> = units
-                .iter()
-                .copied()
-                .filter(|u| file_matches(&k.index.units[*u as usize].1, file))
-                .collect();
-            if !own.is_empty() {
-                units = own.into_iter().collect();
+            } else if let Some(sites) = map.get(spec.func) {
+                take(sites);
             }
         }
         units.into_iter().map(|u| k.unit(u)).collect()
@@ -355,8 +352,8 @@ impl Modules {
             .ok_or_else(|| format!("no kernel function holds address {:#x}", addr))?;
         // GCC's clones (f.isra.0, f.constprop.0) are f in DWARF.
         let name = sym.split('.').next().unwrap_or(sym);
-        for u in k.index.functions.get(name).into_iter().flatten() {
-            let m = k.unit(*u)?;
+        for site in k.index.functions.get(name).into_iter().flatten() {
+            let m = k.unit(site.unit)?;
             if let Some(i) = m
                 .functions
                 .iter()

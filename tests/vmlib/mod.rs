@@ -45,6 +45,52 @@ pub fn one_vm() -> std::sync::MutexGuard<'static, ()> {
     VM.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How long one `stap --vm` run of a test may take: a build, a boot and the script, with
+/// room for a busy host.  A guest that hangs fails its test instead of the whole tier.
+pub const VM_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `cmd` as [`Command::output`] does, but kills it after `limit` and panics with
+/// what it printed so far.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    use wait_timeout::ChildExt;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().unwrap()));
+    let err = read_all(Box::new(child.stderr.take().unwrap()));
+    let status = match child.wait_timeout(limit).unwrap() {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{:?} did not finish within {} s\n--- stdout\n{}--- stderr\n{}",
+                cmd,
+                limit.as_secs(),
+                String::from_utf8_lossy(&out.join().unwrap()),
+                String::from_utf8_lossy(&err.join().unwrap())
+            );
+        }
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
 pub fn vm(args: &[&str]) -> std::process::Output {
     vm_env(&[], args)
 }
@@ -52,17 +98,18 @@ pub fn vm(args: &[&str]) -> std::process::Output {
 /// [`vm`] with more environment variables for stap.
 pub fn vm_env(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let _one = one_vm();
-    Command::new(env!("CARGO_BIN_EXE_stap"))
-        .envs(env.iter().copied())
-        .env_remove("SYSTEMTAP_TAPSET")
-        .env(
-            "SYSTEMTAP_DIR",
-            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
-        )
-        .args(["--vm", "-r", &kver()])
-        .args(args)
-        .output()
-        .unwrap()
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_stap"))
+            .envs(env.iter().copied())
+            .env_remove("SYSTEMTAP_TAPSET")
+            .env(
+                "SYSTEMTAP_DIR",
+                std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"),
+            )
+            .args(["--vm", "-r", &kver()])
+            .args(args),
+        VM_RUN_LIMIT,
+    )
 }
 
 /// Boots a guest that runs the shell script `sh` (given the module built from `script` as
