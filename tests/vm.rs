@@ -95,8 +95,7 @@ fn dash_t_ends_the_session_after_that_many_seconds() {
 
 #[test]
 fn ctrl_c_runs_the_end_probes_in_the_vm() {
-    use std::io::{BufRead, Read};
-    use wait_timeout::ChildExt;
+    use std::io::BufRead;
     let _one = one_vm();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stap"))
         .env_remove("SYSTEMTAP_TAPSET")
@@ -112,12 +111,7 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let errors = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let errors = read_in_background(child.stderr.take().unwrap());
     // The reader interrupts stap once the begin probe has printed, and collects the rest.
     let reader = std::thread::spawn(move || {
         let mut lines = std::io::BufReader::new(stdout).lines();
@@ -127,20 +121,15 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
         }
         (first, lines.map_while(Result::ok).collect::<Vec<String>>())
     });
-    let status = match child.wait_timeout(VM_RUN_LIMIT).unwrap() {
-        Some(s) => s,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "stap --vm did not finish within {} s; stderr:\n{}",
-                VM_RUN_LIMIT.as_secs(),
-                errors.join().unwrap()
-            );
-        }
+    let Some(status) = wait_or_kill(&mut child, VM_RUN_LIMIT) else {
+        panic!(
+            "stap --vm did not finish within {} s; stderr:\n{}",
+            VM_RUN_LIMIT.as_secs(),
+            String::from_utf8_lossy(&errors.join().unwrap())
+        );
     };
     let (first, rest) = reader.join().unwrap();
-    let errors = errors.join().unwrap();
+    let errors = String::from_utf8_lossy(&errors.join().unwrap()).into_owned();
     assert_eq!(first.as_deref(), Some("ready"), "{errors}");
     assert_eq!(rest, ["end probe ran"], "{errors}");
     assert_eq!(status.code(), Some(0), "{errors}");

@@ -49,40 +49,51 @@ pub fn one_vm() -> std::sync::MutexGuard<'static, ()> {
 /// room for a busy host.  A guest that hangs fails its test instead of the whole tier.
 pub const VM_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// Reads all of `r` on a thread of its own (a child's stdout or stderr while it runs).
+pub fn read_in_background(
+    mut r: impl std::io::Read + Send + 'static,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
+
+/// Waits for `child` up to `limit`; after that kills it and returns `None`.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    use wait_timeout::ChildExt;
+    let status = child.wait_timeout(limit).unwrap();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
 /// Runs `cmd` as [`Command::output`] does, but kills it after `limit` and panics with
 /// what it printed so far.
 pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
-    use std::io::Read;
     use std::process::Stdio;
-    use wait_timeout::ChildExt;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let read_all = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = read_all(Box::new(child.stdout.take().unwrap()));
-    let err = read_all(Box::new(child.stderr.take().unwrap()));
-    let status = match child.wait_timeout(limit).unwrap() {
-        Some(s) => s,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{:?} did not finish within {} s\n--- stdout\n{}--- stderr\n{}",
-                cmd,
-                limit.as_secs(),
-                String::from_utf8_lossy(&out.join().unwrap()),
-                String::from_utf8_lossy(&err.join().unwrap())
-            );
-        }
+    let out = read_in_background(child.stdout.take().unwrap());
+    let err = read_in_background(child.stderr.take().unwrap());
+    let Some(status) = wait_or_kill(&mut child, limit) else {
+        panic!(
+            "{:?} did not finish within {} s\n--- stdout\n{}--- stderr\n{}",
+            cmd,
+            limit.as_secs(),
+            String::from_utf8_lossy(&out.join().unwrap()),
+            String::from_utf8_lossy(&err.join().unwrap())
+        );
     };
     std::process::Output {
         status,
