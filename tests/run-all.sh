@@ -78,23 +78,23 @@ stage "cargo build --release"
 cargo build --release --workspace --all-targets
 
 stage "cargo test --release (kernel $first: ${KVER[$first]})"
-STAP_TEST_KVER=${KVER[$first]} within 25 cargo test --release --workspace
+STAP_TEST_KVER=${KVER[$first]} within 30 cargo test --release --workspace
 
 for t in $KERNELS; do
     [ "$t" = "$first" ] && continue
     k=${KVER[$t]}
     if [ "$t" = rt ]; then
         stage "the e2e table in the kernel: $t ($k)"
-        STAP_TEST_KVER=$k within 12 cargo test --release --test e2e -- --skip e2e_table_user_runtime
+        STAP_TEST_KVER=$k within 15 cargo test --release --test e2e -- --skip e2e_table_user_runtime
     else
         stage "kernel tiers: $t ($k)"
-        STAP_TEST_KVER=$k within 20 cargo test --release --test e2e --test vm --test vm_dwarf --test hostile -- \
+        STAP_TEST_KVER=$k within 30 cargo test --release --test e2e --test vm --test vm_dwarf --test hostile -- \
             --skip e2e_table_user_runtime
     fi
 done
 
 stage "end-to-end table under AddressSanitizer and UndefinedBehaviorSanitizer"
-STAP_E2E_SANITIZE=1 within 8 cargo test --release --test e2e e2e_table_user_runtime
+STAP_E2E_SANITIZE=1 within 10 cargo test --release --test e2e e2e_table_user_runtime
 
 stage "peer suite (passes 1 and 2, kernel ${KVER[$first]})"
 STAP_TEST_KVER=${KVER[$first]} within 5 tests/peer-suite.sh
