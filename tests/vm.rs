@@ -135,6 +135,21 @@ fn ctrl_c_runs_the_end_probes_in_the_vm() {
     assert_eq!(status.code(), Some(0), "{errors}");
 }
 
+/// stpd turns kprobe jump optimization off before it loads a module, as SystemTap 4.8's
+/// staprun does (run in the same guest: 1 before, 0 during and after).
+#[test]
+fn stpd_turns_kprobe_jump_optimization_off_as_staprun_does() {
+    let log = scenario(
+        "kopt_test",
+        "probe kprobe.function(\"ksys_write\") { } probe timer.ms(100) { exit() }",
+        "echo \"before: $(cat /proc/sys/debug/kprobes-optimization)\"\n\
+         stpd \"$1\" > /dev/null 2>&1\n\
+         echo \"after: $(cat /proc/sys/debug/kprobes-optimization)\"\n",
+    );
+    assert!(log.contains("before: 1\n"), "{log}");
+    assert!(log.contains("after: 0\n"), "{log}");
+}
+
 /// A guest scenario: stpd is killed with SIGKILL mid-run; the module stops by itself, and
 /// the next stpd unloads it and says so.
 #[test]

@@ -170,6 +170,9 @@ fn run(args: &Args) -> Result<i32, String> {
         protocol::text(protocol::STP_SYM_KEY_PARAM),
         sym_key
     );
+    if module::disable_kprobe_optimization() && args.verbose > 0 {
+        eprintln!("stpd: kprobe jump optimization turned off (as staprun does)");
+    }
     if let Err(e) = module::load(&args.module, &name, &params) {
         if let Some(c) = child.take() {
             c.kill();
