@@ -45,9 +45,16 @@ impl Site {
     pub const NO_FILE: u32 = u32::MAX;
 }
 
+/// Adds `site` under `name` once.  A unit's sites are pushed together, so only the run of
+/// the same unit at the end can already hold it.
 fn push_site(map: &mut BTreeMap<String, Vec<Site>>, name: String, site: Site) {
     let v = map.entry(name).or_default();
-    if !v.contains(&site) {
+    if !v
+        .iter()
+        .rev()
+        .take_while(|s| s.unit == site.unit)
+        .any(|s| *s == site)
+    {
         v.push(site);
     }
 }
