@@ -212,7 +212,9 @@ pub struct Cli {
     #[arg(long = "unprivileged")]
     pub unprivileged: bool,
 
-    /// Run pass 5 in a disposable QEMU guest of the target kernel.
+    /// Run pass 5 in a disposable QEMU guest of the target kernel (Ctrl-C reaches the
+    /// guest; a guest that has not booted in 180 s, or not ended the session 60 s after
+    /// Ctrl-C, is stopped)
     #[arg(long = "vm")]
     pub vm: bool,
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 #[command(
     name = "stpd",
     version,
-    about = "Load a stap-rs kernel module, stream its output, unload it at the end",
+    about = "Load a stap-rs kernel module, stream its output, unload it at the end (kprobe jump optimization is turned off first, as staprun does)",
     override_usage = "stpd [OPTIONS] MODULE.ko [PARAM=VALUE...]"
 )]
 pub struct Args {
