@@ -140,6 +140,7 @@ static inline struct stp_ctx *stp_context_of(int cpu);
 static struct {
 	int state;
 	int exit_requested;
+	int error_exit;		/* ending for errors: the error probes run, not the end probes */
 	int64_t errors;
 	int64_t skipped;
 	int64_t warnings;
@@ -171,6 +172,9 @@ static inline void stp_error_line(const char *prefix, const char *msg, const cha
 	}
 	stp_mutex_unlock(&stp_errlock, flags);
 }
+
+/* What abort() leaves as the context's error: the handler unwinds, uncaught and unreported. */
+static const char stp_abort_marker[] = "abort";
 
 /* Records a runtime error in the context; the generated code then unwinds. */
 static inline void stp_set_error(struct stp_ctx *c, const char *msg)
@@ -279,6 +283,22 @@ static inline void stp_request_exit(void)
 		stp_atomic_cmpxchg(&stp_session.state, &s, STP_STOPPING);
 	}
 	stp_on_exit_requested();
+}
+
+/*
+ * The session ends for errors (more than MAXERRORS, too many skipped probes, overload): as
+ * in SystemTap, its error probes then run at shutdown instead of its end probes.
+ */
+static inline void stp_request_error_exit(void)
+{
+	stp_atomic_set(&stp_session.error_exit, 1);
+	stp_request_exit();
+}
+
+/* The probes that run at shutdown: end, or error after an error exit. */
+static inline enum stp_probe_kind stp_shutdown_kind(void)
+{
+	return stp_atomic_read(&stp_session.error_exit) ? STP_PROBE_ERROR : STP_PROBE_END;
 }
 
 static inline int stp_exit_requested(void)
@@ -411,7 +431,6 @@ static inline int stp_lock_acquire(struct stp_glock *l, enum stp_lock_mode mode,
 }
 
 static inline void stp_flush_print(int cpu);
-static inline void stp_run_error_probes(void);
 
 /* Runs one probe handler on this CPU's context. */
 /*
@@ -451,7 +470,7 @@ static __attribute__((__noinline__, __cold__)) void stp_ovl_account(struct stp_c
 	if (c->ovl_used > threshold) {
 		stp_atomic_inc(&stp_session.errors);
 		stp_error_line("ERROR: ", "probe overhead exceeded threshold", NULL);
-		stp_request_exit();
+		stp_request_error_exit();
 	}
 }
 #endif
@@ -502,16 +521,15 @@ static inline int stp_kind_interruptible(enum stp_probe_kind kind)
 /* Whether a probe of this kind may run in the session's current state. */
 static inline int stp_kind_may_run(enum stp_probe_kind kind, int state)
 {
-	/* As in SystemTap: begin probes run while starting, end probes while stopping,
-	   error probes any time, everything else only while running. */
+	/* As in SystemTap: begin probes run while starting, end and error probes while
+	   stopping, everything else only while running. */
 	switch (kind) {
 	case STP_PROBE_BEGIN:
 	case STP_PROBE_PERFMON:
 		return state == STP_STARTING;
 	case STP_PROBE_END:
-		return state == STP_STOPPING;
 	case STP_PROBE_ERROR:
-		return 1;
+		return state == STP_STOPPING;
 	default:
 		return state == STP_RUNNING;
 	}
@@ -522,7 +540,7 @@ static inline void stp_skip_probe(void)
 {
 	if (stp_atomic_inc(&stp_session.skipped) == MAXSKIPPED + 1) {
 		stp_error_line("ERROR: ", "Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.", NULL);
-		stp_request_exit();
+		stp_request_error_exit();
 	}
 }
 
@@ -572,7 +590,11 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 	c->last_error = NULL;
 	c->last_stmt = p->location;
 	c->interruptible = stp_kind_interruptible(p->kind);
-	c->actionremaining = c->interruptible ? MAXACTION_INTERRUPTIBLE : MAXACTION;
+	/* Timer probes get the larger budget too, though not the begin probes' freedom from
+	   the overload check: SystemTap 4.8 runs a timer.ms probe's 500-iteration loop to the
+	   end with MAXACTION 1000. */
+	c->actionremaining = c->interruptible || p->kind == STP_PROBE_TIMER ? MAXACTION_INTERRUPTIBLE
+									   : MAXACTION;
 	if (p->lock && !p->lock(c)) {
 		stp_skip_probe();
 		return;
@@ -592,20 +614,15 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 	if (unlikely(!(c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1))) && !c->interruptible)
 		stp_ovl_account(c);
 #endif
+	if (unlikely(c->last_error == stp_abort_marker))
+		c->last_error = NULL;
 	if (unlikely(c->last_error)) {
 		int64_t n = stp_atomic_inc(&stp_session.errors);
 
 		stp_error_line("ERROR: ", c->last_error, c->last_stmt);
 		c->last_error = NULL;
-		if (p->kind != STP_PROBE_ERROR) {
-			/* The error probes run on this context: release it for them. */
-			stp_barrier();
-			c->busy = 0;
-			stp_run_error_probes();
-			c->busy = 1;
-		}
 		if (n > MAXERRORS)
-			stp_request_exit();
+			stp_request_error_exit();
 	}
 }
 

@@ -55,6 +55,7 @@ struct stp_map {
 	size_t value_off;
 	size_t entry_size;
 	int capacity;
+	int sized;	/* declared with a size (global a[N]), not MAXMAPENTRIES */
 	int wrap;
 	int count;
 	uint64_t seq;
@@ -116,6 +117,7 @@ static inline int stp_map_init(struct stp_map *m, const char *name, int nkeys, c
 	if (value == STP_STATS)
 		m->entry_size = (m->entry_size + STP_CACHELINE - 1) & ~(size_t)(STP_CACHELINE - 1);
 	m->capacity = capacity > 0 ? capacity : MAXMAPENTRIES;
+	m->sized = capacity > 0;
 	m->wrap = wrap;
 	m->cfg = cfg;
 	if (m->capacity <= 0 || m->capacity > STP_MAP_MAX_CAPACITY)
@@ -297,7 +299,10 @@ static inline struct stp_map_entry *stp_map_slot(struct stp_ctx *c, struct stp_m
 		if (!m->wrap) {
 			char msg[96];
 
-			snprintf(msg, sizeof(msg), "Array overflow, check size limit (%d)", m->capacity);
+			if (m->sized)
+				snprintf(msg, sizeof(msg), "Array overflow, check size limit (%d)", m->capacity);
+			else
+				snprintf(msg, sizeof(msg), "Array overflow, check MAXMAPENTRIES");
 			stp_error_near(c, msg, near);
 			return NULL;
 		}
@@ -342,7 +347,8 @@ static inline const char *stp_map_get_str(const struct stp_map *m, const union s
 	return e ? stp_value_str_slot(m, e) : "";
 }
 
-/* Folds every CPU's slot of e's statistic into slot 0 (under the exclusive lock). */
+/* Folds every CPU's slot of e's statistic into slot 0 (under the exclusive lock), pairwise
+ * as SystemTap merges an array's copies. */
 static inline struct stp_stat *stp_map_fold_stat(const struct stp_map *m, struct stp_map_entry *e)
 {
 	struct stp_stat *s0 = stp_value_stat_slot(m, e);
@@ -352,7 +358,7 @@ static inline struct stp_stat *stp_map_fold_stat(const struct stp_map *m, struct
 		struct stp_stat *si = stp_value_stat_cpu(m, e, i);
 
 		if (si->count) {
-			stp_stat_merge_into(s0, si, m->cfg);
+			stp_stat_merge_pair(s0, si, m->cfg);
 			memset(si, 0, stp_stat_size(m->cfg));
 		}
 	}

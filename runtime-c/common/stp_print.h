@@ -186,23 +186,25 @@ static inline void stp_fmt_int(struct stp_out *o, int64_t v, char conv, int flag
 	} else {
 		u = (uint64_t)v;
 	}
-	if (!(u == 0 && prec == 0)) {
-		do {
-			digits[nd++] = set[u % base];
-			u /= base;
-		} while (u);
-	}
+	/* As SystemTap's: a zero precision still prints a 0, and '#' always prefixes (0x0,
+	   00). */
+	do {
+		digits[nd++] = set[u % base];
+		u /= base;
+	} while (u);
 	if (flags & F_ALT) {
-		if (base == 16 && v != 0 && conv != 'p')
+		if (base == 16 && conv != 'p')
 			prefix = conv == 'X' ? "0X" : "0x";
-		if (base == 8 && (nd == 0 || digits[nd - 1] != '0'))
-			zeros = 1;
+		if (base == 8)
+			prefix = "0";
 	}
 	if (prec > nd)
 		zeros = prec - nd;
 	pad = width - nd - zeros - (int)strlen(prefix) -
 	      ((neg || (flags & (F_PLUS | F_SPACE))) && (conv == 'd' || conv == 'i'));
-	if ((flags & F_ZERO) && !(flags & F_LEFT) && prec < 0) {
+	/* As SystemTap's (the kernel's old number()): '0' pads to the width with a
+	   precision too. */
+	if ((flags & F_ZERO) && !(flags & F_LEFT)) {
 		zeros += pad > 0 ? pad : 0;
 		pad = 0;
 	}
@@ -222,35 +224,6 @@ static inline void stp_fmt_int(struct stp_out *o, int64_t v, char conv, int flag
 		stp_out_char(o, digits[--nd]);
 	if (flags & F_LEFT)
 		stp_out_rep(o, ' ', pad);
-}
-
-/* %#s: the string as a script would write it inside quotes (C escapes, octal for the
-   other unprintable bytes). */
-static inline void stp_fmt_str_escaped(struct stp_out *o, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		switch (ch) {
-		case '\n': stp_out_mem(o, "\\n", 2); break;
-		case '\t': stp_out_mem(o, "\\t", 2); break;
-		case '\r': stp_out_mem(o, "\\r", 2); break;
-		case '"': stp_out_mem(o, "\\\"", 2); break;
-		case '\\': stp_out_mem(o, "\\\\", 2); break;
-		default:
-			if (ch < 32 || ch > 126) {
-				stp_out_char(o, '\\');
-				stp_out_char(o, (char)('0' + ((ch >> 6) & 7)));
-				stp_out_char(o, (char)('0' + ((ch >> 3) & 7)));
-				stp_out_char(o, (char)('0' + (ch & 7)));
-			} else {
-				stp_out_char(o, (char)ch);
-			}
-			break;
-		}
-	}
 }
 
 static inline void stp_fmt_str(struct stp_out *o, const char *s, size_t n, int flags, int width)
@@ -296,17 +269,16 @@ static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, c
 				flags |= F_SPACE;
 			else if (*fmt == '#')
 				flags |= F_ALT;
-			else if (*fmt == '0')
-				flags |= F_ZERO;
+			else if (*fmt == '0' && !flags)
+				flags |= F_ZERO;	/* after another flag, 0 begins the width (SystemTap's) */
 			else
 				break;
 		}
 		if (*fmt == '*') {
 			width = ai < nargs ? (int)args[ai++].n : 0;
-			if (width < 0) {
-				flags |= F_LEFT;
-				width = -width;
-			}
+			/* SystemTap ignores a negative width. */
+			if (width < 0)
+				width = -1;
 			fmt++;
 		} else {
 			for (width = 0; *fmt >= '0' && *fmt <= '9'; fmt++)
@@ -354,10 +326,8 @@ static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, c
 
 			if (prec >= 0 && (size_t)prec < n)
 				n = (size_t)prec;
-			if (flags & F_ALT)
-				stp_fmt_str_escaped(o, s, n);
-			else
-				stp_fmt_str(o, s, n, flags, width);
+			/* '#' changes nothing here, as in SystemTap 4.8. */
+			stp_fmt_str(o, s, n, flags, width);
 			break;
 		}
 		case 'b': {
@@ -433,6 +403,133 @@ static inline char *stp_ltoa(char *dst, int64_t v)
 {
 	snprintf(dst, MAXSTRINGLEN, "%" PRId64, v);
 	return dst;
+}
+
+/* ---------------------------------------------------------------- text_str */
+
+/*
+ * One character of a string as text_str() writes it: a UTF-8 sequence (2 to 4 bytes,
+ * well formed, shortest form, no surrogate, at most U+10FFFF) decodes to its code point;
+ * any other byte stands for itself.  Returns the bytes taken.
+ */
+static inline int stp_text_char(const unsigned char *s, int left, uint32_t *cp)
+{
+	int n = 1, i;
+	uint32_t c = s[0];
+
+	if ((s[0] & 0xE0) == 0xC0 && left >= 2)
+		n = 2, c = s[0] & 0x1F;
+	else if ((s[0] & 0xF0) == 0xE0 && left >= 3)
+		n = 3, c = s[0] & 0x0F;
+	else if ((s[0] & 0xF8) == 0xF0 && left >= 4)
+		n = 4, c = s[0] & 0x07;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			break;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (n > 1 && (i < n || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF ||
+		      (n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000))) {
+		n = 1;
+		c = s[0];
+	}
+	*cp = c;
+	return n;
+}
+
+/*
+ * The escaped form of one character into e (NUL-terminated); returns its length.  As
+ * SystemTap's: printable ASCII but '"' and '\\' as is; \a \b \f \n \r \t \v \" \\; other
+ * bytes as three octal digits; code points as \uXXXX or \UXXXXXXXX.
+ */
+static inline int stp_text_escape_one(uint32_t c, int multibyte, char *e)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const char shorts[] = "\a\b\f\n\r\t\v\"\\";
+	static const char letters[] = "abfnrtv\"\\";
+	int i, n;
+
+	if (multibyte) {
+		n = c <= 0xFFFF ? 6 : 10;
+		e[0] = '\\';
+		e[1] = c <= 0xFFFF ? 'u' : 'U';
+		for (i = 2; i < n; i++)
+			e[i] = hex[(c >> ((n - 1 - i) * 4)) & 0xF];
+	} else if (c >= 32 && c < 127 && c != '"' && c != '\\') {
+		n = 1;
+		e[0] = (char)c;
+	} else {
+		for (i = 0; i < 9 && shorts[i] != (char)c; i++)
+			;
+		e[0] = '\\';
+		if (c && i < 9) {
+			n = 2;
+			e[1] = letters[i];
+		} else {
+			n = 4;
+			e[1] = (char)('0' + ((c >> 6) & 3));
+			e[2] = (char)('0' + ((c >> 3) & 7));
+			e[3] = (char)('0' + (c & 7));
+		}
+	}
+	e[n] = '\0';
+	return n;
+}
+
+/*
+ * text_str(), text_strn() and string_quoted(): in escaped into out (MAXSTRINGLEN bytes),
+ * at most len characters (0: MAXSTRINGLEN - 1) and never part of an escape.  Quoted, the
+ * text is in double quotes within those len, and a truncated one ends in "... instead,
+ * dropping whole escapes to make room, as SystemTap's does.
+ */
+static inline void stp_text_str(char *out, const char *in, int64_t len, int quoted)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	int left = (int)strnlen(in, MAXSTRINGLEN - 1);
+	int room, o = 0, truncated = 0;
+	int cut_at = -1, cut_len = 0;	/* the first escape "... could cut in half */
+
+	room = (len <= 0 || len > MAXSTRINGLEN - 1) ? MAXSTRINGLEN - 1 : (int)len;
+	if (quoted) {
+		room = (room < 5 ? 5 : room) - 2;
+		out[o++] = '"';
+	}
+	while (left > 0) {
+		char e[12];
+		uint32_t c;
+		int n = stp_text_char(s, left, &c), k;
+
+		if (room <= 0) {
+			truncated = 1;
+			break;
+		}
+		k = stp_text_escape_one(c, n > 1, e);
+		if (k > 1 && cut_at < 0 && room - 3 < k) {
+			cut_at = o;
+			cut_len = k;
+		}
+		if (room < k) {
+			truncated = 1;
+			break;
+		}
+		memcpy(out + o, e, (size_t)k);
+		o += k;
+		room -= k;
+		s += n;
+		left -= n;
+	}
+	if (quoted) {
+		if (truncated) {
+			int at = o - 3 + room;
+
+			o = (cut_at >= 0 && cut_at < at && at < cut_at + cut_len) ? cut_at : at;
+			memcpy(out + o, "\"...", 4);
+			o += 4;
+		} else {
+			out[o++] = '"';
+		}
+	}
+	out[o] = '\0';
 }
 
 #endif /* STP_PRINT_H */

@@ -27,28 +27,59 @@ enum stp_hist_kind {
 	STP_HIST_LOG,
 };
 
-/* The histogram a statistic keeps, fixed at translation time. */
+/*
+ * The histogram a statistic keeps, and the bit shift of its @variance (SystemTap's
+ * @variance(s, b)), fixed at translation time.  A statistic with neither has none.
+ */
 struct stp_hist_cfg {
 	enum stp_hist_kind kind;
 	int64_t lo, hi, step;
 	int buckets;
+	int shift;
 };
 
+/*
+ * One statistic (one CPU's copy, or the merge of them).  The variance is SystemTap's:
+ * Welford's online algorithm in integer arithmetic on values scaled by 2^shift (avg_s, m2,
+ * var_s), with a 32-bit difference per value, and the copies merged by the total-variance
+ * formula; so @variance(s) of 1..5 is 12, and @variance(s, 1) is 2, as in SystemTap.
+ */
 struct stp_stat {
 	int64_t count, sum, min, max;
-#ifdef __SIZEOF_INT128__
-	__int128 sumsq;
-#else
-	int64_t sumsq;
-#endif
+	int64_t avg_s, m2, var_s;
+	int64_t shift;
 	int64_t hist[];
 };
 
 static inline size_t stp_stat_size(const struct stp_hist_cfg *cfg)
 {
-	size_t n = sizeof(struct stp_stat) + sizeof(int64_t) * (size_t)(cfg ? cfg->buckets : 0);
+	return sizeof(struct stp_stat) + sizeof(int64_t) * (size_t)(cfg ? cfg->buckets : 0);
+}
 
-	return (n + 15) & ~(size_t)15;	/* the 128-bit sum of squares needs 16-byte alignment */
+/* Two's-complement arithmetic, without C's undefined signed overflow. */
+static inline int64_t stp_wrap_mul(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+
+static inline int64_t stp_wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t stp_shl(int64_t v, int64_t shift)
+{
+	return (int64_t)((uint64_t)v << shift);
+}
+
+/* x / y truncated, 0 for y == 0 (as SystemTap's runtime divides here). */
+static inline int64_t stp_div0(int64_t x, int64_t y)
+{
+	if (y == 0)
+		return 0;
+	if (y == -1)
+		return (int64_t)(0 - (uint64_t)x);
+	return x / y;
 }
 
 static inline int stp_msb64(uint64_t v)
@@ -67,10 +98,14 @@ static inline int stp_hist_bucket(const struct stp_hist_cfg *cfg, int64_t v)
 	}
 	if (v < cfg->lo)
 		return 0;
-	if (v > cfg->hi)
-		return cfg->buckets - 1;
-	/* lo <= v <= hi: the unsigned difference is exact, whatever the signs. */
-	return 1 + (int)(((uint64_t)v - (uint64_t)cfg->lo) / (uint64_t)cfg->step);
+	/* lo <= v: the unsigned difference is exact, whatever the signs.  As SystemTap's,
+	   the last bucket is a whole step wide (with lo 0, hi 20, step 10, it holds 20 to
+	   29); overflow starts after it. */
+	{
+		uint64_t k = ((uint64_t)v - (uint64_t)cfg->lo) / (uint64_t)cfg->step;
+
+		return k >= (uint64_t)(cfg->buckets - 2) ? cfg->buckets - 1 : 1 + (int)k;
+	}
 }
 
 static inline int64_t stp_log_bucket_value(int b)
@@ -84,17 +119,34 @@ static inline int64_t stp_log_bucket_value(int b)
 
 static inline void stp_stat_add_one(struct stp_stat *s, const struct stp_hist_cfg *cfg, int64_t v)
 {
-	if (s->count == 0 || v < s->min)
-		s->min = v;
-	if (s->count == 0 || v > s->max)
-		s->max = v;
-	s->count++;
-	s->sum += v;
-	s->sumsq += (__typeof__(s->sumsq))v * v;
+	int64_t shift = cfg ? cfg->shift : 0;
+	int64_t vs = stp_shl(v, shift);
+
+	s->shift = shift;
+	if (s->count == 0) {
+		s->count = 1;
+		s->sum = s->min = s->max = v;
+		s->avg_s = vs;
+		s->m2 = 0;
+	} else {
+		/* SystemTap keeps the difference in an int. */
+		int64_t delta = (int32_t)(uint32_t)(uint64_t)(vs - (uint64_t)s->avg_s);
+
+		s->count++;
+		s->sum = stp_wrap_add(s->sum, v);
+		if (v < s->min)
+			s->min = v;
+		if (v > s->max)
+			s->max = v;
+		s->avg_s += stp_div0(delta, s->count);
+		s->m2 = stp_wrap_add(s->m2, stp_wrap_mul(delta, (int64_t)((uint64_t)vs - (uint64_t)s->avg_s)));
+		s->var_s = stp_div0(s->m2, s->count - 1);
+	}
 	if (cfg && cfg->kind != STP_HIST_NONE)
 		s->hist[stp_hist_bucket(cfg, v)]++;
 }
 
+/* count, sum, min, max and histogram of src into dst (not the variance). */
 static inline void stp_stat_merge_into(struct stp_stat *dst, const struct stp_stat *src,
 				const struct stp_hist_cfg *cfg)
 {
@@ -107,10 +159,57 @@ static inline void stp_stat_merge_into(struct stp_stat *dst, const struct stp_st
 	if (dst->count == 0 || src->max > dst->max)
 		dst->max = src->max;
 	dst->count += src->count;
-	dst->sum += src->sum;
-	dst->sumsq += src->sumsq;
+	dst->sum = stp_wrap_add(dst->sum, src->sum);
+	dst->shift = src->shift;
 	for (i = 0; cfg && i < cfg->buckets; i++)
 		dst->hist[i] += src->hist[i];
+}
+
+/* n * (a - b)^2, wrapping. */
+static inline int64_t stp_sq_term(int64_t n, int64_t a, int64_t b)
+{
+	int64_t d = stp_wrap_add(a, -b);
+
+	return stp_wrap_mul(n, stp_wrap_mul(d, d));
+}
+
+/*
+ * An array element's copies merged pairwise, as SystemTap merges a statistic's per-CPU
+ * copies in an array: dst (count n1, scaled mean a1, variance v1) and src give the mean
+ * of both and the variance (n1 (a1 - a)^2 + (n1 - 1) v1 + n2 (a2 - a)^2 + (n2 - 1) v2)
+ * / (n - 1).
+ */
+static inline void stp_stat_merge_pair(struct stp_stat *dst, const struct stp_stat *src,
+				const struct stp_hist_cfg *cfg)
+{
+	int64_t n1 = dst->count, a1 = dst->avg_s, v1 = dst->var_s, sum;
+
+	if (!src->count)
+		return;
+	if (!n1) {
+		memcpy(dst, src, stp_stat_size(cfg));
+		return;
+	}
+	stp_stat_merge_into(dst, src, cfg);
+	dst->avg_s = stp_div0(stp_shl(dst->sum, src->shift), dst->count);
+	sum = stp_sq_term(n1, a1, dst->avg_s);
+	sum = stp_wrap_add(sum, stp_wrap_mul(n1 - 1, v1));
+	sum = stp_wrap_add(sum, stp_sq_term(src->count, src->avg_s, dst->avg_s));
+	sum = stp_wrap_add(sum, stp_wrap_mul(src->count - 1, src->var_s));
+	dst->var_s = stp_div0(sum, dst->count - 1);
+}
+
+/*
+ * The variance of a scalar statistic's n copies, as SystemTap merges them: the mean of
+ * all, then (sum of n_i (a_i - a)^2 + sum of (n_i - 1) v_i) / (n - 1) into m->var_s.
+ */
+static inline void stp_stat_total_variance(struct stp_stat *m, const struct stp_stat *copy, int64_t *s1,
+				    int64_t *s2)
+{
+	if (!copy->count)
+		return;
+	*s1 = stp_wrap_add(*s1, stp_sq_term(copy->count, copy->avg_s, m->avg_s));
+	*s2 = stp_wrap_add(*s2, stp_wrap_mul(copy->count - 1, copy->var_s));
 }
 
 /* ---------------------------------------------------------------- scalar stats */
@@ -200,6 +299,7 @@ static inline struct stp_stat *stp_stat_set_read(struct stp_stat_set *s, int cpu
 {
 	struct stp_stat *m = (struct stp_stat *)(s->merged + s->size * (size_t)cpu);
 	struct stp_stat *tmp = (struct stp_stat *)(s->copy + s->size * (size_t)cpu);
+	int64_t s1 = 0, s2 = 0;
 	int i;
 
 	memset(m, 0, s->size);
@@ -207,6 +307,14 @@ static inline struct stp_stat *stp_stat_set_read(struct stp_stat_set *s, int cpu
 		stp_stat_slot_read(s, i, tmp);
 		stp_stat_merge_into(m, tmp, s->cfg);
 	}
+	if (!m->count)
+		return m;
+	m->avg_s = stp_div0(stp_shl(m->sum, m->shift), m->count);
+	for (i = 0; i < stp_ncpus(); i++) {
+		stp_stat_slot_read(s, i, tmp);
+		stp_stat_total_variance(m, tmp, &s1, &s2);
+	}
+	m->var_s = stp_div0(stp_wrap_add(s1, s2), m->count - 1);
 	return m;
 }
 
@@ -225,29 +333,6 @@ static inline void stp_stat_set_clear(struct stp_stat_set *s)
 }
 
 /* ---------------------------------------------------------------- extractors */
-
-/* n / d for a 128-bit n, by long division (no compiler helper: the kernel has none). */
-static inline int64_t stp_sdiv128(__typeof__(((struct stp_stat *)0)->sumsq) n, int64_t d)
-{
-#ifdef __SIZEOF_INT128__
-	unsigned __int128 un = n < 0 ? -(unsigned __int128)n : (unsigned __int128)n, q = 0, r = 0;
-	uint64_t ud = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
-	int i;
-
-	if (!ud)
-		return 0;
-	for (i = 127; i >= 0; i--) {
-		r = (r << 1) | ((un >> i) & 1);
-		if (r >= ud) {
-			r -= ud;
-			q |= (unsigned __int128)1 << i;
-		}
-	}
-	return ((n < 0) != (d < 0)) ? -(int64_t)q : (int64_t)q;
-#else
-	return d ? n / d : 0;
-#endif
-}
 
 enum stp_stat_op {
 	STP_COUNT,
@@ -277,10 +362,7 @@ static inline int64_t stp_stat_extract(struct stp_ctx *c, const struct stp_stat 
 	case STP_AVG:
 		return s->sum / s->count;
 	default:
-		if (s->count < 2)
-			return 0;
-		return stp_sdiv128(s->sumsq * s->count - (__typeof__(s->sumsq))s->sum * s->sum,
-				   s->count * (s->count - 1));
+		return s->var_s >> (2 * s->shift);
 	}
 }
 
@@ -341,6 +423,10 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 
 	if (!cfg || cfg->kind == STP_HIST_NONE)
 		return;
+	if (!s->count) {
+		stp_set_error(c, "empty aggregate");
+		return;
+	}
 	for (i = 0; i < cfg->buckets; i++) {
 		if (s->hist[i] > 0 && low == -1)
 			low = i;

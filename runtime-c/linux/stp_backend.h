@@ -214,10 +214,6 @@ static void stp_run_kind(enum stp_probe_kind kind)
 	stp_run_table_kind(stp_probes, STP_NPROBES, kind);
 }
 
-static void stp_run_error_probes(void)
-{
-	stp_run_kind(STP_PROBE_ERROR);
-}
 
 /* Ends the session once: timers off, end probes, summary, then readers see "done". */
 static void stp_stop(struct work_struct *w)
@@ -235,7 +231,7 @@ static void stp_stop(struct work_struct *w)
 	for (i = 0; i < stp_njtimers; i++)
 		timer_delete_sync(&stp_jtimers[i]);
 	stp_kprobes_unregister();
-	stp_run_kind(STP_PROBE_END);
+	stp_run_kind(stp_shutdown_kind());
 	stp_atomic_set(&stp_session.state, STP_STOPPED);
 	for (i = 0; i < stp_ncpus(); i++)
 		stp_flush_print(i);

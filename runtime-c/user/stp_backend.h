@@ -16,10 +16,6 @@ static inline void stp_run_kind(enum stp_probe_kind kind)
 	stp_run_table_kind(stp_probes, STP_NPROBES, kind);
 }
 
-static inline void stp_run_error_probes(void)
-{
-	stp_run_kind(STP_PROBE_ERROR);
-}
 
 struct stp_timer_thread {
 	pthread_t thread;
@@ -193,7 +189,7 @@ int main(int argc, char **argv)
 	stp_request_exit();
 	for (i = 0; i < ntimers; i++)
 		pthread_join(timers[i].thread, NULL);
-	stp_run_kind(STP_PROBE_END);
+	stp_run_kind(stp_shutdown_kind());
 	stp_atomic_set(&stp_session.state, STP_STOPPED);
 	for (i = 0; i < stp_ncpus(); i++)
 		stp_flush_print(i);

@@ -114,7 +114,7 @@ pub(crate) fn stat_op(op: StatOp) -> &'static str {
         StatOp::Min => "STP_MIN",
         StatOp::Max => "STP_MAX",
         StatOp::Avg => "STP_AVG",
-        StatOp::Variance => "STP_VARIANCE",
+        StatOp::Variance(_) => "STP_VARIANCE",
     }
 }
 
@@ -433,6 +433,8 @@ impl<'a> Gen<'a> {
                 self.indent -= 1;
                 self.line("}");
                 self.line(&format!("{}:", catch));
+                self.line("if (c->rt.last_error == stp_abort_marker)");
+                self.line(&format!("\tgoto {};", self.err_label()));
                 self.line("if (c->rt.last_error) {");
                 self.indent += 1;
                 if let Some(v) = v {
@@ -624,22 +626,20 @@ impl<'a> Gen<'a> {
                 let s = self.label("hist");
                 self.line("{");
                 self.indent += 1;
+                let lim = self.label("limit");
                 self.line(&format!("const struct stp_stat *{} = {};", s, stat));
+                self.line(&format!("int64_t {} = {};", lim, limit));
                 self.line(&format!("int64_t {};", b));
                 self.line("");
+                self.line(&format!("(void){};", s));
+                // As SystemTap's: every bucket, the empty ones too, up to the limit.
                 self.line(&format!(
-                    "for ({b} = 0; {b} < stp_hist_{}.buckets{}; {b}++) {{",
-                    self.names.globals[g],
-                    if f.limit.is_some() { "" } else { "" },
-                    b = b
+                    "for ({b} = 0; {b} < stp_hist_{g}.buckets && ({lim} < 0 || {b} < {lim}); {b}++) {{",
+                    g = self.names.globals[g],
+                    b = b,
+                    lim = lim
                 ));
                 self.indent += 1;
-                self.line(&format!(
-                    "if (!{}->hist[{}])\n{}\tcontinue;",
-                    s,
-                    b,
-                    "\t".repeat(self.indent)
-                ));
                 self.loop_check();
                 if let Some((k, _)) = f.keys.first() {
                     self.assign_var(*k, &b);

@@ -579,6 +579,9 @@ impl Gen<'_> {
                 let stat = self.stat_ptr(operand)?;
                 let cfg = self.hist_cfg(g, a.span)?;
                 self.line(&format!("stp_hist_print(&c->rt, {}, {});", stat, cfg));
+                // An empty statistic is an error (as SystemTap's "empty aggregate").
+                let check = self.check();
+                self.line(&check);
             } else {
                 let e = self.expr(a)?;
                 let arr = self.arg_array(std::slice::from_ref(a), &[e]);

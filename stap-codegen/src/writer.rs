@@ -139,21 +139,28 @@ impl<'a> Writer<'a> {
     /// Histogram configurations, regex slots and the key types of each array.
     fn write_tables(&mut self) {
         let mut lines = Vec::new();
-        for (g, k) in &self.hists {
-            let name = &self.names.globals[*g];
-            lines.push(match k {
-                HistKind::Log => format!(
-                    "static const struct stp_hist_cfg stp_hist_{} = {{ STP_HIST_LOG, 0, 0, 0, HIST_LOG_BUCKETS }};",
-                    name
+        for (g, glob) in self.prog.globals.enumerate() {
+            let name = &self.names.globals[g];
+            let shift = glob.variance_shift.unwrap_or(0);
+            lines.push(match self.hists.get(&g) {
+                Some(HistKind::Log) => format!(
+                    "static const struct stp_hist_cfg stp_hist_{} = {{ STP_HIST_LOG, 0, 0, 0, HIST_LOG_BUCKETS, {} }};",
+                    name, shift
                 ),
-                HistKind::Linear { lo, hi, step } => format!(
-                    "static const struct stp_hist_cfg stp_hist_{} = {{ STP_HIST_LINEAR, {}LL, {}LL, {}LL, {} }};",
+                Some(k @ HistKind::Linear { lo, hi, step }) => format!(
+                    "static const struct stp_hist_cfg stp_hist_{} = {{ STP_HIST_LINEAR, {}LL, {}LL, {}LL, {}, {} }};",
                     name,
                     lo,
                     hi,
                     step,
-                    k.runtime_buckets()
+                    k.runtime_buckets(),
+                    shift
                 ),
+                None if shift > 0 => format!(
+                    "static const struct stp_hist_cfg stp_hist_{} = {{ STP_HIST_NONE, 0, 0, 0, 0, {} }};",
+                    name, shift
+                ),
+                None => continue,
             });
         }
         for (i, (_, span)) in self.regexes.iter().enumerate() {
@@ -332,7 +339,7 @@ impl<'a> Writer<'a> {
     fn write_global_init(&mut self, i: GlobalId) {
         let g = &self.prog.globals[i];
         let n = self.names.globals[i].clone();
-        let cfg = if self.hists.contains_key(&i) {
+        let cfg = if self.hists.contains_key(&i) || g.variance_shift.is_some_and(|b| b > 0) {
             format!("&stp_hist_{}", n)
         } else {
             "NULL".to_string()

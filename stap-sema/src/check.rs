@@ -371,16 +371,7 @@ impl Checker<'_> {
                 &f.source,
             );
         }
-        if gl.ty == Type::Stats && f.value_sort.is_some_and(|(_, op)| op.is_none()) {
-            self.err(
-                "sema.foreach-sort",
-                format!(
-                    "sorting statistics array '{}' by value needs an aggregate, e.g. {}@count+",
-                    gl.name, gl.name
-                ),
-                &f.source,
-            );
-        }
+        // A statistics array sorted by value alone (`s-`) sorts by @count, as SystemTap's.
     }
 
     fn lvalue(&mut self, x: &Expr, what: &str) {

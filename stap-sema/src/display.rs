@@ -114,10 +114,11 @@ impl Builder {
     }
 }
 
-/// The format of one value, and of one key (strings quoted and escaped, as SystemTap).
+/// The format of one value, and of one key (strings quoted as they are, unescaped, as
+/// SystemTap 4.8 prints them).
 fn conv(t: Type, key: bool) -> &'static str {
     match (t, key) {
-        (Type::String, _) => "\\\"%#s\\\"",
+        (Type::String, _) => "\\\"%s\\\"",
         (_, true) => "%#d",
         _ => "%d",
     }
@@ -148,9 +149,10 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
                     Type::Long,
                 );
                 let args = STATS_OPS.iter().map(|op| b.stat(*op, &v)).collect();
+                // An empty statistic shows nothing, as in SystemTap.
                 b.stmt(StmtKind::If(
                     empty,
-                    Box::new(b.printf(&format!("{} @count=0x0\\n", glob.name), vec![])),
+                    Box::new(b.stmt(StmtKind::Null)),
                     Some(Box::new(
                         b.printf(&format!("{}{}", glob.name, STATS_FMT), args),
                     )),

@@ -166,6 +166,7 @@ impl<'a> Elab<'a> {
                 size: g.size,
                 wrap: g.wrap,
                 hist: None,
+                variance_shift: None,
                 init: g.init.clone(),
                 private: g.private,
                 from_tapset: tapset,

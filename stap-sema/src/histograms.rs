@@ -1,5 +1,6 @@
 //! Which histogram each statistic keeps: SystemTap allows one kind (`@hist_log`, or one
-//! `@hist_linear(lo, hi, step)`) per statistic; a second kind is an error.
+//! `@hist_linear(lo, hi, step)`) per statistic; a second kind is an error.  Likewise one
+//! bit shift of `@variance(s, b)` per statistic.
 
 use crate::elaborate::sem_error;
 use crate::ir::*;
@@ -23,11 +24,32 @@ fn operand_global(operand: &Expr) -> Option<GlobalId> {
 #[derive(Default)]
 struct Kinds {
     seen: HashMap<GlobalId, (HistKind, Span)>,
+    shifts: HashMap<GlobalId, (u8, Span)>,
     err: Option<Diagnostic>,
 }
 
 impl crate::visit::Visitor<'_> for Kinds {
     fn visit_expr(&mut self, x: &Expr) {
+        if let ExprKind::Stat(stap_syntax::ast::StatOp::Variance(Some(b)), operand) = &x.kind {
+            if let Some(g) = operand_global(operand) {
+                match self.shifts.get(&g) {
+                    Some((s, first)) if s != b && self.err.is_none() => {
+                        self.err = Some(
+                            sem_error(
+                                "sema.variance-shift",
+                                "a statistic can have only one @variance bit shift",
+                                x.span,
+                            )
+                            .with_label(*first, "the other bit shift"),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.shifts.insert(g, (*b, x.span));
+                    }
+                }
+            }
+        }
         if let ExprKind::Hist(kind, operand) = &x.kind {
             if let Some(g) = operand_global(operand) {
                 match self.seen.get(&g) {
@@ -71,5 +93,8 @@ pub(crate) fn assign(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
     diags.extend(k.err);
     for (g, (kind, _)) in k.seen {
         prog.globals[g].hist = Some(kind);
+    }
+    for (g, (b, _)) in k.shifts {
+        prog.globals[g].variance_shift = Some(b);
     }
 }

@@ -337,6 +337,8 @@ pub struct Global {
     /// The histogram kept for this statistic (SystemTap allows one kind per statistic),
     /// if the program draws or indexes one.
     pub hist: Option<HistKind>,
+    /// The bit shift its `@variance(s, b)` asks for (SystemTap allows one per statistic).
+    pub variance_shift: Option<u8>,
     /// The initial value.
     pub init: Option<Literal>,
     /// Declared `private` (its name is scoped to its file).

@@ -308,8 +308,21 @@ impl Elide<'_> {
                     return false;
                 }
             }
-            StmtKind::While(_, b) => {
-                self.kept(b);
+            StmtKind::While(c, b) => {
+                // As SystemTap's optimizer: a loop that does nothing goes, even one that
+                // would never end (`while (1) {}`).
+                let kept = self.kept(b);
+                let empty = !kept
+                    || matches!(b.kind, StmtKind::Null)
+                    || matches!(&b.kind, StmtKind::Block(bl) if block_is_empty(bl));
+                if empty && !has_side_effects(c, self.prog) {
+                    self.diags.push(warn(
+                        "sema.elide-loop",
+                        "Eliding while loop with an empty body".to_string(),
+                        s.span,
+                    ));
+                    return false;
+                }
             }
             StmtKind::For(init, _, incr, b) => {
                 for part in [init, incr] {
@@ -320,6 +333,14 @@ impl Elide<'_> {
                 self.kept(b);
             }
             StmtKind::Foreach(f) => {
+                // `limit 0` runs nothing: SystemTap's optimizer drops the loop (its array
+                // then counts as unread, and is displayed at the end if written).
+                if f.limit
+                    .as_ref()
+                    .is_some_and(|l| matches!(l.kind, ExprKind::Literal(Literal::Number(0))))
+                {
+                    return false;
+                }
                 if !self.kept(&mut f.body) {
                     *f.body = Stmt {
                         kind: StmtKind::Null,

@@ -449,8 +449,8 @@ pub enum StatOp {
     Max,
     /// `@avg`
     Avg,
-    /// `@variance`
-    Variance,
+    /// `@variance`, with the bit shift of `@variance(s, b)` when given (0 to 62).
+    Variance(Option<u8>),
 }
 
 impl StatOp {
@@ -462,7 +462,7 @@ impl StatOp {
             StatOp::Min => "@min",
             StatOp::Max => "@max",
             StatOp::Avg => "@avg",
-            StatOp::Variance => "@variance",
+            StatOp::Variance(_) => "@variance",
         }
     }
 
@@ -474,7 +474,7 @@ impl StatOp {
             "@min" => StatOp::Min,
             "@max" => StatOp::Max,
             "@avg" => StatOp::Avg,
-            "@variance" => StatOp::Variance,
+            "@variance" => StatOp::Variance(None),
             _ => return None,
         })
     }

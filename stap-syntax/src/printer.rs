@@ -453,6 +453,9 @@ impl Printer {
                 self.out.push_str(op.as_str());
                 self.out.push('(');
                 self.expr(operand, 0);
+                if let StatOp::Variance(Some(b)) = op {
+                    self.out.push_str(&format!(", {}", b));
+                }
                 self.out.push(')');
             }
             ExprKind::Hist { hist, operand } => match hist {

@@ -8,6 +8,8 @@
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
 # VM_APPEND adds kernel command-line arguments (nokaslr, say).
 # VM_EXTRA lists files to put in the guest's /extra (test modules a scenario loads).
+# VM_HOSTBIN lists host programs to put in the guest at the same paths, with the libraries
+# ldd lists (SystemTap's staprun and stapio, for tests/systemtap.rs).
 # VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
 # options (shell words), e.g. "-icount shift=0" for the benchmarks.
 set -euo pipefail
@@ -26,6 +28,14 @@ cp "$stpd" "$work/root/bin/stpd"
 ldd "$stpd" | grep -o '/[^ ]*' | while read -r lib; do
 	mkdir -p "$work/root$(dirname "$lib")"
 	cp -L "$lib" "$work/root$lib"
+done
+for bin in ${VM_HOSTBIN:-}; do
+	mkdir -p "$work/root$(dirname "$bin")"
+	cp "$bin" "$work/root$bin"
+	ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$work/root$(dirname "$lib")"
+		cp -L "$lib" "$work/root$lib"
+	done
 done
 for bin in ${VM_BIN:-}; do
 	cp "$bin" "$work/root/bin/"

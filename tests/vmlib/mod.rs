@@ -2,6 +2,8 @@
 //! guest scenarios run by tests/vm/boot.sh, the dd workload and the DWARF test module.
 #![allow(dead_code)]
 
+pub mod table;
+
 use std::process::Command;
 
 /// The target kernel: `target_kernel` of tests/lib.sh, the one rule every script and test

@@ -463,6 +463,26 @@ impl Parser<'_> {
         Ok(e)
     }
 
+    /// `(s)` or `(s, b)` of `@variance`: the statistic and the bit shift (0 to 62).
+    fn variance_operands(&mut self) -> PResult<(Expr, Option<u8>)> {
+        self.paren_open("@variance")?;
+        self.enter()?;
+        let e = self.expr()?;
+        self.leave();
+        let mut shift = None;
+        if self.eat(Tok::Comma) {
+            match (self.peek(), self.peek_text().parse::<u8>()) {
+                (Tok::Number, Ok(b)) if b <= 62 => {
+                    self.next();
+                    shift = Some(b);
+                }
+                _ => return Err(self.error("expected a bit shift from 0 to 62")),
+            }
+        }
+        self.expect(Tok::RParen, "')'")?;
+        Ok((e, shift))
+    }
+
     /// The arguments of a call to `name` (at `(`), which started at token `t`.
     fn call(&mut self, name: Ident, t: Token) -> PResult<Expr> {
         let start = t.span;
@@ -524,9 +544,15 @@ impl Parser<'_> {
             Tok::Ident => {
                 let text = self.text(t);
                 if let Some(name) = text.strip_prefix('@') {
-                    if let Some(op) = StatOp::from_name(text) {
+                    if let Some(mut op) = StatOp::from_name(text) {
                         self.next();
-                        let e = self.paren_operand(text)?;
+                        let e = if let StatOp::Variance(_) = op {
+                            let (e, shift) = self.variance_operands()?;
+                            op = StatOp::Variance(shift);
+                            e
+                        } else {
+                            self.paren_operand(text)?
+                        };
                         return Ok(Expr::new(
                             ExprKind::Stat {
                                 op,
