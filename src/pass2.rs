@@ -16,6 +16,7 @@ fn options(cli: &Cli, listing: bool) -> Options {
         runtime_user: cli.runtime == Runtime::User,
         guru: cli.guru,
         has_target: cli.command.is_some() || cli.target_pid.is_some(),
+        set_globals: cli.set_globals.clone(),
     }
 }
 

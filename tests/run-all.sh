@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it on a fresh machine:
 #   formatting, the workspace build, every cargo test (unit, snapshot, end-to-end, the -p1
 #   round trip over the peer suite, a sample of the table run by SystemTap 4.8 live)
-#   against Debian's 6.1 kernel, the kernel tiers again
+#   against Debian's 6.1 kernel, a minute of generated scripts built in both backends
+#   (fuzz/scriptgen), the kernel tiers again
 #   against Debian's 6.12 kernel and the e2e table on its PREEMPT_RT flavour, then the peer
 #   suite's conformance scores.
 # KERNELS="6.1 6.12 rt" (the default) names the targets; a smaller list runs fewer.
@@ -83,6 +84,12 @@ cargo build --release --workspace --all-targets
 
 stage "cargo test --release (kernel $first: ${KVER[$first]})"
 STAP_TEST_KVER=${KVER[$first]} within 30 cargo test --release --workspace
+
+# Generated scripts (fuzz/scriptgen): every one pass 2 accepts must build in both backends
+# with -Werror and run on the user runtime; a minute here, ten by hand (fuzz/README.md).
+stage "generated scripts (fuzz/scriptgen, kernel ${KVER[$first]})"
+within 5 cargo run --release --manifest-path fuzz/Cargo.toml -p stap-scriptgen -- \
+    --minutes 1 --seed "$(date +%j)000" --kernel "${KVER[$first]}"
 
 # The table's fidelity files (the language and runtime library against SystemTap's outputs)
 # do not depend on the kernel: the first target runs them; the others skip them.

@@ -56,14 +56,18 @@ fn runtime() -> &'static Path {
     })
 }
 
-/// The stap options a case's module is built with, and the staprun options it runs with.
+/// The stap options a case's module is built with, and the staprun options it runs with
+/// (its `-G VAR=VALUE` settings become module parameters after the module, as stap
+/// passes them to staprun).
 fn split_args(c: &Case) -> (Vec<String>, Vec<String>) {
-    let (mut build, mut run) = (Vec::new(), Vec::new());
+    let (mut build, mut run, mut params) = (Vec::new(), Vec::new(), Vec::new());
     let mut it = c.args.iter();
     while let Some(a) = it.next() {
         if matches!(a.as_str(), "-c" | "-x" | "-o") {
             run.push(a.clone());
             run.push(it.next().cloned().unwrap_or_default());
+        } else if a == "-G" {
+            params.push(it.next().cloned().unwrap_or_default());
         } else if a == "-T" {
             build.push(a.clone());
             build.push(it.next().cloned().unwrap_or_default());
@@ -74,6 +78,9 @@ fn split_args(c: &Case) -> (Vec<String>, Vec<String>) {
     if !c.args.iter().any(|a| a == "-T") {
         build.extend(["-T".to_string(), "10".to_string()]);
     }
+    // The module's path goes between the options and the parameters.
+    run.push("$1".to_string());
+    run.extend(params);
     (build, run)
 }
 
@@ -134,11 +141,14 @@ fn build_all(cases: &[(String, Case)], kver: &str) -> HashMap<String, Built> {
 fn scenario(run_args: &[String]) -> String {
     let words: Vec<String> = run_args
         .iter()
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .map(|a| match a.as_str() {
+            "$1" => "\"$1\"".to_string(),
+            _ => format!("'{}'", a.replace('\'', "'\\''")),
+        })
         .collect();
     format!(
         "mount -t debugfs none /sys/kernel/debug 2>/dev/null\n\
-         timeout -s INT 60 /usr/bin/staprun {} \"$1\" > /tmp/st.out 2> /tmp/st.err\n\
+         timeout -s INT 60 /usr/bin/staprun {} > /tmp/st.out 2> /tmp/st.err\n\
          rc=$?\n\
          echo '=== HEX'\n\
          od -An -tx1 -v /tmp/st.out\n\

@@ -11,5 +11,6 @@
 #include "stp_print.h"
 #include "stp_stat.h"
 #include "stp_map.h"
+#include "stp_embedded.h"
 
 #endif /* STP_RUNTIME_H */

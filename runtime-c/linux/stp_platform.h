@@ -135,6 +135,41 @@ static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
 }
 
 /*
+ * set_kernel_long() and friends: kernel memory, written without faulting on a bad
+ * address.  copy_to_kernel_nofault() is not exported to modules: bytes, as it does them.
+ */
+static inline int stp_store_nofault(uint64_t addr, const void *src, size_t size)
+{
+	size_t i;
+
+	pagefault_disable();
+	for (i = 0; i < size; i++)
+		__put_kernel_nofault((u8 *)(uintptr_t)addr + i, (const u8 *)src + i, u8, fault);
+	pagefault_enable();
+	return 0;
+fault:
+	pagefault_enable();
+	return -1;
+}
+
+/* raise(): a signal to the thread the probe runs in. */
+static inline int stp_raise_signal(int sig)
+{
+	return send_sig(sig, current, 0) ? -1 : 0;
+}
+
+/* Embedded C's kread()/kwrite(): kernel memory, without faulting on a bad address. */
+static inline int stp_embedded_copy(void *dst, const void *src, size_t size)
+{
+	return copy_from_kernel_nofault(dst, src, size) ? -1 : 0;
+}
+
+static inline int stp_embedded_store(void *dst, const void *src, size_t size)
+{
+	return stp_store_nofault((uint64_t)(uintptr_t)dst, src, size);
+}
+
+/*
  * A NUL-terminated string of at most max bytes (strncpy_from_kernel_nofault is not
  * exported): aligned 8-byte reads, which never cross a page, else single bytes.
  */

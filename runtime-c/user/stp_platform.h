@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,11 +105,19 @@ static inline void stp_cpu_relax(void)
 	sched_yield();
 }
 
-/* No kernel memory to read in user space: target variables never run here. */
+/* No kernel memory to read or write in user space: target variables never run here. */
 static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
 {
 	(void)dst;
 	(void)addr;
+	(void)size;
+	return -1;
+}
+
+static inline int stp_store_nofault(uint64_t addr, const void *src, size_t size)
+{
+	(void)addr;
+	(void)src;
 	(void)size;
 	return -1;
 }
@@ -119,6 +128,32 @@ static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
 	(void)addr;
 	(void)max;
 	return -1;
+}
+
+/* raise(): a signal to the runtime thread the probe runs in. */
+static inline int stp_raise_signal(int sig)
+{
+	return pthread_kill(pthread_self(), sig) ? -1 : 0;
+}
+
+/*
+ * Embedded C's kread()/kwrite(): the program's own memory, through the kernel, so a bad
+ * address is an error return, never a SIGSEGV.
+ */
+static inline int stp_embedded_copy(void *dst, const void *src, size_t size)
+{
+	struct iovec local = { dst, size };
+	struct iovec remote = { (void *)(uintptr_t)src, size };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size ? 0 : -1;
+}
+
+static inline int stp_embedded_store(void *dst, const void *src, size_t size)
+{
+	struct iovec local = { (void *)(uintptr_t)src, size };
+	struct iovec remote = { dst, size };
+
+	return process_vm_writev(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size ? 0 : -1;
 }
 
 /* Probe threads may sleep: the lock holder gets the CPU meanwhile. */

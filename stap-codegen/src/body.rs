@@ -432,7 +432,8 @@ impl<'a> Gen<'a> {
                 self.line(&format!("goto {};", end));
                 self.indent -= 1;
                 self.line("}");
-                self.line(&format!("{}:", catch));
+                // A body that cannot fail (empty once elided, say) never jumps here.
+                self.line(&format!("{}: __attribute__((unused));", catch));
                 self.line("if (c->rt.last_error == stp_abort_marker)");
                 self.line(&format!("\tgoto {};", self.err_label()));
                 self.line("if (c->rt.last_error) {");
@@ -870,7 +871,15 @@ impl Gen<'_> {
                 .strip_prefix("int64_t ")
                 .and_then(|r| r.split(' ').next())
                 .unwrap_or("");
-            if counts.get(name) == Some(&1) {
+            let n = counts.get(name).copied().unwrap_or(0);
+            let assigned = self.out.matches(&format!("\t{} = ", name)).count();
+            if n > 1 && assigned == n {
+                // Set on several paths (the arms of a ?: whose value is unused) and
+                // never read: kept, and marked so GCC does not call it set but unused.
+                keep.push(d.replacen(name, &format!("{} __attribute__((unused))", name), 1));
+                continue;
+            }
+            if n == 1 {
                 let assign = format!("\t{} = ", name);
                 if let Some(i) = self.out.find(&assign) {
                     // A call stays a call; any other value is discarded with (void), since
@@ -879,8 +888,16 @@ impl Gen<'_> {
                     let callee = rest
                         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                         .is_some_and(|k| k > 0 && rest[k..].starts_with('('));
-                    let with = if callee { "" } else { "(void)" };
-                    self.out.replace_range(i + 1..i + assign.len(), with);
+                    if callee {
+                        self.out.replace_range(i + 1..i + assign.len(), "");
+                    } else if let Some(end) = self.out[i..].find(";\n") {
+                        // (void)(VALUE): the cast must not bind to VALUE's first operand
+                        // only (`(void)t6 == -1 ? ...`).
+                        self.out.insert(i + end, ')');
+                        self.out.replace_range(i + 1..i + assign.len(), "(void)(");
+                    } else {
+                        keep.push(d);
+                    }
                     continue;
                 }
             }
@@ -1000,7 +1017,10 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
                  #define STAP_ERROR(...) do { stp_set_errorf(CONTEXT, __VA_ARGS__); goto out; } while (0)\n\t(void)c;\n\t(void)l;\n\t{\n",
             );
             code.push_str(c_code);
-            code.push_str("\n\t}\nout: __attribute__((unused));\n\t;\n#undef CONTEXT\n");
+            // kread() and its kin (stp_embedded.h) jump to deref_fault on a bad address.
+            code.push_str(
+                "\n\t}\nderef_fault: __attribute__((unused));\nout: __attribute__((unused));\n\t;\n#undef CONTEXT\n",
+            );
             for l in f.locals.iter().take(f.arity) {
                 let _ = writeln!(code, "#undef STAP_ARG_{}", l.name);
             }

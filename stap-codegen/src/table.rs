@@ -1,6 +1,7 @@
 //! The probe table: what each derived probe attaches to, as `struct stp_probe` fields
 //! written from its [`ProbeKind`].
 
+use crate::body::c_long;
 use crate::c_str;
 use stap_sema::ir::*;
 
@@ -8,9 +9,9 @@ use stap_sema::ir::*;
 pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
     let kind = |k: &str| format!(".kind = STP_PROBE_{},", k);
     match k {
-        ProbeKind::Begin { seq } => vec![kind("BEGIN"), format!(".seq = {}LL,", seq)],
-        ProbeKind::End { seq } => vec![kind("END"), format!(".seq = {}LL,", seq)],
-        ProbeKind::Error { seq } => vec![kind("ERROR"), format!(".seq = {}LL,", seq)],
+        ProbeKind::Begin { seq } => vec![kind("BEGIN"), format!(".seq = {},", c_long(*seq as i64))],
+        ProbeKind::End { seq } => vec![kind("END"), format!(".seq = {},", c_long(*seq as i64))],
+        ProbeKind::Error { seq } => vec![kind("ERROR"), format!(".seq = {},", c_long(*seq as i64))],
         ProbeKind::Never => vec![kind("NEVER")],
         ProbeKind::Timer {
             period,
@@ -20,15 +21,18 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             let mut f = vec![kind("TIMER")];
             match period {
                 TimerPeriod::Ns(ns) => {
-                    f.push(format!(".period_ns = {}LL,", ns));
+                    f.push(format!(".period_ns = {},", c_long(*ns as i64)));
                     if *randomize != 0 {
-                        f.push(format!(".randomize_ns = {}LL,", randomize));
+                        f.push(format!(".randomize_ns = {},", c_long(*randomize as i64)));
                     }
                 }
                 TimerPeriod::Jiffies(j) => {
-                    f.push(format!(".jiffies = {}LL,", j));
+                    f.push(format!(".jiffies = {},", c_long(*j as i64)));
                     if *randomize != 0 {
-                        f.push(format!(".randomize_ns = {}LL * STP_JIFFY_NS,", randomize));
+                        f.push(format!(
+                            ".randomize_ns = {} * STP_JIFFY_NS,",
+                            c_long(*randomize as i64)
+                        ));
                     }
                 }
             }
@@ -45,14 +49,17 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             unsupported,
         } => vec![
             kind("PERF"),
-            format!(".perf_type = {}LL,", if *unsupported { -1 } else { *ty }),
-            format!(".perf_config = {}LL,", config),
-            format!(".perf_sample = {}LL,", sample),
+            format!(
+                ".perf_type = {},",
+                c_long(if *unsupported { -1 } else { *ty })
+            ),
+            format!(".perf_config = {},", c_long(*config as i64)),
+            format!(".perf_sample = {},", c_long(*sample as i64)),
         ],
         ProbeKind::Perfmon { handle, ty, config } => vec![
             kind("PERFMON"),
-            format!(".perf_type = {}LL,", ty),
-            format!(".perf_config = {}LL,", config),
+            format!(".perf_type = {},", c_long(*ty as i64)),
+            format!(".perf_config = {},", c_long(*config as i64)),
             format!(".perfmon = {},", handle),
         ],
         ProbeKind::Kprobe {
@@ -72,7 +79,7 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             kind(if *ret { "KRETPROBE" } else { "KPROBE" }),
             format!(".symbol = {},", c_str(symbol)),
             format!(".offset = {},", offset),
-            format!(".maxactive = {}LL,", maxactive),
+            format!(".maxactive = {},", c_long(*maxactive as i64)),
         ],
         ProbeKind::Tracepoint { name } => {
             vec![kind("TRACEPOINT"), format!(".symbol = {},", c_str(name))]

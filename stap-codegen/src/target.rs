@@ -16,7 +16,7 @@ fn source(s: &TargetSource) -> String {
         }
         TargetSource::Return => "stp_retval(&c->rt)".to_string(),
         TargetSource::DwarfReg(n) => format!("stp_dwarf_reg(&c->rt, {})", n),
-        TargetSource::Const(v) => format!("(uint64_t){}LL", v),
+        TargetSource::Const(v) => format!("(uint64_t){}", crate::body::c_long(*v)),
         TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
     }
 }

@@ -112,6 +112,17 @@ impl<'a> Writer<'a> {
         }
         self.o
             .push_str("#include \"stp_platform.h\"\n#include \"stp_runtime.h\"\n\n");
+        // The script's own values: a comparison of a variable with itself or of a
+        // boolean with 12345 is what the script says, not a mistake in this C.  The
+        // runtime above keeps every warning.
+        self.o.push_str(
+            "/* Warnings about the script's constant or self-evident expressions: not errors. */\n\
+             #pragma GCC diagnostic ignored \"-Wtautological-compare\"\n\
+             #pragma GCC diagnostic ignored \"-Wint-in-bool-context\"\n\
+             #pragma GCC diagnostic ignored \"-Wbool-compare\"\n\
+             #pragma GCC diagnostic ignored \"-Wbool-operation\"\n\
+             #pragma GCC diagnostic ignored \"-Wlogical-not-parentheses\"\n\n",
+        );
         self.o.push_str(
             "/* Statement prologue: where we are (for ERROR lines) and the MAXACTION budget. */\n\
              #define STP_STMT(near, label) do { c->rt.last_stmt = (near); \\\n\

@@ -21,6 +21,8 @@ struct Checker<'p> {
     resolver: &'p dyn crate::KernelResolver,
     /// `-g`: writes to target expressions are allowed.
     guru: bool,
+    /// Checking a tapset's function: it may call the library's guru-only functions.
+    in_tapset: bool,
 }
 
 /// True when the block can take more than one path (so a recursion may have a base).
@@ -200,6 +202,7 @@ pub fn check(
                 point: None,
                 resolver,
                 guru,
+                in_tapset: f.from_tapset,
             };
             c.block(b);
         }
@@ -213,6 +216,7 @@ pub fn check(
             point: Some(&p.point),
             resolver,
             guru,
+            in_tapset: false,
         };
         c.block(&p.body);
         if let Some(x) = &p.condition {
@@ -463,6 +467,17 @@ impl Checker<'_> {
                     self.expr(a, false);
                 }
                 let func = &self.prog.functions[*f];
+                let guru_only = matches!(&func.body, Body::Embedded { pragmas, .. } if pragmas.iter().any(|p| p == "guru"));
+                if guru_only && !self.guru && !self.in_tapset {
+                    self.err(
+                        "sema.guru-function",
+                        format!(
+                            "function '{}' changes kernel state: it needs guru mode (stap -g)",
+                            func.name
+                        ),
+                        x,
+                    );
+                }
                 if !stmt && func.ret == Type::Unknown {
                     self.err(
                         "sema.void-value",

@@ -16,7 +16,10 @@ pub(crate) fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
             i += 1;
             continue;
         }
-        while i < fmt.len() && b"-+ #0".contains(&fmt[i]) {
+        // As SystemTap: a 0 after another flag is the width's first digit, so a `*`
+        // after it is no conversion (`%#0*x` is refused).
+        let flags_start = i;
+        while i < fmt.len() && b"-+ #0".contains(&fmt[i]) && (fmt[i] != b'0' || i == flags_start) {
             i += 1;
         }
         // Width, then an optional `.precision`: each is digits or a `*` argument.
@@ -68,6 +71,8 @@ mod tests {
         );
         assert_eq!(format_args(b"%-10lx%#o%+5i").unwrap(), vec![Type::Long; 3]);
         assert!(format_args(b"%q").is_err());
+        assert_eq!(format_args(b"%-05d%0-5d").unwrap(), vec![Type::Long; 2]);
+        assert!(format_args(b"%#0*x").is_err());
         assert!(format_args(b"%").is_err());
     }
 }

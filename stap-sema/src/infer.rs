@@ -425,7 +425,9 @@ impl Infer<'_> {
                     | PrintKind::Delimited {
                         to_string: true, ..
                     } => Type::String,
-                    _ => Type::Unknown,
+                    // As SystemTap: printing has a long value (0) where one is used, in
+                    // `return printf(...)` say.
+                    _ => Type::Long,
                 }
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),

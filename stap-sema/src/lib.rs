@@ -24,6 +24,7 @@ mod optimize;
 pub mod print;
 mod regex;
 pub mod registry;
+mod set_globals;
 pub mod visit;
 
 use ir::{Family, PointArg, ProbePoint};
@@ -41,6 +42,8 @@ pub struct Options {
     pub guru: bool,
     /// `-c CMD` or `-x PID`: there is a target process.
     pub has_target: bool,
+    /// `-G VAR=VALUE` settings, in order.
+    pub set_globals: Vec<String>,
 }
 
 /// Resolves kernel probe points and target variables against the target kernel's data.
@@ -243,6 +246,7 @@ pub fn elaborate(
     if let Err(e) = infer::infer(&mut prog, &el.arity) {
         diags.push(e);
     } else {
+        set_globals::apply(&mut prog, &opts.set_globals, &mut diags);
         check::check(&prog, resolver, opts.guru, &mut diags);
         histograms::assign(&mut prog, &mut diags);
         display::add_global_display(&mut prog);
