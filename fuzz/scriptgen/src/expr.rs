@@ -120,6 +120,10 @@ impl Gen {
     }
 
     fn call(&mut self, t: Ty, scope: &Scope, depth: u32) -> Option<String> {
+        // A function may change the array a foreach around here iterates.
+        if !scope.iterating.is_empty() {
+            return None;
+        }
         let funcs: Vec<_> = self
             .funcs
             .iter()
@@ -331,7 +335,8 @@ impl Gen {
             }
             let long = !self.chance(4);
             fmt.push('%');
-            for f in ["-", "+", " ", "#", "0"] {
+            // 0 first: after another flag SystemTap reads it as the width's first digit.
+            for f in ["0", "-", "+", " ", "#"] {
                 if self.chance(6) {
                     fmt.push_str(f);
                 }

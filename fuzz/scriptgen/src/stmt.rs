@@ -301,12 +301,17 @@ impl Gen {
         let Some(s) = self.stat_ref(scope, 1) else {
             return self.print(scope);
         };
-        if self.chance(2) {
+        // One kind of histogram per statistic, as SystemTap allows: chosen by its name.
+        let base = s.split('[').next().unwrap_or(&s).to_string();
+        let h = base
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        if h % 2 == 0 {
             self.line(&format!("print(@hist_log({}))", s));
         } else {
-            let lo = self.rng.i32(-100..100);
-            let step = self.rng.i32(1..50);
-            let hi = lo + step * self.rng.i32(1..20);
+            let lo = (h % 200) as i32 - 100;
+            let step = (h % 49) as i32 + 1;
+            let hi = lo + step * ((h % 19) as i32 + 1);
             self.line(&format!(
                 "print(@hist_linear({}, {}, {}, {}))",
                 s, lo, hi, step
@@ -335,7 +340,7 @@ impl Gen {
     }
 
     fn call_statement(&mut self, scope: &mut Scope) {
-        if self.funcs.is_empty() {
+        if self.funcs.is_empty() || !scope.iterating.is_empty() {
             return self.print(scope);
         }
         let f = self.pick(&self.funcs.clone()).clone();
