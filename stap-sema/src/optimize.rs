@@ -237,6 +237,7 @@ impl Elide<'_> {
     /// when what is left has no effect, so the expression can go.
     fn effect_free(&mut self, x: &mut Expr) -> bool {
         elide_assignment(x, self.read, self.locals, self.diags);
+        self.drop_free_operands(x);
         let free = !has_side_effects(x, self.prog);
         if free {
             self.diags.push(warn(
@@ -246,6 +247,37 @@ impl Elide<'_> {
             ));
         }
         free
+    }
+
+    /// In a statement whose value is unused, an operand without side effects (a call
+    /// of a `/* pure */` function, say) goes, as SystemTap splits `a + b;` into `a; b;`
+    /// and elides the parts without effect: `p() + x++` keeps only `x++`.  The operands
+    /// of `&&` and `||` stay (the right one runs only as the left one says).
+    fn drop_free_operands(&mut self, x: &mut Expr) {
+        use stap_syntax::ast::BinOp;
+        loop {
+            let keep = match &mut x.kind {
+                ExprKind::Binary(op, l, r) if !matches!(op, BinOp::And | BinOp::Or) => {
+                    let (lf, rf) = (
+                        !has_side_effects(l, self.prog),
+                        !has_side_effects(r, self.prog),
+                    );
+                    if lf == rf {
+                        return;
+                    }
+                    let (gone, kept) = if lf { (l.span, r) } else { (r.span, l) };
+                    self.diags.push(warn(
+                        "sema.elide-expression",
+                        "Eliding side-effect-free expression".to_string(),
+                        gone,
+                    ));
+                    (**kept).clone()
+                }
+                ExprKind::Unary(_, o) if has_side_effects(o, self.prog) => (**o).clone(),
+                _ => return,
+            };
+            *x = keep;
+        }
     }
 
     /// Elides inside `s`; false when `s` itself should go.

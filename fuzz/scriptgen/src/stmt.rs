@@ -179,6 +179,12 @@ impl Gen {
         self.indent += 1;
         self.line(&format!("{}++", i));
         self.indent -= 1;
+        self.counted_body(scope, depth, i);
+    }
+
+    /// A loop's body (its counter `i` readable there), the closing brace, and `i` as a
+    /// local after it.
+    fn counted_body(&mut self, scope: &mut Scope, depth: u32, i: String) {
         let counter = i.clone();
         self.block(scope, depth, move |s| {
             s.loops += 1;
@@ -193,13 +199,7 @@ impl Gen {
         let n = self.rng.u32(0..6);
         let step = *self.pick(&["++", " += 2", "++"]);
         self.line(&format!("for ({} = 0; {} < {}; {}{}) {{", i, i, n, i, step));
-        let counter = i.clone();
-        self.block(scope, depth, move |s| {
-            s.loops += 1;
-            s.locals.push((counter, Ty::Long));
-        });
-        self.line("}");
-        scope.locals.push((i, Ty::Long));
+        self.counted_body(scope, depth, i);
     }
 
     fn foreach(&mut self, scope: &mut Scope, depth: u32) {
