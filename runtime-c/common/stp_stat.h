@@ -114,7 +114,8 @@ static inline int64_t stp_log_bucket_value(int b)
 		return 0;
 	if (b > HIST_LOG_BUCKET0)
 		return (int64_t)((uint64_t)1 << (b - HIST_LOG_BUCKET0 - 1));
-	return -(int64_t)((uint64_t)1 << (HIST_LOG_BUCKET0 - 1 - b));
+	/* In unsigned arithmetic: the lowest bucket is -2^63, which has no positive twin. */
+	return (int64_t)(0 - ((uint64_t)1 << (HIST_LOG_BUCKET0 - 1 - b)));
 }
 
 static inline void stp_stat_add_one(struct stp_stat *s, const struct stp_hist_cfg *cfg, int64_t v)
