@@ -126,7 +126,7 @@ pub struct Cli {
     #[arg(short = 'B', value_name = "NAME=VALUE", action = ArgAction::Append)]
     pub make_vars: Vec<String>,
 
-    /// Set a global variable: VAR=VALUE (repeatable).
+    /// Set a global variable: VAR=VALUE, a number or a string by its type, over its initializer (repeatable).
     #[arg(short = 'G', value_name = "VAR=VALUE", action = ArgAction::Append)]
     pub set_globals: Vec<String>,
 
