@@ -10,6 +10,7 @@ mod pass1;
 mod pass2;
 mod report;
 mod session;
+mod syscall_tapset;
 mod tapsets;
 mod userbuild;
 mod vm;
@@ -168,6 +169,22 @@ fn describe_kernel(kernel: &session::Kernel, arch: &str, wants_config: bool, ver
     }
 }
 
+/// True when the session can use the system call tapset (kernel runtime, and `syscall` or
+/// a family built on it, `kprocess` or `signal`, somewhere in a script or a listed point): only then
+/// is it written.
+fn wants_syscalls(cli: &Cli, scripts: &[pass1::UserScript]) -> bool {
+    let uses = |t: &str| {
+        ["syscall", "kprocess", "signal"]
+            .iter()
+            .any(|w| t.contains(w))
+    };
+    cli.runtime == cli::Runtime::Kernel
+        && (scripts.iter().any(|s| uses(&s.text))
+            || [&cli.list, &cli.list_vars]
+                .iter()
+                .any(|l| l.as_ref().is_some_and(|p| uses(p))))
+}
+
 fn run() -> i32 {
     let cli = match parse_cli() {
         Ok(c) => c,
@@ -180,7 +197,7 @@ fn run() -> i32 {
         Err(code) => return code,
     };
     // The kernel configuration is read only when something can test it (`CONFIG_*`).
-    let tapset_files = tapsets::collect(&cli.include);
+    let mut tapset_files = tapsets::collect(&cli.include);
     let wants_config = scripts.iter().any(|s| s.text.contains("CONFIG_"))
         || tapset_files.iter().any(|t| t.text.contains("CONFIG_"))
         || positional.iter().any(|a| a.contains("CONFIG_"));
@@ -190,6 +207,14 @@ fn run() -> i32 {
     };
     let env = session::pp_env(&cli, &kernel, positional);
     describe_kernel(&kernel, &env.arch, wants_config, cli.verbose);
+    let btf = stap_kdata::BtfResolver::new(&kernel.release, userbuild::cache_root());
+    if wants_syscalls(&cli, &scripts) {
+        match tapsets::syscalls(&kernel, &btf, &tapset_files) {
+            Ok(t) => tapset_files.push(t),
+            Err(e) if cli.verbose >= 1 => eprintln!("Pass 1: no syscall tapset: {}", e),
+            Err(_) => {}
+        }
+    }
 
     // Pass 1.  The session's data lives until the process exits: it is never dropped
     // (ManuallyDrop), which saves freeing every AST node one by one at the end.
@@ -237,7 +262,7 @@ fn run() -> i32 {
     // Pass 2.
     let timer = PassTimer::start();
     let mut kernel_vars = Vec::new();
-    let Some(program) = pass2::run(&cli, &parsed, &mut rep, &kernel, &mut kernel_vars)
+    let Some(program) = pass2::run(&cli, &parsed, &mut rep, &btf, &mut kernel_vars)
         .map(std::mem::ManuallyDrop::new)
     else {
         if cli.diagnostics == cli::DiagFormat::Text {

@@ -3,7 +3,6 @@
 use crate::cli::{Cli, Runtime};
 use crate::pass1::Parsed;
 use crate::report::Reporter;
-use crate::session::Kernel;
 use stap_kdata::BtfResolver;
 use stap_sema::ir::Program;
 use stap_sema::{elaborate, KernelResolver, NoKernelData, Options};
@@ -28,13 +27,12 @@ pub fn run(
     cli: &Cli,
     parsed: &Parsed,
     rep: &mut Reporter,
-    kernel: &Kernel,
+    btf: &BtfResolver,
     kernel_vars: &mut Vec<(String, Vec<(String, String)>)>,
 ) -> Option<Program> {
     let listing = cli.list.is_some() || cli.list_vars.is_some();
-    let btf = BtfResolver::new(&kernel.release, crate::userbuild::cache_root());
     let resolver: &dyn KernelResolver = match cli.runtime {
-        Runtime::Kernel => &btf,
+        Runtime::Kernel => btf,
         Runtime::User => &NoKernelData,
     };
     let result = elaborate(

@@ -75,3 +75,31 @@ pub fn collect(include: &[String]) -> Vec<TapsetFile> {
     }
     files
 }
+
+/// The system call tapset of the target kernel, written from its metadata (see
+/// `syscall_tapset`); `others` are the session's tapset files, whose hand-written
+/// `syscall.NAME` aliases replace the generated ones.
+pub fn syscalls(
+    kernel: &crate::session::Kernel,
+    btf: &stap_kdata::BtfResolver,
+    others: &[TapsetFile],
+) -> Result<TapsetFile, String> {
+    use crate::syscall_tapset as gen;
+    let calls = stap_kdata::syscalls::syscalls(
+        &kernel.release,
+        kernel.build_dir.as_deref(),
+        &gen::number_name,
+        &crate::userbuild::cache_root(),
+    )?;
+    let data = btf.data()?;
+    let hand = gen::handwritten_aliases(others.iter().map(|t| t.text.as_str()));
+    Ok(TapsetFile {
+        name: format!("<generated>/syscalls-{}.stp", kernel.release),
+        text: gen::generate(
+            &kernel.release,
+            &calls,
+            &|f| data.function(f).is_some(),
+            &hand,
+        ),
+    })
+}

@@ -110,6 +110,7 @@ struct stp_probe {
 	int perfmon;		/* perfmon.counter: the counter's handle */
 	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
 	const char *pp;		/* the probe point, for pp() */
+	const char *pn;		/* the point as the script wrote it, for pn() */
 	const char *location;	/* file:line:col of the probe */
 };
 
@@ -245,7 +246,7 @@ static inline int stp_kread_string(struct stp_ctx *c, char *dst, uint64_t addr, 
 
 	if (stp_copy_string_nofault(dst, addr, n) < 0) {
 		dst[0] = '\0';
-		stp_set_errorf(c, "kernel string copy fault at 0x%016llx (addr)",
+		stp_set_errorf(c, "kernel string copy fault at 0x%llx [man error::fault]",
 			       (unsigned long long)addr);
 		c->last_stmt = near;
 		return -1;

@@ -58,15 +58,35 @@ static inline void stp_usage(const char *argv0)
 
 /*
  * Forks -c CMD before the begin probes run (so target() is its PID there too); the child
- * waits on a pipe and execs the command only when *release is closed.
+ * waits on a pipe and execs the command only when *release is closed.  As SystemTap's
+ * staprun, the command is split into words as the shell would (wordexp(3), without
+ * command substitution) and run itself, not under a shell.
  */
 static inline pid_t stp_start_command(const char *cmd, int *release)
 {
-	int fds[2];
+	char *sh[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	wordexp_t words;
+	char **argv = sh;
+	int fds[2], rc;
 	pid_t pid;
 
-	if (pipe(fds) < 0)
+	/* Shell syntax (a pipe, a redirection) wordexp refuses: the shell runs it, as staprun
+	   does. */
+	rc = wordexp(cmd, &words, WRDE_NOCMD | WRDE_UNDEF);
+	if (rc && rc != WRDE_BADCHAR)
 		return -1;
+	if (!rc) {
+		if (!words.we_wordc) {
+			wordfree(&words);
+			return -1;
+		}
+		argv = words.we_wordv;
+	}
+	if (pipe(fds) < 0) {
+		if (!rc)
+			wordfree(&words);
+		return -1;
+	}
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -78,9 +98,11 @@ static inline pid_t stp_start_command(const char *cmd, int *release)
 		close(fds[0]);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
+	if (!rc)
+		wordfree(&words);
 	close(fds[0]);
 	*release = fds[1];
 	return pid;

@@ -20,6 +20,7 @@ mod point_spec;
 mod pretty;
 mod resolve;
 mod source;
+pub mod syscalls;
 mod walk;
 
 pub use resolve::BtfResolver;
@@ -96,16 +97,19 @@ impl KernelData {
             });
         let params = match params {
             Some(p) => p,
-            // No stub: the typedef's prototype has the types but no names.
+            // No stub of its own (an event of a class, DEFINE_EVENT): the typedef's
+            // prototype has the types but no names; the class's stub has both, so the
+            // names come from the one stub whose types are the same.
             None => {
                 let td = self
                     .btf
                     .find(&format!("btf_trace_{}", name), |k| *k == Kind::Typedef)?;
                 let ptr = self.btf.strip(self.btf.get(td).ty);
-                match &self.btf.get(self.btf.get(ptr).ty).kind {
+                let params = match &self.btf.get(self.btf.get(ptr).ty).kind {
                     Kind::FuncProto { params } => params.clone(),
                     _ => return None,
-                }
+                };
+                self.class_names(name, &params).unwrap_or(params)
             }
         };
         Some(
@@ -123,6 +127,54 @@ impl KernelData {
                 })
                 .collect(),
         )
+    }
+
+    /// The parameters, with names, of the `__bpf_trace_` stub of event `event`'s class:
+    /// of the stubs whose parameter types are `params`, the one whose name shares the
+    /// longest start with the event's, a `_template` or `_class` one first
+    /// (`sched_process_template` for `sched_process_exit`);
+    /// `None` when no stub matches or two different ones tie.
+    fn class_names(&self, event: &str, params: &[btf::Param]) -> Option<Vec<btf::Param>> {
+        let mut best: Option<((usize, bool), &Vec<btf::Param>)> = None;
+        let mut tied = false;
+        for (name, f) in &self.functions {
+            let Some(class) = name.strip_prefix("__bpf_trace_") else {
+                continue;
+            };
+            let Kind::FuncProto { params: p } = &self.btf.get(self.btf.get(*f).ty).kind else {
+                continue;
+            };
+            if p.len() != params.len()
+                || p.iter().zip(params).skip(1).any(|(a, b)| a.ty != b.ty)
+                || p.iter().skip(1).any(|a| a.name.is_empty())
+            {
+                continue;
+            }
+            // Classes are usually named *_template or *_class: on a tie, those win.
+            let common = class
+                .bytes()
+                .zip(event.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let score = (
+                common,
+                class.ends_with("_template") || class.ends_with("_class"),
+            );
+            match best {
+                Some((s, prev)) if s == score => {
+                    tied |= prev.iter().zip(p).any(|(a, b)| a.name != b.name);
+                }
+                Some((s, _)) if s > score => {}
+                _ => {
+                    best = Some((score, p));
+                    tied = false;
+                }
+            }
+        }
+        match best {
+            Some((_, p)) if !tied => Some(p.clone()),
+            _ => None,
+        }
     }
 
     /// A function's parameters (name, type) and return type.

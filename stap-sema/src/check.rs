@@ -472,7 +472,7 @@ impl Checker<'_> {
                     self.err(
                         "sema.guru-function",
                         format!(
-                            "function '{}' changes kernel state: it needs guru mode (stap -g)",
+                            "function may not be used unless -g is specified: identifier '{}'",
                             func.name
                         ),
                         x,

@@ -219,6 +219,7 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
         family: Family::End,
         kind: ProbeKind::End { seq: 0 },
         written: "end".to_string(),
+        written_point: "end".to_string(),
         condition: None,
         locals,
         body: Block {

@@ -64,6 +64,9 @@ pub(crate) struct Elab<'a> {
     pub arity: HashMap<GlobalId, (usize, Span)>,
     pub diags: Vec<Diagnostic>,
     pub user_probe_count: usize,
+    /// Every alias name of every file as written components (file, alias, name), made
+    /// once: a tapset of hundreds of aliases is matched against each point.
+    pub alias_names: Vec<(FileIx, usize, Vec<WrittenComponent>)>,
 }
 
 impl<'a> Elab<'a> {
@@ -109,6 +112,7 @@ impl<'a> Elab<'a> {
             arity: HashMap::new(),
             diags: Vec::new(),
             user_probe_count: 0,
+            alias_names: Vec::new(),
         }
     }
 
@@ -287,18 +291,38 @@ impl<'a> Elab<'a> {
         }
         let mut out = Vec::new();
         // Aliases, in every file (tapset files join when one of theirs matches).
-        let mut alias_hits = Vec::new();
-        for (fi, f) in self.files.enumerate() {
-            for (ai, a) in f.aliases.iter().enumerate() {
-                for n in &a.names {
-                    let nw = Self::written(n);
-                    if let Some(used) = Self::match_alias_name(w, &nw) {
-                        // A pure `**`/`*` match of only part of the name is not a suffix.
-                        alias_hits.push((fi, ai, used));
+        if self.alias_names.is_empty() {
+            for (fi, f) in self.files.enumerate() {
+                for (ai, a) in f.aliases.iter().enumerate() {
+                    for n in &a.names {
+                        self.alias_names.push((fi, ai, Self::written(n)));
                     }
                 }
             }
         }
+        let mut alias_hits = Vec::new();
+        for (fi, ai, nw) in &self.alias_names {
+            if let Some(used) = Self::match_alias_name(w, nw) {
+                alias_hits.push((*fi, *ai, used, nw.clone()));
+            }
+        }
+        // A longer alias wins over a shorter one with a suffix (`syscall.read.return` is
+        // that alias, not `syscall.read` with `.return`), as SystemTap's probe tree has it.
+        let shadowed: Vec<bool> = alias_hits
+            .iter()
+            .map(|(_, _, used, name)| {
+                *used < w.len()
+                    && alias_hits.iter().any(|(_, _, u2, n2)| {
+                        u2 > used && n2.len() >= name.len() && n2[..name.len()] == name[..]
+                    })
+            })
+            .collect();
+        let alias_hits: Vec<(FileIx, usize, usize)> = alias_hits
+            .into_iter()
+            .zip(shadowed)
+            .filter(|(_, s)| !s)
+            .map(|((fi, ai, used, _), _)| (fi, ai, used))
+            .collect();
         for (fi, ai, used) in alias_hits {
             let f = self.files[fi];
             if a_private_elsewhere(f.aliases[ai].private) {

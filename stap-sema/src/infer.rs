@@ -9,7 +9,7 @@
 use crate::elaborate::sem_error;
 use crate::ir::*;
 use crate::visit::{walk_stmt_mut, VisitorMut};
-use stap_syntax::ast::{AssignOp, BinOp};
+use stap_syntax::ast::{AssignOp, BinOp, Literal};
 use stap_syntax::diag::Diagnostic;
 use stap_syntax::source::Span;
 use std::collections::HashMap;
@@ -414,8 +414,23 @@ impl Infer<'_> {
             }
             ExprKind::Print(kind, args) => {
                 let kind = *kind;
-                for a in args.iter_mut() {
-                    self.expr(a, Type::Unknown);
+                // A formatted print's directives type its values (`%s` a string), as in
+                // SystemTap: a variable only printed still gets a type.
+                let wants = match (kind, args.first().map(|a| &a.kind)) {
+                    (PrintKind::Format { .. }, Some(ExprKind::Literal(Literal::String(f)))) => {
+                        let bytes = stap_syntax::lexer::decode_string(&format!("\"{}\"", f))
+                            .unwrap_or_default();
+                        crate::check_format::format_args(&bytes).unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                let skip = usize::from(!wants.is_empty());
+                for (i, a) in args.iter_mut().enumerate() {
+                    let want = match i.checked_sub(skip) {
+                        Some(k) if skip == 1 => wants.get(k).copied().unwrap_or(Type::Unknown),
+                        _ => Type::Unknown,
+                    };
+                    self.expr(a, want);
                 }
                 match kind {
                     PrintKind::Print {

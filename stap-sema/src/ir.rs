@@ -649,6 +649,8 @@ pub struct Probe {
     pub kind: ProbeKind,
     /// The points as the user wrote them (for `pp()` and the `-p2` listing).
     pub written: String,
+    /// The one point of those this probe derives from, as written (for `pn()`).
+    pub written_point: String,
     /// `if (cond)` of the user's point, if any.
     pub condition: Option<Expr>,
     /// Locals of the handler.

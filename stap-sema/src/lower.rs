@@ -117,7 +117,9 @@ impl<'a> Elab<'a> {
         };
         let mut stmts = Vec::new();
         let mut ok = true;
-        let mut parts: Vec<(FileIx, &ast::Block)> = d.prologues.iter().rev().copied().collect();
+        // The innermost alias's prologue first (it is the nearest to the probe point), as
+        // SystemTap: `probe outer = inner {..}` runs inner's body, then outer's.
+        let mut parts: Vec<(FileIx, &ast::Block)> = d.prologues.to_vec();
         parts.push((file, &probe.body));
         parts.extend(d.epilogues.iter().copied());
         for (f, b) in parts {
@@ -153,6 +155,7 @@ impl<'a> Elab<'a> {
             family: d.family,
             kind: d.kind,
             written: written.to_string(),
+            written_point: stap_syntax::printer::print_probe_point(pp),
             condition,
             locals: scope.locals,
             body: Block {

@@ -147,7 +147,7 @@ fn run(args: &Args) -> Result<i32, String> {
     }
 
     let mut child = match &args.command {
-        Some(cmd) => Some(stream::Command::fork(cmd)?),
+        Some(cmd) => Some(stream::Command::fork(cmd, args.merge_stderr.is_some())?),
         None => None,
     };
     let target = child
@@ -217,6 +217,10 @@ fn supervise(
     };
     let sink = stream::Sink::new(args.output.as_deref(), args.merge_stderr.clone())?;
     let (tx, rx) = mpsc::channel();
+    if let Some((o, e)) = child.as_mut().and_then(|c| c.streams.take()) {
+        stream::forward(o, sink.clone(), false);
+        stream::forward(e, sink.clone(), true);
+    }
 
     let streams = [
         stream::pump(out, sink.clone(), stream::Kind::Output, tx.clone(), sym_key),

@@ -7,7 +7,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,25 +17,48 @@ use std::thread::JoinHandle;
 pub struct Command {
     /// Its process.
     pub pid: Pid,
+    /// In merged mode, the read ends of its standard output and error.
+    pub streams: Option<(File, File)>,
     release: Option<OwnedFd>,
     running: bool,
 }
 
 impl Command {
-    /// Forks `/bin/sh -c CMD`, waiting for [`Command::release`].  Call before any thread starts.
-    pub fn fork(cmd: &str) -> Result<Command, String> {
-        let sh = CString::new("/bin/sh").unwrap_or_default();
-        let argv = [
-            CString::new("sh").unwrap_or_default(),
-            CString::new("-c").unwrap_or_default(),
-            CString::new(cmd).map_err(|_| "the -c command contains a NUL byte".to_string())?,
-        ];
-        let (wait_end, release_end) =
-            nix::unistd::pipe().map_err(|e| format!("cannot make a pipe: {}", e))?;
+    /// Forks the command, waiting for [`Command::release`] to exec it.  Call before any
+    /// thread starts.  As SystemTap's staprun, the command is split into words as the shell
+    /// would (quotes, variables; no command substitution) and run itself, not under a
+    /// shell, so the first exec the probes see is the command's.  With `capture` (merged
+    /// mode), its standard output and error are pipes, so what it writes goes through the
+    /// merged stream as output and as error lines, not around it.
+    pub fn fork(cmd: &str, capture: bool) -> Result<Command, String> {
+        let argv = words(cmd)?;
+        if argv.is_empty() {
+            return Err("the -c command is empty".into());
+        }
+        // Close-on-exec, all of them: the command gets no descriptor of stpd's.
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| format!("cannot make a pipe: {}", e))
+        };
+        let (wait_end, release_end) = pipe()?;
+        let pipes = if capture {
+            Some((pipe()?, pipe()?))
+        } else {
+            None
+        };
         // SAFETY: stpd has one thread here, so the child may run ordinary code until exec.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 drop(release_end);
+                if let Some(((o_read, o_write), (e_read, e_write))) = pipes {
+                    drop(o_read);
+                    drop(e_read);
+                    // SAFETY: dup2 on descriptors this process owns, before exec.
+                    unsafe {
+                        nix::libc::dup2(o_write.as_raw_fd(), 1);
+                        nix::libc::dup2(e_write.as_raw_fd(), 2);
+                    }
+                }
                 let mut held = File::from(wait_end);
                 let mut b = [0u8; 1];
                 while let Err(e) = held.read(&mut b) {
@@ -44,14 +67,17 @@ impl Command {
                     }
                 }
                 let _ = SigSet::empty().thread_set_mask();
-                let _ = nix::unistd::execv(&sh, &argv);
+                let _ = nix::unistd::execvp(&argv[0], &argv);
                 // SAFETY: _exit is always safe; it skips the parent's atexit handlers.
                 unsafe { nix::libc::_exit(127) }
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(wait_end);
+                let streams = pipes
+                    .map(|((o_read, _), (e_read, _))| (File::from(o_read), File::from(e_read)));
                 Ok(Command {
                     pid: child,
+                    streams,
                     release: Some(release_end),
                     running: true,
                 })
@@ -98,6 +124,8 @@ struct SinkInner {
     partial: Vec<u8>,
     /// The first write that failed: reported once, and stpd's exit status is then 1.
     failed: Option<String>,
+    /// The warnings shown so far.
+    warned: std::collections::HashSet<Vec<u8>>,
 }
 
 impl SinkInner {
@@ -171,6 +199,7 @@ impl Sink {
             merge,
             partial: Vec::new(),
             failed: None,
+            warned: std::collections::HashSet::new(),
         }))))
     }
 
@@ -195,6 +224,10 @@ impl Sink {
 
     fn error_line(&self, line: &[u8]) {
         let Ok(mut s) = self.0.lock() else { return };
+        // A warning is shown once, however often the script gives it, as staprun does.
+        if line.starts_with(b"WARNING: ") && !s.warned.insert(line.to_vec()) {
+            return;
+        }
         match s.merge.clone() {
             Some(prefix) => {
                 let mut l = prefix.into_bytes();
@@ -223,6 +256,105 @@ impl Sink {
     }
 }
 
+/// glibc's word expansion (`wordexp(3)`), which the libc crate does not declare.
+#[repr(C)]
+struct WordExp {
+    wordc: usize,
+    wordv: *mut *mut std::ffi::c_char,
+    offs: usize,
+}
+
+extern "C" {
+    fn wordexp(
+        words: *const std::ffi::c_char,
+        we: *mut WordExp,
+        flags: std::ffi::c_int,
+    ) -> std::ffi::c_int;
+    fn wordfree(we: *mut WordExp);
+}
+
+/// The words of a command as the shell splits them (`WRDE_NOCMD | WRDE_UNDEF`: no command
+/// substitution, undefined variables are errors), as staprun does; a command with shell
+/// syntax wordexp refuses (`|`, `>`, `;`...) is run by `/bin/sh -c`.
+fn words(cmd: &str) -> Result<Vec<CString>, String> {
+    const WRDE_NOCMD: std::ffi::c_int = 4;
+    const WRDE_UNDEF: std::ffi::c_int = 32;
+    const WRDE_BADCHAR: std::ffi::c_int = 2;
+    let c = CString::new(cmd).map_err(|_| "the -c command contains a NUL byte".to_string())?;
+    let mut we = WordExp {
+        wordc: 0,
+        wordv: std::ptr::null_mut(),
+        offs: 0,
+    };
+    // SAFETY: a NUL-terminated string and a zeroed wordexp_t, as wordexp(3) wants; the
+    // words are copied out before wordfree.
+    let rc = unsafe { wordexp(c.as_ptr(), &mut we, WRDE_NOCMD | WRDE_UNDEF) };
+    if rc == WRDE_BADCHAR {
+        return Ok(vec![
+            CString::new("/bin/sh").unwrap_or_default(),
+            CString::new("-c").unwrap_or_default(),
+            c,
+        ]);
+    }
+    if rc != 0 {
+        return Err(format!(
+            "cannot parse the -c command '{}' (wordexp error {})",
+            cmd, rc
+        ));
+    }
+    let mut out = Vec::with_capacity(we.wordc);
+    for i in 0..we.wordc {
+        // SAFETY: wordexp filled wordc NUL-terminated strings.
+        let w = unsafe { std::ffi::CStr::from_ptr(*we.wordv.add(i)) };
+        out.push(w.to_owned());
+    }
+    // SAFETY: we was filled by a successful wordexp.
+    unsafe { wordfree(&mut we) };
+    Ok(out)
+}
+
+/// The next bytes of a stream (retrying an interrupted read), or `None` at its end or on
+/// an error.
+fn read_some(from: &mut File, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match from.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Starts a thread copying the `-c` command's output (or, with `errors`, its standard error
+/// as error lines) into the sink until the command closes it.
+pub fn forward(mut from: File, sink: Sink, errors: bool) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 << 10];
+        let mut line = Vec::new();
+        loop {
+            let Some(n) = read_some(&mut from, &mut buf) else {
+                break;
+            };
+            if !errors {
+                sink.output(&buf[..n]);
+                continue;
+            }
+            for &b in &buf[..n] {
+                line.push(b);
+                if b == b'\n' {
+                    sink.error_line(&line);
+                    line.clear();
+                }
+            }
+        }
+        if !line.is_empty() {
+            line.push(b'\n');
+            sink.error_line(&line);
+        }
+    })
+}
+
 /// Starts a thread copying one stream until the module's session is done; it returns
 /// whether an `ERROR:` line went through it.
 pub fn pump(
@@ -238,11 +370,8 @@ pub fn pump(
         let mut errors = false;
         let mut symbols = crate::symbols::Symbolizer::new(sym_key);
         loop {
-            let n = match from.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+            let Some(n) = read_some(&mut from, &mut buf) else {
+                break;
             };
             if kind == Kind::Output {
                 sink.output(&symbols.process(&buf[..n]));

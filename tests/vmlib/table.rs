@@ -203,7 +203,7 @@ impl RawFile {
             };
             match k.trim() {
                 "runtimes" => c.runtimes = v.split_whitespace().map(String::from).collect(),
-                "args" => c.args = v.split_whitespace().map(String::from).collect(),
+                "args" => c.args = split_words(v),
                 "exit" => c.exit = v.trim().parse().expect("exit status"),
                 "tolerate" => c.tolerate.push(v.trim().to_string()),
                 "systemtap" => c.systemtap = Some(v.trim().to_string()),
@@ -399,4 +399,28 @@ pub fn vm_results(log: &str) -> std::collections::HashMap<String, VmResult> {
         }
     }
     out
+}
+
+/// The words of an `args:` line: blanks separate them, and single quotes keep a word's
+/// blanks (`-c 'dd bs=4096 count=8'` is two words).
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '\'' => {
+                quoted = !quoted;
+                cur.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if let Some(w) = cur.take() {
+                    words.push(w);
+                }
+            }
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(cur);
+    words
 }
