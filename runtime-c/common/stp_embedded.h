@@ -109,4 +109,60 @@ static inline int stp_store_kderef_sized(int size, uintptr_t addr, int64_t v)
 			STORE_DEREF_FAULT(addr);                                           \
 	} while (0)
 
+/* User memory, for the tapsets' readers (user_string() and friends). */
+/* Copies n bytes at user address addr into dst: 0, or -1 when they cannot be read. */
+static __attribute__((unused)) int stp_user_copy(void *dst, uint64_t addr, size_t n)
+{
+#ifdef STP_KERNEL
+	return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)addr, n) ? -1 : 0;
+#else
+	(void)dst;
+	(void)addr;
+	(void)n;
+	return -1;
+#endif
+}
+
+/*
+ * Copies the NUL-terminated string at user address addr into out (at most size - 1 bytes
+ * and the NUL), in steps that never cross a page (strncpy_from_user_nofault() is not
+ * exported to modules), so a string ending before an unmapped page reads.  Returns 0, or
+ * -1 when the memory cannot be read (out is then "").  The user runtime has no other
+ * process's memory: always -1 there.
+ */
+static __attribute__((unused)) int stp_user_string(char *out, uint64_t addr, size_t size)
+{
+#ifdef STP_KERNEL
+	char *d = out;
+	unsigned long a = (unsigned long)addr;
+	size_t left = size - 1;
+
+	while (left) {
+		size_t n = min_t(size_t, min_t(size_t, left, 64), PAGE_SIZE - (a & (PAGE_SIZE - 1)));
+		size_t i;
+
+		if (copy_from_user_nofault(d, (const void __user *)a, n)) {
+			out[0] = '\0';
+			return -1;
+		}
+		for (i = 0; i < n && d[i]; i++)
+			;
+		if (i < n) {
+			d += i;
+			break;
+		}
+		d += n;
+		a += n;
+		left -= n;
+	}
+	*d = '\0';
+	return 0;
+#else
+	(void)addr;
+	(void)size;
+	out[0] = '\0';
+	return -1;
+#endif
+}
+
 #endif /* STP_EMBEDDED_H */

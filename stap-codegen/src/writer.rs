@@ -110,6 +110,26 @@ impl<'a> Writer<'a> {
             let (n, v) = d.split_once('=').unwrap_or((d, ""));
             let _ = writeln!(self.o, "#define {} {}", n, v);
         }
+        // An embedded function's `/* pragma:NAME */` says what it needs of the runtime,
+        // as in SystemTap: `#define STAP_NEED_NAME 1` (gettimeofday's clock, say).
+        let mut needs: Vec<String> = self
+            .prog
+            .functions
+            .iter()
+            .filter_map(|f| match &f.body {
+                Body::Embedded { pragmas, .. } => Some(pragmas),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|p| p.strip_prefix("pragma:"))
+            .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .map(|n| n.to_ascii_uppercase())
+            .collect();
+        needs.sort();
+        needs.dedup();
+        for n in needs {
+            let _ = writeln!(self.o, "#define STAP_NEED_{} 1", n);
+        }
         self.o
             .push_str("#include \"stp_platform.h\"\n#include \"stp_runtime.h\"\n\n");
         // The script's own values: a comparison of a variable with itself or of a
@@ -254,10 +274,11 @@ impl<'a> Writer<'a> {
             self.o.push_str(&f.frame);
         }
         self.write_context();
+        // A function nothing calls is kept under -u, as in SystemTap: never an error.
         for i in self.prog.functions.ids() {
             let _ = writeln!(
                 self.o,
-                "static void stp_f_{}(struct context *c);",
+                "static void stp_f_{}(struct context *c) __attribute__((unused));",
                 self.names.functions[i]
             );
         }

@@ -803,7 +803,11 @@ pub(crate) fn pragmas(code: &str) -> Vec<String> {
         let after = &rest[i + 2..];
         let Some(j) = after.find("*/") else { break };
         let word = after[..j].trim();
-        if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !word.is_empty()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
             out.push(word.to_string());
         }
         rest = &after[j + 2..];
