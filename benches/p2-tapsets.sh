@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/against-systemtap.sh
 one='probe begin { printf("%d\n", pid()) }'
-all='global n probe syscall.*, syscall.*.return { n[name]++ }'
+all='global calls probe syscall.*, syscall.*.return { calls[name]++ }'
 # A warm cache, as in use: the first run of each writes it.
 target/release/stap -r "$KVER" -p2 -e "$all" >/dev/null
 JSON=$(mktemp)

@@ -300,28 +300,27 @@ impl<'a> Elab<'a> {
                 }
             }
         }
-        let mut alias_hits = Vec::new();
-        for (fi, ai, nw) in &self.alias_names {
+        // (index into alias_names, components used)
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        for (k, (_, _, nw)) in self.alias_names.iter().enumerate() {
             if let Some(used) = Self::match_alias_name(w, nw) {
-                alias_hits.push((*fi, *ai, used, nw.clone()));
+                hits.push((k, used));
             }
         }
         // A longer alias wins over a shorter one with a suffix (`syscall.read.return` is
         // that alias, not `syscall.read` with `.return`), as SystemTap's probe tree has it.
-        let shadowed: Vec<bool> = alias_hits
+        let full: std::collections::HashSet<&[WrittenComponent]> = hits
             .iter()
-            .map(|(_, _, used, name)| {
-                *used < w.len()
-                    && alias_hits.iter().any(|(_, _, u2, n2)| {
-                        u2 > used && n2.len() >= name.len() && n2[..name.len()] == name[..]
-                    })
+            .filter(|(_, used)| *used == w.len())
+            .flat_map(|(k, _)| {
+                let n = &self.alias_names[*k].2;
+                (1..n.len()).map(move |l| &n[..l])
             })
             .collect();
-        let alias_hits: Vec<(FileIx, usize, usize)> = alias_hits
+        let alias_hits: Vec<(FileIx, usize, usize)> = hits
             .into_iter()
-            .zip(shadowed)
-            .filter(|(_, s)| !s)
-            .map(|((fi, ai, used, _), _)| (fi, ai, used))
+            .filter(|(k, used)| *used == w.len() || !full.contains(&self.alias_names[*k].2[..]))
+            .map(|(k, used)| (self.alias_names[k].0, self.alias_names[k].1, used))
             .collect();
         for (fi, ai, used) in alias_hits {
             let f = self.files[fi];

@@ -402,7 +402,7 @@ pub struct Function {
 }
 
 /// A probe point parameter after resolution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PointArg {
     /// A number.
     Number(i64),

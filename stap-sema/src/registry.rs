@@ -103,7 +103,7 @@ impl Default for Registry {
 }
 
 /// A written component as matching needs it: a name (glob) and a literal parameter.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WrittenComponent {
     /// The name, maybe with `*`/`?`.
     pub name: String,
