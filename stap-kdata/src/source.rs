@@ -22,11 +22,14 @@ fn elf_btf(data: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("cannot read .BTF: {}", e))
 }
 
-fn cache_name(image: &Path) -> Option<String> {
+/// The cache file name of what is read out of `image`: `PREFIX-NAME-SIZE-MTIME`, so a
+/// replaced image is read again.
+pub(crate) fn image_cache_name(prefix: &str, image: &Path) -> Option<String> {
     let md = std::fs::metadata(image).ok()?;
     use std::os::unix::fs::MetadataExt;
     Some(format!(
-        "btf-{}-{}-{}",
+        "{}-{}-{}-{}",
+        prefix,
         image.file_name()?.to_string_lossy(),
         md.len(),
         md.mtime()
@@ -65,7 +68,7 @@ pub fn btf_bytes(release: &str, cache: &Path) -> Result<(Vec<u8>, String), Strin
             release
         ));
     }
-    let cached = cache_name(&image).map(|n| cache.join(n));
+    let cached = image_cache_name("btf", &image).map(|n| cache.join(n));
     if let Some(c) = &cached {
         if let Ok(b) = std::fs::read(c) {
             return Ok((

@@ -203,17 +203,6 @@ fn image_of(release: &str) -> Result<(PathBuf, bool), String> {
     ))
 }
 
-fn cache_key(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path).ok()?;
-    Some(format!(
-        "syscalls-{}-{}-{}",
-        path.file_name()?.to_string_lossy(),
-        md.len(),
-        md.mtime()
-    ))
-}
-
 /// The system calls of kernel `release`, read from its image and cached under `cache`;
 /// numbered from `build`'s `unistd_64.h` when given, under the name `number_name` gives.
 pub fn syscalls(
@@ -223,7 +212,7 @@ pub fn syscalls(
     cache: &Path,
 ) -> Result<Vec<Syscall>, String> {
     let (path, compressed) = image_of(release)?;
-    let cached = cache_key(&path).map(|k| cache.join(k));
+    let cached = crate::source::image_cache_name("syscalls", &path).map(|k| cache.join(k));
     let mut calls = match cached
         .as_ref()
         .and_then(|c| std::fs::read_to_string(c).ok())

@@ -36,7 +36,8 @@ pub struct Args {
     /// End the session after SECS seconds.
     #[arg(short = 'T', value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Run CMD (with /bin/sh -c); target() is its PID and its end ends the session.
+    /// Run CMD (split into words as the shell would, or with /bin/sh -c when it has shell
+    /// syntax); target() is its PID and its end ends the session.
     #[arg(short = 'c', value_name = "CMD", conflicts_with = "target_pid")]
     pub command: Option<String>,
     /// target() is PID.
