@@ -108,16 +108,18 @@ pub fn listing(
         .probes
         .iter()
         .map(|p| {
-            let mut line = p.point.to_string();
+            // A probe through an alias is listed as the alias it matched, as SystemTap.
+            let mut line = p.alias_point.as_ref().unwrap_or(&p.point).to_string();
             if cli.list_vars.is_some() {
+                // The alias's variables, then the point's own.
+                for l in &p.locals {
+                    line.push_str(&format!(" {}:{}", l.name, l.ty));
+                }
                 let point = p.point.to_string();
-                for (_, vars) in kernel_vars.iter().filter(|(pp, _)| *pp == point) {
+                if let Some((_, vars)) = kernel_vars.iter().find(|(pp, _)| *pp == point) {
                     for (name, ty) in vars {
                         line.push_str(&format!(" {}:{}", name, ty));
                     }
-                }
-                for l in &p.locals {
-                    line.push_str(&format!(" {}:{}", l.name, l.ty));
                 }
             }
             line

@@ -34,6 +34,17 @@ const USER_NAMES: &[(&str, &str)] = &[
     ("pread64", "pread"),
     ("pwrite64", "pwrite"),
     ("sendfile64", "sendfile"),
+    ("_sysctl", "sysctl"),
+];
+
+/// The arguments (C type and name) of calls the kernel keeps a number for but no longer
+/// implements, which therefore leave no metadata; from their manual pages.
+const REMOVED: &[(&str, &[(&str, &str)])] = &[
+    ("_sysctl", &[("struct __sysctl_args *", "args")]),
+    (
+        "lookup_dcookie",
+        &[("u64", "cookie64"), ("char *", "buf"), ("size_t", "len")],
+    ),
 ];
 
 /// The `unistd_64.h` name of calls whose number is not under their own name.
@@ -207,6 +218,59 @@ fn write_base(out: &mut String, c: &Syscall, alias: &str, nr: i64, entry: &str, 
     );
 }
 
+/// `c` with the arguments `REMOVED` knows for it.
+fn with_known_args(c: &Syscall) -> Syscall {
+    let args = REMOVED
+        .iter()
+        .find(|(n, _)| *n == c.name)
+        .map(|(_, a)| {
+            a.iter()
+                .map(|(t, n)| (t.to_string(), n.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Syscall {
+        name: c.name.clone(),
+        nr: c.nr,
+        args,
+    }
+}
+
+/// The base alias of a call without an entry function: the raw_syscalls tracepoints,
+/// filtered by its number; the arguments are in the user registers the tracepoint gets.
+fn write_raw(out: &mut String, c: &Syscall, alias: &str, nr: i64) {
+    let _ = writeln!(
+        out,
+        "probe __syscall.{} = kernel.trace(\"raw_syscalls:sys_enter\") {{\n\tif ($id != {}) next\n\t__nr = {}",
+        alias, nr, nr
+    );
+    const REGS: [&str; 6] = ["di", "si", "dx", "r10", "r8", "r9"];
+    for (a, reg) in args_of(c, alias).iter().zip(REGS) {
+        let v = &a.base;
+        let raw = format!("$regs->{}", reg);
+        let _ = match a.kind {
+            ArgKind::String => {
+                let u = uaddr_of(a);
+                writeln!(
+                    out,
+                    "\t{u} = {raw}\n\t{v}_unquoted = user_string({u}, \"\")\n\t{v} = user_string_quoted({u})"
+                )
+            }
+            ArgKind::Pointer => writeln!(out, "\t{} = {}", uaddr_of(a), raw),
+            ArgKind::Int32 { signed: true } => writeln!(out, "\t{} = __int32({})", v, raw),
+            ArgKind::Int32 { signed: false } | ArgKind::Mode => {
+                writeln!(out, "\t{} = __uint32({})", v, raw)
+            }
+            ArgKind::Long => writeln!(out, "\t{} = {}", v, raw),
+        };
+    }
+    let _ = writeln!(
+        out,
+        "}}\nprobe __syscall.{}.return = kernel.trace(\"raw_syscalls:sys_exit\") {{\n\tif ($regs->orig_ax != {}) next\n\t__nr = {}\n\t__ret = $ret\n}}",
+        alias, nr, nr
+    );
+}
+
 /// SystemTap's default `argstr`: each argument as its kind shows it, ", " between.
 fn argstr(c: &Syscall, alias: &str) -> String {
     if c.args.is_empty() {
@@ -267,12 +331,20 @@ pub fn generate(
                 ("sys_", false),
             ]
         };
-        let Some((entry, ia32)) = candidates
+        let entry = candidates
             .iter()
             .map(|(p, ia32)| (format!("{}{}", p, c.name), *ia32))
-            .find(|(e, _)| has_entry(e))
-        else {
-            continue;
+            .find(|(e, _)| has_entry(e));
+        // A numbered call without an entry function (one the kernel no longer
+        // implements) is seen on the raw_syscalls tracepoints, by its number.
+        let removed;
+        let c = match (&entry, c.nr) {
+            (Some(_), _) => c,
+            (None, Some(_)) => {
+                removed = with_known_args(c);
+                &removed
+            }
+            (None, None) => continue,
         };
         let alias = user_name(&c.name).to_string();
         if !seen.insert(alias.clone()) {
@@ -282,7 +354,16 @@ pub fn generate(
         if nr >= 0 {
             names.push((nr, alias.clone()));
         }
-        write_base(&mut out, c, &alias, nr, &entry, ia32);
+        let retval = match &entry {
+            Some((entry, ia32)) => {
+                write_base(&mut out, c, &alias, nr, entry, *ia32);
+                "returnval()"
+            }
+            None => {
+                write_raw(&mut out, c, &alias, nr);
+                "__ret"
+            }
+        };
         if !handwritten.contains(&alias) {
             let _ = writeln!(
                 out,
@@ -293,8 +374,9 @@ pub fn generate(
             let _ = writeln!(
                 out,
                 "probe syscall.{a}.return = __syscall.{a}.return {{\n\tname = \"{a}\"\n\
-                 \tretval = returnval()\n\tretstr = return_str(1, retval)\n}}",
-                a = alias
+                 \tretval = {r}\n\tretstr = return_str(1, retval)\n}}",
+                a = alias,
+                r = retval
             );
         }
         let _ = writeln!(

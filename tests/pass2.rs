@@ -276,7 +276,9 @@ fn listings_and_dumps() {
         assert!(!out.lines().any(|l| l == p), "{p} listed in:\n{out}");
     }
     let out = p2_ok(&["-I", "tapsets", "-L", "work.tick"]);
-    assert!(out.contains("timer.ms(10) what:string n:long"), "{out}");
+    // An alias is listed by its own name, then the variables its body sets, as SystemTap 4.8
+    // prints it (`stap -L work.tick` with the same alias in a tapset directory).
+    assert!(out.contains("work.tick what:string n:long"), "{out}");
     let out = p2_ok(&["--dump-probe-types"]);
     assert!(out.contains("timer.ms(number).randomize(number)"), "{out}");
     assert!(

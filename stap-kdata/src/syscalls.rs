@@ -244,11 +244,24 @@ pub fn syscalls(
         let unistd = b.join("arch/x86/include/generated/uapi/asm/unistd_64.h");
         if let Ok(text) = std::fs::read_to_string(unistd) {
             let nrs = numbers(&text);
+            let mut numbered = std::collections::HashSet::new();
             for c in &mut calls {
                 c.nr = nrs
                     .get(&c.name)
                     .or_else(|| nrs.get(&number_name(&c.name)))
                     .copied();
+                numbered.extend(c.nr);
+            }
+            // Numbers the kernel keeps for calls it no longer implements (_sysctl,
+            // lookup_dcookie) have no metadata: they come without arguments.
+            for (name, nr) in &nrs {
+                if !numbered.contains(nr) {
+                    calls.push(Syscall {
+                        name: name.clone(),
+                        nr: Some(*nr),
+                        args: Vec::new(),
+                    });
+                }
             }
         }
     }

@@ -220,6 +220,7 @@ fn display_probe(prog: &Program, g: GlobalId) -> Probe {
         kind: ProbeKind::End { seq: 0 },
         written: "end".to_string(),
         written_point: "end".to_string(),
+        alias_point: None,
         condition: None,
         locals,
         body: Block {

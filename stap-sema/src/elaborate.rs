@@ -31,6 +31,8 @@ pub(crate) struct Derived<'a> {
     /// Alias prologues (outermost last) and epilogues, with their files.
     pub prologues: Vec<(FileIx, &'a ast::Block)>,
     pub epilogues: Vec<(FileIx, &'a ast::Block)>,
+    /// The outermost alias it came through, as matched (`syscall.read`), if any.
+    pub alias_point: Option<ProbePoint>,
 }
 
 /// A file's place among the elaboration's inputs: the user's files first, then the
@@ -275,6 +277,21 @@ impl<'a> Elab<'a> {
         go(w, name)
     }
 
+    /// The point an alias named `name` was matched as, with the written `suffix`.
+    fn concrete(name: &[WrittenComponent], suffix: &[WrittenComponent]) -> ProbePoint {
+        ProbePoint {
+            components: name
+                .iter()
+                .chain(suffix)
+                .map(|c| PointComponent {
+                    name: c.name.clone(),
+                    arg: c.arg.clone(),
+                })
+                .collect(),
+            instance: 0,
+        }
+    }
+
     /// Resolves one written point (as components) into concrete derived points.
     pub fn resolve_point(
         &mut self,
@@ -317,12 +334,12 @@ impl<'a> Elab<'a> {
                 (1..n.len()).map(move |l| &n[..l])
             })
             .collect();
-        let alias_hits: Vec<(FileIx, usize, usize)> = hits
+        let alias_hits: Vec<(FileIx, usize, usize, usize)> = hits
             .into_iter()
             .filter(|(k, used)| *used == w.len() || !full.contains(&self.alias_names[*k].2[..]))
-            .map(|(k, used)| (self.alias_names[k].0, self.alias_names[k].1, used))
+            .map(|(k, used)| (self.alias_names[k].0, self.alias_names[k].1, used, k))
             .collect();
-        for (fi, ai, used) in alias_hits {
+        for (fi, ai, used, k) in alias_hits {
             let f = self.files[fi];
             if a_private_elsewhere(f.aliases[ai].private) {
                 continue;
@@ -339,6 +356,8 @@ impl<'a> Elab<'a> {
                     Err(e) => return Err(e),
                 };
                 for mut d in subs {
+                    // Set at every level: the outermost alias, done last, stays.
+                    d.alias_point = Some(Self::concrete(&self.alias_names[k].2, suffix));
                     if alias.epilogue {
                         d.epilogues.push((fi, &alias.body));
                     } else {
@@ -396,6 +415,7 @@ impl<'a> Elab<'a> {
                     kind,
                     prologues: Vec::new(),
                     epilogues: Vec::new(),
+                    alias_point: None,
                 });
             }
         }

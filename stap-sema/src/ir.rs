@@ -651,6 +651,8 @@ pub struct Probe {
     pub written: String,
     /// The one point of those this probe derives from, as written (for `pn()`).
     pub written_point: String,
+    /// The outermost alias it came through, as matched (for `-l`/`-L`), if any.
+    pub alias_point: Option<ProbePoint>,
     /// `if (cond)` of the user's point, if any.
     pub condition: Option<Expr>,
     /// Locals of the handler.

@@ -156,6 +156,7 @@ impl<'a> Elab<'a> {
             kind: d.kind,
             written: written.to_string(),
             written_point: stap_syntax::printer::print_probe_point(pp),
+            alias_point: d.alias_point,
             condition,
             locals: scope.locals,
             body: Block {
