@@ -1,4 +1,5 @@
-//! The tapset library: the embedded `tapsets/`, every `-I DIR`, and `SYSTEMTAP_TAPSET`.
+//! The tapset library: the embedded `tapsets/` (or, as in SystemTap, the directories
+//! `SYSTEMTAP_TAPSET` names in its place), then every `-I DIR`.
 
 use std::path::{Path, PathBuf};
 
@@ -43,35 +44,49 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The tapset directories to search, in order: `-I` dirs, then `SYSTEMTAP_TAPSET`.
-pub fn search_dirs(include: &[String]) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = include.iter().map(PathBuf::from).collect();
-    if let Ok(env) = std::env::var("SYSTEMTAP_TAPSET") {
-        dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
-    }
-    dirs
+/// The directories `SYSTEMTAP_TAPSET` names (colon-separated): as in SystemTap, they replace
+/// the standard library (here, the embedded one), so a tapset can be changed without a rebuild.
+fn library_override() -> Option<Vec<PathBuf>> {
+    let env = std::env::var("SYSTEMTAP_TAPSET").ok()?;
+    Some(
+        env.split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+    )
 }
 
-/// Every tapset file of the session: the embedded library, then each search dir's files.
+/// The `.stp`/`.stpm` files under `dir`, in name order, named by their path.
+fn read_dir_files(dir: &Path, files: &mut Vec<TapsetFile>) {
+    let mut paths = Vec::new();
+    walk(dir, &mut paths);
+    for p in paths {
+        if let Ok(bytes) = std::fs::read(&p) {
+            files.push(TapsetFile {
+                name: p.display().to_string(),
+                text: text_of(bytes),
+            });
+        }
+    }
+}
+
+/// Every tapset file of the session: the standard library (embedded, or `SYSTEMTAP_TAPSET`'s
+/// directories in its place), then each `-I` dir's files.
 pub fn collect(include: &[String]) -> Vec<TapsetFile> {
-    let mut files: Vec<TapsetFile> = EMBEDDED
-        .iter()
-        .map(|(name, text)| TapsetFile {
-            name: format!("tapsets/{}", name),
-            text: text.to_string(),
-        })
-        .collect();
-    for dir in search_dirs(include) {
-        let mut paths = Vec::new();
-        walk(&dir, &mut paths);
-        for p in paths {
-            if let Ok(bytes) = std::fs::read(&p) {
-                files.push(TapsetFile {
-                    name: p.display().to_string(),
-                    text: text_of(bytes),
-                });
+    let mut files = Vec::new();
+    match library_override() {
+        Some(dirs) => {
+            for dir in dirs {
+                read_dir_files(&dir, &mut files);
             }
         }
+        None => files.extend(EMBEDDED.iter().map(|(name, text)| TapsetFile {
+            name: format!("tapsets/{}", name),
+            text: text.to_string(),
+        })),
+    }
+    for dir in include {
+        read_dir_files(Path::new(dir), &mut files);
     }
     files
 }

@@ -349,6 +349,32 @@ fn tapset_errors_warn_unless_w() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// As in SystemTap 4.8, `SYSTEMTAP_TAPSET` names the standard library's directory: it
+/// replaces the built-in library (4.8 then says `unresolved function pid`), and the files
+/// there are what a script sees.
+#[test]
+fn systemtap_tapset_replaces_the_standard_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stap()
+        .env("SYSTEMTAP_TAPSET", dir.path())
+        .args(["-p2", "-e", "probe begin { println(pid()) }"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unresolved function pid"));
+    std::fs::write(
+        dir.path().join("p.stp"),
+        "function pid:long () { return 42 }\n",
+    )
+    .unwrap();
+    let out = stap()
+        .env("SYSTEMTAP_TAPSET", dir.path())
+        .args(["-p2", "-e", "probe begin { println(pid()) }"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 #[test]
 fn library_macros_are_visible_to_scripts() {
     let dir = tempfile::tempdir().unwrap();
