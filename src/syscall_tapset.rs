@@ -458,8 +458,23 @@ mod tests {
     }
 
     #[test]
-    fn calls_without_an_entry_function_are_left_out() {
+    fn numbered_calls_without_an_entry_function_are_seen_on_raw_syscalls() {
         let text = generate("K", &[openat()], &|_| false, &HashSet::new());
+        assert!(text.contains(
+            "probe __syscall.openat = kernel.trace(\"raw_syscalls:sys_enter\") {\n\tif ($id != 257) next"
+        ));
+        assert!(text.contains("if ($regs->orig_ax != 257) next"));
+        assert!(text.contains("\tretval = __ret\n"));
+        assert!(!text.contains("kprobe.function"));
+    }
+
+    #[test]
+    fn unnumbered_calls_without_an_entry_function_are_left_out() {
+        let c = Syscall {
+            nr: None,
+            ..openat()
+        };
+        let text = generate("K", &[c], &|_| false, &HashSet::new());
         assert!(!text.contains("openat"));
     }
 
