@@ -171,8 +171,8 @@ fn semantic_errors_follow_systemtap() {
         ("probe begin { 3 = 4 }", "Expecting lvalue for assignment"),
         ("probe timer.ms(0) { println(1) }", "invalid timer interval"),
         (
-            "probe timer.ms(10).randomize(10) { println(1) }",
-            "invalid randomize value",
+            "probe timer.ms(10).randomize(11) { println(1) }",
+            "randomization value out of range",
         ),
         (
             "probe procfs(\"a/../b\").read { $value = \"x\" }",

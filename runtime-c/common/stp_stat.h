@@ -392,18 +392,44 @@ static inline int stp_needed_space(int64_t v)
 	return n;
 }
 
-static inline void stp_print_rep(struct stp_ctx *c, char ch, int n)
+/*
+ * Where a histogram is drawn: the probe's output (str == NULL), or a script string of at
+ * most MAXSTRINGLEN - 1 bytes (sprint), the rest dropped.
+ */
+struct stp_hist_sink {
+	struct stp_ctx *c;
+	char *str;
+	size_t len;
+};
+
+static inline void stp_hs_bytes(struct stp_hist_sink *o, const char *p, size_t n)
 {
-	while (n-- > 0)
-		stp_print_bytes(c->cpu, &ch, 1);
+	if (!o->str) {
+		stp_print_bytes(o->c->cpu, p, n);
+		return;
+	}
+	while (n-- > 0 && o->len < MAXSTRINGLEN - 1)
+		o->str[o->len++] = *p++;
+	o->str[o->len] = '\0';
 }
 
-static inline void stp_print_long(struct stp_ctx *c, const char *prefix, int64_t v)
+static inline void stp_hs_str(struct stp_hist_sink *o, const char *p)
+{
+	stp_hs_bytes(o, p, strlen(p));
+}
+
+static inline void stp_hs_rep(struct stp_hist_sink *o, char ch, int n)
+{
+	while (n-- > 0)
+		stp_hs_bytes(o, &ch, 1);
+}
+
+static inline void stp_hs_long(struct stp_hist_sink *o, const char *prefix, int64_t v)
 {
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%s%" PRId64, prefix, v);
 
-	stp_print_bytes(c->cpu, buf, (size_t)n);
+	stp_hs_bytes(o, buf, (size_t)n);
 }
 
 /*
@@ -416,8 +442,9 @@ static inline int64_t stp_linear_label(const struct stp_hist_cfg *cfg, int k)
 	return (int64_t)((uint64_t)cfg->lo + (uint64_t)cfg->step * (uint64_t)(int64_t)k);
 }
 
-/* Draws a histogram as SystemTap does. */
-static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, const struct stp_hist_cfg *cfg)
+/* Draws a histogram as SystemTap does, into o. */
+static inline void stp_hist_draw(struct stp_hist_sink *o, const struct stp_stat *s,
+				 const struct stp_hist_cfg *cfg)
 {
 	int i, k, low = -1, high = 0, under = 0, over = 0, val_space, cnt_space, eliding = 0;
 	int64_t valmax = 0, scale;
@@ -425,7 +452,7 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 	if (!cfg || cfg->kind == STP_HIST_NONE)
 		return;
 	if (!s->count) {
-		stp_set_error(c, "empty aggregate");
+		stp_set_error(o->c, "empty aggregate");
 		return;
 	}
 	for (i = 0; i < cfg->buckets; i++) {
@@ -469,10 +496,10 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 		val_space = i;
 	if (val_space < 5)
 		val_space = 5;
-	stp_print_rep(c, ' ', val_space - 5);
-	stp_print_str(c, "value |");
-	stp_print_rep(c, '-', HIST_WIDTH);
-	stp_print_str(c, " count\n");
+	stp_hs_rep(o, ' ', val_space - 5);
+	stp_hs_str(o, "value |");
+	stp_hs_rep(o, '-', HIST_WIDTH);
+	stp_hs_str(o, " count\n");
 	for (i = low; i <= high; i++) {
 		const char *prefix = "";
 		int64_t val, bar;
@@ -486,8 +513,8 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 			continue;
 		}
 		if (eliding) {
-			stp_print_rep(c, ' ', val_space);
-			stp_print_str(c, " ~\n");
+			stp_hs_rep(o, ' ', val_space);
+			stp_hs_str(o, " ~\n");
 			eliding = 0;
 		}
 		if (cfg->kind == STP_HIST_LINEAR) {
@@ -503,16 +530,33 @@ static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, c
 		} else {
 			val = stp_log_bucket_value(i);
 		}
-		stp_print_rep(c, ' ', val_space - stp_needed_space(val) - (int)strlen(prefix));
-		stp_print_long(c, prefix, val);
-		stp_print_str(c, " |");
+		stp_hs_rep(o, ' ', val_space - stp_needed_space(val) - (int)strlen(prefix));
+		stp_hs_long(o, prefix, val);
+		stp_hs_str(o, " |");
 		bar = s->hist[i] / scale;
-		stp_print_rep(c, '@', (int)bar);
-		stp_print_rep(c, ' ', HIST_WIDTH - (int)bar + 1 + cnt_space - stp_needed_space(s->hist[i]));
-		stp_print_long(c, "", s->hist[i]);
-		stp_print_str(c, "\n");
+		stp_hs_rep(o, '@', (int)bar);
+		stp_hs_rep(o, ' ', HIST_WIDTH - (int)bar + 1 + cnt_space - stp_needed_space(s->hist[i]));
+		stp_hs_long(o, "", s->hist[i]);
+		stp_hs_str(o, "\n");
 	}
-	stp_print_str(c, "\n");
+	stp_hs_str(o, "\n");
+}
+
+/* print(@hist_*(s)): the histogram to the probe's output. */
+static inline void stp_hist_print(struct stp_ctx *c, const struct stp_stat *s, const struct stp_hist_cfg *cfg)
+{
+	struct stp_hist_sink o = { .c = c };
+
+	stp_hist_draw(&o, s, cfg);
+}
+
+/* sprint(@hist_*(s)): the histogram appended to the string str (MAXSTRINGLEN bytes). */
+static inline void stp_hist_sprint(struct stp_ctx *c, char *str, const struct stp_stat *s,
+				   const struct stp_hist_cfg *cfg)
+{
+	struct stp_hist_sink o = { .c = c, .str = str, .len = strlen(str) };
+
+	stp_hist_draw(&o, s, cfg);
 }
 
 #endif /* STP_STAT_H */

@@ -1011,10 +1011,15 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
             for (i, l) in f.locals.enumerate().take(f.arity) {
                 let _ = writeln!(code, "#define STAP_ARG_{} (l->{})", l.name, g.locals[i]);
             }
+            code.push_str("#define STAP_RETVALUE (l->__ret)\n");
+            // A string function's return slot is a buffer: STAP_RETURN copies into it.
+            code.push_str(if f.ret == Type::String {
+                "#define STAP_RETURN(v) do { stp_strcpy(STAP_RETVALUE, (v)); goto out; } while (0)\n"
+            } else {
+                "#define STAP_RETURN(v) do { STAP_RETVALUE = (v); goto out; } while (0)\n"
+            });
             code.push_str(
-                "#define STAP_RETVALUE (l->__ret)\n\
-                 #define STAP_RETURN(v) do { STAP_RETVALUE = (v); goto out; } while (0)\n\
-                 #define STAP_ERROR(...) do { stp_set_errorf(CONTEXT, __VA_ARGS__); goto out; } while (0)\n\t(void)c;\n\t(void)l;\n\t{\n",
+                "#define STAP_ERROR(...) do { stp_set_errorf(CONTEXT, __VA_ARGS__); goto out; } while (0)\n\t(void)c;\n\t(void)l;\n\t{\n",
             );
             code.push_str(c_code);
             // kread() and its kin (stp_embedded.h) jump to deref_fault on a bad address.

@@ -523,13 +523,13 @@ impl Gen<'_> {
             PrintKind::Delimited { newline, to_string } => (to_string, newline),
         };
         if args.iter().any(|a| matches!(a.kind, ExprKind::Hist(..))) {
-            if to_string || !matches!(kind, PrintKind::Print { .. }) {
+            if !matches!(kind, PrintKind::Print { .. }) {
                 return Err(cg_error(
-                    "a histogram can only be drawn with print/println",
+                    "a histogram can only be drawn with print/println/sprint/sprintln",
                     span,
                 ));
             }
-            return self.print_hist(args, newline);
+            return self.print_hist(args, newline, to_string);
         }
         let (fmt, values): (String, &[Expr]) = match kind {
             PrintKind::Format { .. } => match args.first().map(|a| &a.kind) {
@@ -572,30 +572,56 @@ impl Gen<'_> {
     }
 
     /// `print(@hist_log(s), ...)`: histograms drawn, other values printed, in order.
-    fn print_hist(&mut self, args: &[Expr], newline: bool) -> R<String> {
+    /// `print`/`println` (to the output) or `sprint`/`sprintln` (into a string temporary,
+    /// returned) of arguments at least one of which is a histogram.
+    fn print_hist(&mut self, args: &[Expr], newline: bool, to_string: bool) -> R<String> {
+        let out = if to_string {
+            let t = self.temp(Type::String);
+            self.line(&format!("{}[0] = '\\0';", t));
+            Some(t)
+        } else {
+            None
+        };
         for a in args {
             if let ExprKind::Hist(_, operand) = &a.kind {
                 let g = self.stat_global(operand)?;
                 let stat = self.stat_ptr(operand)?;
                 let cfg = self.hist_cfg(g, a.span)?;
-                self.line(&format!("stp_hist_print(&c->rt, {}, {});", stat, cfg));
+                self.line(&match &out {
+                    Some(t) => format!("stp_hist_sprint(&c->rt, {}, {}, {});", t, stat, cfg),
+                    None => format!("stp_hist_print(&c->rt, {}, {});", stat, cfg),
+                });
                 // An empty statistic is an error (as SystemTap's "empty aggregate").
                 let check = self.check();
                 self.line(&check);
             } else {
                 let e = self.expr(a)?;
                 let arr = self.arg_array(std::slice::from_ref(a), &[e]);
-                self.line(&format!(
-                    "stp_printf(&c->rt, \"{}\", 1, {});",
-                    conv(a.ty),
-                    arr
-                ));
+                match &out {
+                    Some(t) => {
+                        let piece = self.temp(Type::String);
+                        self.line(&format!(
+                            "stp_sprintf({}, \"{}\", 1, {});",
+                            piece,
+                            conv(a.ty),
+                            arr
+                        ));
+                        self.line(&format!("stp_strcat({}, {});", t, piece));
+                    }
+                    None => self.line(&format!(
+                        "stp_printf(&c->rt, \"{}\", 1, {});",
+                        conv(a.ty),
+                        arr
+                    )),
+                }
             }
         }
-        if newline {
-            self.line("stp_print_str(&c->rt, \"\\n\");");
+        match (&out, newline) {
+            (Some(t), true) => self.line(&format!("stp_strcat({}, \"\\n\");", t)),
+            (None, true) => self.line("stp_print_str(&c->rt, \"\\n\");"),
+            _ => {}
         }
-        Ok(c_long(0))
+        Ok(out.unwrap_or_else(|| c_long(0)))
     }
 
     /// An argument array for the format functions holding `vals` (NULL when empty).

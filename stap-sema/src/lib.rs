@@ -14,6 +14,7 @@ mod check_format;
 mod display;
 mod elaborate;
 mod families;
+mod fold;
 mod histograms;
 pub use families::unsupported;
 mod infer;

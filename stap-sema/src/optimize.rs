@@ -18,6 +18,16 @@ fn warn(code: &'static str, msg: String, span: Span) -> Diagnostic {
 
 /// True when evaluating `x` may change something (or print).
 pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
+    has_side_effects_with(x, &|f| is_pure(prog, f))
+}
+
+/// True when `f` is embedded C marked `/* pure */`: calling it changes nothing.
+pub fn is_pure(prog: &Program, f: FuncId) -> bool {
+    matches!(&prog.functions[f].body, Body::Embedded { pragmas, .. } if pragmas.iter().any(|p| p == "pure"))
+}
+
+/// [`has_side_effects`], with `pure` saying which functions are pure.
+pub fn has_side_effects_with(x: &Expr, pure: &dyn Fn(FuncId) -> bool) -> bool {
     let mut effect = false;
     visit::expr(x, &mut |e| match &e.kind {
         ExprKind::Assign(..) | ExprKind::IncDec { .. } => effect = true,
@@ -37,8 +47,7 @@ pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
             }
         }
         ExprKind::Call(f, _) => {
-            let pure = matches!(&prog.functions[*f].body, Body::Embedded { pragmas, .. } if pragmas.iter().any(|p| p == "pure"));
-            if !pure {
+            if !pure(*f) {
                 effect = true
             }
         }
@@ -53,86 +62,12 @@ pub fn has_side_effects(x: &Expr, prog: &Program) -> bool {
 }
 
 /// Elides unused code; warnings go to `diags`.
-/// SystemTap's constant folding: an operator on two literals is the literal it yields
-/// (`"foo" . "bar"` is `"foobar"`, `2 * 3` is `6`); division is left for run time, where a
-/// zero divisor is an error.
-fn fold_constants(prog: &mut Program) {
-    use stap_syntax::ast::BinOp::*;
-    // Numbers, and @defined answers as 1 or 0.
-    let num = |e: &Expr| match e.kind {
-        ExprKind::Literal(Literal::Number(n)) => Some(n),
-        ExprKind::Defined(b) => Some(b as i64),
-        _ => None,
-    };
-    let mut fold = |x: &mut Expr| {
-        if let ExprKind::Unary(op, o) = &x.kind {
-            use stap_syntax::ast::UnOp;
-            let Some(n) = num(o) else { return };
-            let v = match op {
-                UnOp::Not => (n == 0) as i64,
-                UnOp::Neg => n.wrapping_neg(),
-                UnOp::Plus => n,
-                UnOp::BitNot => !n,
-            };
-            x.kind = ExprKind::Literal(Literal::Number(v));
-            return;
-        }
-        let ExprKind::Binary(op, l, r) = &x.kind else {
-            return;
-        };
-        let v = match (&l.kind, &r.kind) {
-            (ExprKind::Literal(Literal::String(a)), ExprKind::Literal(Literal::String(b)))
-                if *op == Concat =>
-            {
-                Literal::String(format!("{}{}", a, b))
-            }
-            _ => {
-                let (Some(a), Some(b)) = (num(l), num(r)) else {
-                    return;
-                };
-                let (a, b) = (&a, &b);
-                Literal::Number(match op {
-                    Add => a.wrapping_add(*b),
-                    Sub => a.wrapping_sub(*b),
-                    Mul => a.wrapping_mul(*b),
-                    BitAnd => a & b,
-                    BitOr => a | b,
-                    BitXor => a ^ b,
-                    Shl => a.wrapping_shl((*b & 63) as u32),
-                    Shr => a.wrapping_shr((*b & 63) as u32),
-                    And => (*a != 0 && *b != 0) as i64,
-                    Or => (*a != 0 || *b != 0) as i64,
-                    Lt => (a < b) as i64,
-                    Le => (a <= b) as i64,
-                    Gt => (a > b) as i64,
-                    Ge => (a >= b) as i64,
-                    Eq => (a == b) as i64,
-                    Ne => (a != b) as i64,
-                    _ => return,
-                })
-            }
-        };
-        x.kind = ExprKind::Literal(v);
-    };
-    for p in &mut prog.probes {
-        visit::block_mut(&mut p.body, &mut fold);
-        if let Some(c) = &mut p.condition {
-            visit::expr_mut(c, &mut fold);
-        }
-    }
-    for f in &mut prog.functions {
-        if let Body::Script(b) = &mut f.body {
-            visit::block_mut(b, &mut fold);
-        }
-    }
-}
-
 pub fn elide(
     prog: &mut Program,
     arity: &mut HashMap<GlobalId, (usize, Span)>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    fold_constants(prog);
+    crate::fold::fold_constants(prog);
     // Eliding one statement can make another dead (`x = $v; if (x) {}`): repeat until
     // nothing changes.
     let settle = |b: &mut Block,

@@ -89,11 +89,12 @@ impl ProbeFamily for Timer {
         }
         check_range(&unit.name, n, cx.span)?;
         let r = num(p, "randomize").unwrap_or(0);
-        if r < 0 || (r > 0 && r >= n) {
+        // As SystemTap 4.8: the spread may be as large as the interval itself.
+        if r < 0 || r > n {
             return Err(Refusal::soft(
                 "sema.timer-randomize",
                 format!(
-                    "invalid randomize value {} (must be 0 <= randomize < {})",
+                    "randomization value out of range ({} is not within 0..={})",
                     r, n
                 ),
                 cx.span,
