@@ -301,3 +301,28 @@ fn verbose_prints_pass_2_statistics() {
         "{err}"
     );
 }
+
+/// SystemTap's probe tree matches the longest alias: `dd.x.randomize(1)` through
+/// `dd.x = dd.x.tp !, dd.x.kp` is `dd.x.tp` with `.randomize(1)`, not `dd.x` again with
+/// `.tp.randomize(1)` (which expanded without end: SystemTap's ioscheduler layout).
+#[test]
+fn an_alias_naming_longer_aliases_of_its_own_name_resolves() {
+    let out = p2_ok(&[
+        "-p2",
+        "-e",
+        "probe dd.x.tp = timer.ms(10) {} probe dd.x.kp = timer.ms(20) {} \
+         probe dd.x = dd.x.tp !, dd.x.kp {} probe dd.x.randomize(1) { println(1) }",
+    ]);
+    assert!(
+        out.contains("timer.ms(10).randomize(1) /* <- dd.x.randomize(1) */"),
+        "{out}"
+    );
+}
+
+/// A recursive alias is refused even when every branch is optional (each level tried
+/// every branch again: 2^32 expansions, a hang).
+#[test]
+fn a_recursive_alias_with_optional_branches_is_refused() {
+    let err = p2_err("probe aa = aa.b ?, aa.c ? {} probe aa { println(1) }");
+    assert!(err.contains("probe alias expansion too deep"), "{err}");
+}

@@ -325,19 +325,19 @@ impl<'a> Elab<'a> {
             }
         }
         // A longer alias wins over a shorter one with a suffix (`syscall.read.return` is
-        // that alias, not `syscall.read` with `.return`), as SystemTap's probe tree has it.
-        let full: std::collections::HashSet<&[WrittenComponent]> = hits
-            .iter()
-            .filter(|(_, used)| *used == w.len())
-            .flat_map(|(k, _)| {
-                let n = &self.alias_names[*k].2;
-                (1..n.len()).map(move |l| &n[..l])
+        // that alias, not `syscall.read` with `.return`; `a.tp.return` is `a.tp` with
+        // `.return`, not `a` with `.tp.return`), as SystemTap's probe tree has it.
+        let names = &self.alias_names;
+        let shadowed = |k: usize, used: usize| {
+            let n = &names[k].2;
+            hits.iter().any(|&(k2, used2)| {
+                used2 > used && names[k2].2.len() > n.len() && names[k2].2[..n.len()] == n[..]
             })
-            .collect();
+        };
         let alias_hits: Vec<(FileIx, usize, usize, usize)> = hits
-            .into_iter()
-            .filter(|(k, used)| *used == w.len() || !full.contains(&self.alias_names[*k].2[..]))
-            .map(|(k, used)| (self.alias_names[k].0, self.alias_names[k].1, used, k))
+            .iter()
+            .filter(|&&(k, used)| !shadowed(k, used))
+            .map(|&(k, used)| (names[k].0, names[k].1, used, k))
             .collect();
         for (fi, ai, used, k) in alias_hits {
             let f = self.files[fi];
@@ -352,6 +352,9 @@ impl<'a> Elab<'a> {
                 tw.extend(suffix.iter().cloned());
                 let subs = match self.resolve_point(&tw, target.span, depth + 1) {
                     Ok(s) => s,
+                    // A recursive alias is an error even through `?` (each level would
+                    // otherwise try every branch again: exponential).
+                    Err(e) if e.code == "sema.alias-recursion" => return Err(e),
                     Err(_) if target.optional => continue,
                     Err(e) => return Err(e),
                 };

@@ -154,4 +154,3 @@ pub(crate) fn fold_constants(prog: &mut Program) {
         }
     }
 }
-

@@ -398,6 +398,12 @@ impl Infer<'_> {
             ExprKind::In(keys, base) => {
                 if let ExprKind::Array(Var::Global(g)) = base.kind {
                     self.keys(g, keys);
+                } else {
+                    // A histogram's buckets are numbered.
+                    self.expr(base, Type::Unknown);
+                    for k in keys.iter_mut().flatten() {
+                        self.expr(k, Type::Long);
+                    }
                 }
                 Type::Long
             }

@@ -488,7 +488,32 @@ impl Parser<'_> {
         let start = t.span;
         self.next();
         let mut args = Vec::new();
-        if !self.eat(Tok::RParen) {
+        if self.hist_first(&name) {
+            // As SystemTap: a histogram is drawn only as the one argument of print,
+            // println, sprint or sprintln (an element of it, `@hist_log(s)[i]`, is a value).
+            self.enter()?;
+            let h = self.hist_op()?;
+            if self.peek() == Tok::LBracket {
+                self.next();
+                let indexes = self.index_list()?;
+                let span = h.span.to(self.prev_span());
+                args.push(Expr::new(
+                    ExprKind::Index {
+                        base: boxed(h),
+                        indexes,
+                    },
+                    span,
+                ));
+                while self.eat(Tok::Comma) {
+                    args.push(self.expr()?);
+                }
+                self.expect(Tok::RParen, "one of ', )'")?;
+            } else {
+                args.push(h);
+                self.expect(Tok::RParen, "')'")?;
+            }
+            self.leave();
+        } else if !self.eat(Tok::RParen) {
             self.enter()?;
             loop {
                 args.push(self.expr()?);
@@ -505,6 +530,17 @@ impl Parser<'_> {
             ExprKind::Call { name, args },
             start.to(self.prev_span()),
         ))
+    }
+
+    /// True at the `@hist_*` that starts the arguments of a call to a print function
+    /// that can draw it.
+    fn hist_first(&self, name: &Ident) -> bool {
+        let t = self.tok();
+        matches!(
+            name.name.as_str(),
+            "print" | "println" | "sprint" | "sprintln"
+        ) && t.kind == Tok::Ident
+            && matches!(self.text(t), "@hist_linear" | "@hist_log")
     }
 
     /// A primary value: literal, variable, call, array element, `@op(...)`, `( expr )`.
@@ -564,18 +600,21 @@ impl Parser<'_> {
                     match name {
                         "hist_linear" | "hist_log" => {
                             let h = self.hist_op()?;
-                            if self.peek() == Tok::LBracket {
-                                self.next();
-                                let indexes = self.index_list()?;
-                                return Ok(Expr::new(
-                                    ExprKind::Index {
-                                        base: boxed(h),
-                                        indexes,
-                                    },
-                                    at(self),
+                            if self.peek() != Tok::LBracket {
+                                return Err(self.error_at(
+                                    t,
+                                    "base histogram operator where expression expected",
                                 ));
                             }
-                            Ok(h)
+                            self.next();
+                            let indexes = self.index_list()?;
+                            Ok(Expr::new(
+                                ExprKind::Index {
+                                    base: boxed(h),
+                                    indexes,
+                                },
+                                at(self),
+                            ))
                         }
                         "defined" => {
                             self.next();
