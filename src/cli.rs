@@ -36,6 +36,7 @@ pub enum PrologueSearching {
 #[command(
     name = "stap",
     about = "SystemTap translator/driver (stap-rs)",
+    args_override_self = true,
     override_usage = "stap [OPTIONS] FILE [ARGUMENTS]\n       stap [OPTIONS] - [ARGUMENTS]\n       stap [OPTIONS] -e SCRIPT [ARGUMENTS]\n       stap [OPTIONS] -l PROBE [ARGUMENTS]\n       stap [OPTIONS] -L PROBE [ARGUMENTS]",
     disable_version_flag = true,
     after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build, 5 run.\n\
@@ -230,6 +231,11 @@ pub struct Cli {
     #[arg(long = "dump-functions")]
     pub dump_functions: bool,
 
+    /// Turn off the statement budget (MAXACTION) and the overload check (guru mode
+    /// only).
+    #[arg(long = "suppress-time-limits")]
+    pub suppress_time_limits: bool,
+
     /// Ignore errors in probe handlers.
     #[arg(long = "suppress-handler-errors")]
     pub suppress_handler_errors: bool,
@@ -334,6 +340,9 @@ impl Cli {
         }
         if self.interactive {
             return Err("Interactive mode (-i) is not supported by stap-rs.".into());
+        }
+        if self.suppress_time_limits && !self.guru {
+            return Err("ERROR --suppress-time-limits requires guru mode (-g)".into());
         }
         for d in &self.defines {
             check_define(d)?;

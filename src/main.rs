@@ -332,7 +332,15 @@ fn pass3(
     let timer = PassTimer::start();
     let cg = stap_codegen::Options {
         backend,
-        defines: cli.defines.clone(),
+        defines: cli
+            .defines
+            .iter()
+            .cloned()
+            .chain(
+                cli.suppress_time_limits
+                    .then(|| "STAP_SUPPRESS_TIME_LIMITS_ENABLE".to_string()),
+            )
+            .collect(),
         script_name: parsed
             .user
             .first()

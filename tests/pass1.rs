@@ -456,3 +456,34 @@ fn combined_short_options_work() {
     let out = run(&["-gp1", "-e", "probe begin { x = %{ 1 %} }"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// As SystemTap 4.8: a repeated option takes its last value (`-wp2 -p1` stops after pass 1).
+#[test]
+fn a_repeated_pass_option_takes_the_last_value() {
+    let out = stap()
+        .args(["-wp2", "-p1", "-e", "probe begin { println(1) }"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("println(1)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// `--suppress-time-limits` needs guru mode, in SystemTap 4.8's words.
+#[test]
+fn suppress_time_limits_needs_guru_mode() {
+    let out = stap()
+        .args([
+            "--suppress-time-limits",
+            "-p2",
+            "-e",
+            "probe begin { println(1) }",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("ERROR --suppress-time-limits requires guru mode (-g)"));
+}

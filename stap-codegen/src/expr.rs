@@ -22,6 +22,12 @@ impl Gen<'_> {
             ExprKind::Var(v) => self.var(*v, false),
             ExprKind::Array(_) => return Err(cg_error("an array is not a value", x.span)),
             ExprKind::Index(b, keys) => self.index(b, keys, x.span)?,
+            // A histogram's bucket is "in" it when it counted something (an index out of
+            // range is an error, as for `@hist_log(s)[i]`), as SystemTap 4.8.
+            ExprKind::In(keys, b) if matches!(b.kind, ExprKind::Hist(..)) => {
+                let t = self.index(b, keys, x.span)?;
+                format!("(int64_t)({} != 0)", t)
+            }
             ExprKind::In(keys, b) => {
                 let ExprKind::Array(Var::Global(g)) = b.kind else {
                     return Err(cg_error("'in' needs an array", x.span));
@@ -529,7 +535,9 @@ impl Gen<'_> {
                     span,
                 ));
             }
-            return self.print_hist(args, newline, to_string);
+            // As SystemTap 4.8: println and sprintln add no newline after a histogram.
+            let _ = newline;
+            return self.print_hist(args, to_string);
         }
         let (fmt, values): (String, &[Expr]) = match kind {
             PrintKind::Format { .. } => match args.first().map(|a| &a.kind) {
@@ -573,8 +581,8 @@ impl Gen<'_> {
 
     /// `print(@hist_log(s), ...)`: histograms drawn, other values printed, in order.
     /// `print`/`println` (to the output) or `sprint`/`sprintln` (into a string temporary,
-    /// returned) of arguments at least one of which is a histogram.
-    fn print_hist(&mut self, args: &[Expr], newline: bool, to_string: bool) -> R<String> {
+    /// returned) of a histogram (pass 1 allows only one).
+    fn print_hist(&mut self, args: &[Expr], to_string: bool) -> R<String> {
         let out = if to_string {
             let t = self.temp(Type::String);
             self.line(&format!("{}[0] = '\\0';", t));
@@ -615,11 +623,6 @@ impl Gen<'_> {
                     )),
                 }
             }
-        }
-        match (&out, newline) {
-            (Some(t), true) => self.line(&format!("stp_strcat({}, \"\\n\");", t)),
-            (None, true) => self.line("stp_print_str(&c->rt, \"\\n\");"),
-            _ => {}
         }
         Ok(out.unwrap_or_else(|| c_long(0)))
     }

@@ -828,46 +828,67 @@ fn has_glob(s: &str) -> bool {
 
 /// Shell-style glob matching (`*`, `?`, `[set]`), as fnmatch(3) without flags.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    // Most patterns (probe point components, alias names) are plain names.
+    if !pattern.contains(['*', '?', '[']) {
+        return pattern == text;
+    }
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob_at(pattern.as_bytes(), text.as_bytes());
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     glob_at(&p, &t)
 }
 
-fn glob_at(p: &[char], t: &[char]) -> bool {
+/// A symbol of a glob's pattern or text: a byte of ASCII text, or a char.
+trait GlobSym: Copy + PartialEq + PartialOrd {
+    fn is(self, c: u8) -> bool;
+}
+
+impl GlobSym for u8 {
+    fn is(self, c: u8) -> bool {
+        self == c
+    }
+}
+
+impl GlobSym for char {
+    fn is(self, c: u8) -> bool {
+        self == c as char
+    }
+}
+
+fn glob_at<T: GlobSym>(p: &[T], t: &[T]) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = class_match(&p[pi..], t[ti]) {
-                        if matched {
-                            pi += next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        pi += 1;
+            let c = p[pi];
+            if c.is(b'*') {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            if c.is(b'?') {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+            if c.is(b'[') {
+                if let Some((matched, next)) = class_match(&p[pi..], t[ti]) {
+                    if matched {
+                        pi += next;
                         ti += 1;
                         continue;
                     }
-                }
-                c if c == t[ti] => {
+                } else if t[ti].is(b'[') {
                     pi += 1;
                     ti += 1;
                     continue;
                 }
-                _ => {}
+            } else if c == t[ti] {
+                pi += 1;
+                ti += 1;
+                continue;
             }
         }
         match star {
@@ -879,25 +900,25 @@ fn glob_at(p: &[char], t: &[char]) -> bool {
             None => return false,
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c.is(b'*'))
 }
 
 /// Matches `c` against the bracket expression at the start of `p`; returns whether it
 /// matched and the expression's length, or None when the bracket is not closed.
-fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
+fn class_match<T: GlobSym>(p: &[T], c: T) -> Option<(bool, usize)> {
     let mut i = 1;
-    let negate = matches!(p.get(1), Some('!') | Some('^'));
+    let negate = p.get(1).is_some_and(|x| x.is(b'!') || x.is(b'^'));
     if negate {
         i += 1;
     }
     let mut matched = false;
     let mut first = true;
     while i < p.len() {
-        if p[i] == ']' && !first {
+        if p[i].is(b']') && !first {
             return Some((matched != negate, i + 1));
         }
         first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+        if i + 2 < p.len() && p[i + 1].is(b'-') && !p[i + 2].is(b']') {
             if p[i] <= c && c <= p[i + 2] {
                 matched = true;
             }
@@ -967,6 +988,15 @@ mod tests {
         assert!(!glob_match("arm*", "x86_64"));
         assert!(glob_match("[ab]c", "bc"));
         assert!(glob_match("", ""));
+        // Plain names compare whole; non-ASCII text goes by characters.
+        assert!(glob_match("sys_read", "sys_read"));
+        assert!(!glob_match("sys_read", "sys_readv"));
+        assert!(glob_match("h?llo*", "hällo wörld"));
+        assert!(!glob_match("h?llo", "hällo wörld"));
+        assert!(glob_match("[!a-c]x", "dx"));
+        assert!(!glob_match("[!a-c]x", "bx"));
+        assert!(glob_match("a[b", "a[b"));
+        assert!(glob_match("*[*", "x[y["));
     }
 
     #[test]
