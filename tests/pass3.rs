@@ -246,3 +246,25 @@ fn p3_per_construct_snapshots() {
         insta::assert_snapshot!(format!("construct_{}", name), construct_c(script));
     }
 }
+
+/// `@cast(p, "T", "kernel")[i]->m` is member m of element i of an array of T at p, as in
+/// SystemTap (struct iovec: 16 bytes, iov_len at 8, on every x86-64 kernel).
+#[test]
+fn a_cast_pointer_indexes_an_array_of_its_type() {
+    let kver = std::fs::read_dir("/usr/lib/modules")
+        .expect("no /usr/lib/modules: install linux-headers-amd64")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|k| Path::new(&format!("/boot/vmlinuz-{}", k)).is_file())
+        .max()
+        .expect("no /boot/vmlinuz-*: install linux-image-amd64 (tests/run-all.sh does)");
+    let c = p3(&[
+        "-r",
+        &kver,
+        "-p3",
+        "-e",
+        "probe begin { p = 0; println(@cast(p, \"iovec\", \"kernel\")[2]->iov_len) }",
+    ]);
+    assert!(c.contains("+= (uint64_t)2LL * 16ULL;"), "{c}");
+    assert!(c.contains("+= (uint64_t)8LL;"), "{c}");
+}

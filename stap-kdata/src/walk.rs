@@ -123,6 +123,8 @@ pub(crate) fn walk_from(
 ) -> Result<ResolvedTarget, String> {
     let mut ops = Vec::new();
     let mut at = start;
+    // `@cast(p, "T")[i]` is element i of an array of T at p, as in SystemTap.
+    let cast = matches!(source, TargetSource::Value);
     for (ci, c) in comps.iter().enumerate() {
         // Reach an address of the object the step applies to.
         let (obj_ty, obj) = match at {
@@ -145,6 +147,7 @@ pub(crate) fn walk_from(
                     }
                     Kind::Array { .. } if c.is_none() => (st, false),
                     Kind::Struct { .. } if c.is_some() => (st, false),
+                    _ if cast && ci == 0 && c.is_none() => (t, false),
                     _ => {
                         return Err(format!(
                             "cannot take a member or element of '{}'",
