@@ -326,3 +326,22 @@ fn a_recursive_alias_with_optional_branches_is_refused() {
     let err = p2_err("probe aa = aa.b ?, aa.c ? {} probe aa { println(1) }");
     assert!(err.contains("probe alias expansion too deep"), "{err}");
 }
+
+/// Under `-u` a tapset's global that nothing refers to is not taken (SystemTap takes a
+/// tapset's global only when code names it), so it needs no type.
+#[test]
+fn unoptimized_leaves_out_unreferenced_tapset_globals() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("zz.stp"),
+        "global A, B\nprobe zz.a = begin { A[1] += 1 }\nprobe zz.b = begin { B[1] += 1 }\n",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = p2_ok(&["-u", "-p2", "-I", d, "-e", "probe zz.a {}"]);
+    assert!(out.contains("A:long [long]"), "{out}");
+    assert!(!out.contains("B:"), "{out}");
+    // The script's own unused globals stay under -u.
+    let out = p2_ok(&["-u", "-p2", "-I", d, "-e", "global mine = 1 probe zz.a {}"]);
+    assert!(out.contains("mine:long"), "{out}");
+}

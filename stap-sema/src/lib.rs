@@ -231,6 +231,8 @@ pub fn elaborate(
     let mut prog = std::mem::take(&mut el.prog);
     if !opts.unoptimized {
         optimize::elide(&mut prog, &mut el.arity, &mut diags);
+    } else {
+        optimize::remove_unreferenced_tapset_globals(&mut prog, &mut el.arity);
     }
     if prog.probes.is_empty() {
         diags.push(Diagnostic::plain(

@@ -415,10 +415,30 @@ fn remove_unused_functions(prog: &mut Program, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Under `-u`: a tapset's globals that nothing refers to go (silently), as SystemTap
+/// takes a tapset's global only when code names it; the script's own stay.
+pub fn remove_unreferenced_tapset_globals(
+    prog: &mut Program,
+    arity: &mut HashMap<GlobalId, (usize, Span)>,
+) {
+    let mut ignored = Vec::new();
+    remove_globals(prog, arity, &mut ignored, &|g| !g.from_tapset);
+}
+
 fn remove_unused_globals(
     prog: &mut Program,
     arity: &mut HashMap<GlobalId, (usize, Span)>,
     diags: &mut Vec<Diagnostic>,
+) {
+    remove_globals(prog, arity, diags, &|_| false);
+}
+
+/// Removes the globals nothing refers to, but those `keep` keeps, with a warning each.
+fn remove_globals(
+    prog: &mut Program,
+    arity: &mut HashMap<GlobalId, (usize, Span)>,
+    diags: &mut Vec<Diagnostic>,
+    keep: &dyn Fn(&Global) -> bool,
 ) {
     let mut seen: Vec<Var> = Vec::new();
     let mut note = |e: &Expr| {
@@ -431,6 +451,9 @@ fn remove_unused_globals(
         visit::bound_vars(b, &mut |v| seen.push(v));
     }
     let mut used: IdVec<Global, bool> = IdVec::filled(prog.globals.len(), false);
+    for g in prog.globals.ids() {
+        used[g] = keep(&prog.globals[g]);
+    }
     for v in seen {
         if let Var::Global(g) = v {
             used[g] = true;
