@@ -497,3 +497,30 @@ fn perf_software_counters_fire_on_every_cpu() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `kernel.trace("SYSTEM:EVENT")` filters on the event's subsystem (from the build tree's
+/// trace headers), as SystemTap: "sched:*" is the scheduler's events only.
+#[test]
+fn kernel_trace_matches_the_subsystem_too() {
+    let list = |p: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+            .args(["-r", &kver(), "-l", p])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sched = list("kernel.trace(\"sched:*\")");
+    assert!(
+        sched.contains("kernel.trace(\"sched_switch\")\n"),
+        "{sched}"
+    );
+    assert!(!sched.contains("net_dev_queue"), "{sched}");
+    let net = list("kernel.trace(\"net:*\")");
+    assert!(net.contains("kernel.trace(\"net_dev_queue\")\n"), "{net}");
+    assert!(!net.contains("sched_switch"), "{net}");
+    assert_eq!(list("kernel.trace(\"sched:net_dev_queue\")"), "");
+    assert_eq!(
+        list("kernel.trace(\"raw_syscalls:sys_enter\")"),
+        "kernel.trace(\"sys_enter\")\n"
+    );
+}

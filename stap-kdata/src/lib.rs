@@ -21,6 +21,7 @@ mod pretty;
 mod resolve;
 mod source;
 pub mod syscalls;
+mod trace_systems;
 mod walk;
 
 pub use resolve::BtfResolver;

@@ -57,6 +57,8 @@ pub struct BtfResolver {
     release: String,
     cache: PathBuf,
     data: OnceCell<Result<KernelData, String>>,
+    /// Tracepoint name to subsystem, from the build tree's trace headers.
+    trace_systems: OnceCell<std::collections::HashMap<String, String>>,
     notes: RefCell<Vec<String>>,
     modules: crate::modules::Modules,
 }
@@ -68,6 +70,7 @@ impl BtfResolver {
             release: release.to_string(),
             cache: cache.clone(),
             data: OnceCell::new(),
+            trace_systems: OnceCell::new(),
             notes: RefCell::new(Vec::new()),
             modules: crate::modules::Modules::new(release, &cache),
         }
@@ -359,15 +362,29 @@ impl KernelResolver for BtfResolver {
                 functions(data()?, point, name, &|f| self.forbidden(f))
             }
             (Family::Tracepoint, [_, "trace" | "mark", ..]) => {
-                // "SYSTEM:EVENT" names the event's subsystem too; BTF knows events by name
-                // only (they are unique), so the subsystem is not checked.
+                // "SYSTEM:EVENT" names the event's subsystem too (a glob, as the event):
+                // BTF knows events by name only, the build tree's trace headers say which
+                // subsystem each is in; an event they do not name matches only "*:".
                 let name = string_arg(&point.components[1]).unwrap_or("");
-                let name = name.rsplit_once(':').map_or(name, |(_, e)| e);
+                let (system, name) = name
+                    .rsplit_once(':')
+                    .map_or((None, name), |(s, e)| (Some(s), e));
+                let systems = system.map(|_| {
+                    self.trace_systems
+                        .get_or_init(|| crate::trace_systems::trace_systems(&self.release))
+                });
+                let in_system = |t: &str| match (system, systems) {
+                    (Some(sys), Some(map)) => match map.get(t) {
+                        Some(s) => glob(sys, s),
+                        None => sys == "*",
+                    },
+                    _ => true,
+                };
                 let k = data()?;
                 let found: Vec<ProbePoint> = k
                     .tracepoints
                     .iter()
-                    .filter(|t| glob(name, t))
+                    .filter(|t| glob(name, t) && in_system(t))
                     .map(|t| {
                         let mut p = with_arg(point, 1, t);
                         p.components[1].name = "trace".into();
