@@ -152,6 +152,31 @@ fault:
 	return -1;
 }
 
+/* udelay()/mdelay() (guru): a busy wait of us microseconds, a millisecond at a time. */
+static inline void stp_busy_delay_us(int64_t us)
+{
+	while (us >= 1000) {
+		mdelay(1);
+		us -= 1000;
+	}
+	if (us > 0)
+		udelay((unsigned long)us);
+}
+
+/* panic() (guru): the kernel's panic, with the script's message. */
+static inline void stp_panic(const char *msg)
+{
+	panic("%s", msg);
+}
+
+/* printk() (guru): a line in the kernel log at level 0 (KERN_EMERG) to 7 (KERN_DEBUG). */
+static inline void stp_printk(int64_t level, const char *msg)
+{
+	char lv[3] = { KERN_SOH_ASCII, (char)('0' + (level < 0 ? 0 : level > 7 ? 7 : level)), '\0' };
+
+	printk("%s%s\n", lv, msg);
+}
+
 /* raise(): a signal to the thread the probe runs in. */
 static inline int stp_raise_signal(int sig)
 {

@@ -131,6 +131,32 @@ static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
 	return -1;
 }
 
+/* udelay()/mdelay() (guru): a busy wait of us microseconds. */
+static inline void stp_busy_delay_us(int64_t us)
+{
+	struct timespec t0, t;
+	int64_t ns = us > 0 ? us * 1000 : 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+/* panic() (guru): there is no kernel to stop here; the program ends with the message. */
+static inline void stp_panic(const char *msg)
+{
+	fprintf(stderr, "Kernel panic - not syncing: %s\n", msg);
+	abort();
+}
+
+/* printk() (guru): the program's error stream stands for the kernel log. */
+static inline void stp_printk(int64_t level, const char *msg)
+{
+	(void)level;
+	fprintf(stderr, "%s\n", msg);
+}
+
 /* raise(): a signal to the runtime thread the probe runs in. */
 static inline int stp_raise_signal(int sig)
 {
