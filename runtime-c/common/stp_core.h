@@ -561,7 +561,8 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 /*
  * Runs one probe on this CPU's context.  Its caller has preemption off: kprobe and
  * tracepoint handlers and hard-IRQ timers always do, and the paths that PREEMPT_RT runs
- * in threads (timer_list timers, irq_work) turn it off (stp_probe_enter).  A probe that
+ * in threads (timer_list timers, irq_work) turn it off (stp_probe_enter).  All but the
+ * begin, end and error probes run with interrupts off (stp_irq_save).  A probe that
  * fires while this CPU's context is in use (a
  * probe on a function the runtime or another probe calls, an interrupt or NMI inside a
  * probe), or while this CPU holds one of the runtime's locks (so an NMI, or an int3
@@ -572,24 +573,30 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 static inline void stp_run_probe_args(const struct stp_probe *p, const struct stp_args *args)
 {
 	struct stp_ctx *c;
+	stp_irqflags_t flags = 0;
+	int irqs_off = !stp_kind_interruptible(p->kind);
 	int cpu;
 
 	if (!stp_kind_may_run(p->kind, stp_atomic_read(&stp_session.state)))
 		return;
 	cpu = stp_this_cpu();
 	c = stp_context_of(cpu);
+	if (irqs_off)
+		flags = stp_irq_save();
 	/* Interrupts nest and preemption is off: a test and a set cannot interleave with
 	   another claim of this context that does not finish first. */
 	if (c->busy || stp_runtime_locked()) {
 		stp_skip_probe();
-		return;
+	} else {
+		c->busy = 1;
+		stp_barrier();
+		c->cpu = cpu;
+		stp_run_claimed(c, p, args);
+		stp_barrier();
+		c->busy = 0;
 	}
-	c->busy = 1;
-	stp_barrier();
-	c->cpu = cpu;
-	stp_run_claimed(c, p, args);
-	stp_barrier();
-	c->busy = 0;
+	if (irqs_off)
+		stp_irq_restore(flags);
 }
 
 static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,

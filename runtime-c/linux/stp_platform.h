@@ -264,6 +264,25 @@ static inline int stp_runtime_locked(void)
 	return __this_cpu_read(stp_lock_depth) != 0;
 }
 
+/*
+ * A probe that can fire on any event runs with interrupts off, as SystemTap's do: an
+ * interrupt inside its handler would find this CPU's context busy and skip its own probes.
+ */
+typedef unsigned long stp_irqflags_t;
+
+static inline stp_irqflags_t stp_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+static inline void stp_irq_restore(stp_irqflags_t flags)
+{
+	local_irq_restore(flags);
+}
+
 #define stp_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
 #define stp_atomic_read(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define stp_atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)

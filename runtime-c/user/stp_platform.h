@@ -220,6 +220,19 @@ static inline int stp_runtime_locked(void)
 	return 0;
 }
 
+/* No interrupts to turn off here. */
+typedef int stp_irqflags_t;
+
+static inline stp_irqflags_t stp_irq_save(void)
+{
+	return 0;
+}
+
+static inline void stp_irq_restore(stp_irqflags_t flags)
+{
+	(void)flags;
+}
+
 /* Orders the context's busy mark against the probe's own accesses (one CPU's view). */
 #define stp_barrier() __asm__ __volatile__("" ::: "memory")
 
