@@ -36,7 +36,6 @@ pub enum PrologueSearching {
 #[command(
     name = "stap",
     about = "SystemTap translator/driver (stap-rs)",
-    args_override_self = true,
     override_usage = "stap [OPTIONS] FILE [ARGUMENTS]\n       stap [OPTIONS] - [ARGUMENTS]\n       stap [OPTIONS] -e SCRIPT [ARGUMENTS]\n       stap [OPTIONS] -l PROBE [ARGUMENTS]\n       stap [OPTIONS] -L PROBE [ARGUMENTS]",
     disable_version_flag = true,
     after_help = "Passes: 1 parse, 2 elaborate, 3 translate to C, 4 build, 5 run.\n\
@@ -57,8 +56,9 @@ pub struct Cli {
     #[arg(short = 'V', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
 
-    /// Stop after pass NUM (1-5).
-    #[arg(short = 'p', value_name = "NUM", value_parser = clap::value_parser!(u8).range(1..=5))]
+    /// Stop after pass NUM (1-5); the last -p given counts, as in SystemTap.
+    #[arg(short = 'p', value_name = "NUM", value_parser = clap::value_parser!(u8).range(1..=5),
+          overrides_with = "pass")]
     pub pass: Option<u8>,
 
     /// Add verbosity to all passes (repeatable).

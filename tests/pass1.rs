@@ -487,3 +487,19 @@ fn suppress_time_limits_needs_guru_mode() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("ERROR --suppress-time-limits requires guru mode (-g)"));
 }
+
+/// But two scripts (`-e` twice) are an error, as in SystemTap 4.8.
+#[test]
+fn two_dash_e_scripts_are_refused() {
+    let out = stap()
+        .args([
+            "-p1",
+            "-e",
+            "probe begin { exit() }",
+            "-e",
+            "probe end { exit() }",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+}

@@ -13,11 +13,11 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-78}
+    [semok]=${MIN_SEMOK:-80}
     [semko]=${MIN_SEMKO:-177}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
-    [buildok]=${MIN_BUILDOK:-160}
+    [buildok]=${MIN_BUILDOK:-165}
     [buildko]=${MIN_BUILDKO:-0}
 )
 
@@ -42,8 +42,8 @@ out=$(CATEGORIES="parseok parseko semok semko transok transko" SLOW_TIMEOUT=${SL
     STAP=$STAP "$SUITE/score.sh" 2>&1)
 echo "$out"
 # Pass 4 (a module built with Kbuild per test): a module of every system call takes a
-# minute on two cores, so these get BUILD_TIMEOUT (90 s) each.
-build=$(CATEGORIES="buildok buildko" TIMEOUT=${BUILD_TIMEOUT:-90} STAP=$STAP "$SUITE/score.sh" 2>&1)
+# minute on two cores, so these get BUILD_TIMEOUT (120 s) each.
+build=$(CATEGORIES="buildok buildko" TIMEOUT=${BUILD_TIMEOUT:-120} STAP=$STAP "$SUITE/score.sh" 2>&1)
 echo "$build"
 out="$out
 $build"
