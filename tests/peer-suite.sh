@@ -18,7 +18,7 @@ declare -A MIN=(
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
     [buildok]=${MIN_BUILDOK:-165}
-    [buildko]=${MIN_BUILDKO:-0}
+    [buildko]=${MIN_BUILDKO:-5}
 )
 
 # Kernel probe points resolve against one target kernel, whatever this machine runs: the
