@@ -101,18 +101,23 @@ fn ctrl_c_runs_the_end_probes() {
     assert_eq!(status.code(), Some(0));
 }
 
-/// Kernel probes (resolved against the installed Debian kernel's BTF): the probe table and
-/// the target-variable reads.  Only parameter positions appear, no struct offsets, so the
-/// snapshot holds across kernel updates.
-#[test]
-fn p3_kernel_probes_snapshot() {
-    let kver = std::fs::read_dir("/usr/lib/modules")
+/// The newest kernel with both a build tree and an image installed.
+fn installed_kernel() -> String {
+    std::fs::read_dir("/usr/lib/modules")
         .expect("no /usr/lib/modules: install linux-headers-amd64")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|k| Path::new(&format!("/boot/vmlinuz-{}", k)).is_file())
         .max()
-        .expect("no /boot/vmlinuz-*: install linux-image-amd64 (tests/run-all.sh does)");
+        .expect("no /boot/vmlinuz-*: install linux-image-amd64 (tests/run-all.sh does)")
+}
+
+/// Kernel probes (resolved against the installed Debian kernel's BTF): the probe table and
+/// the target-variable reads.  Only parameter positions appear, no struct offsets, so the
+/// snapshot holds across kernel updates.
+#[test]
+fn p3_kernel_probes_snapshot() {
+    let kver = installed_kernel();
     let c = p3(&[
         "-r",
         &kver,
@@ -251,13 +256,7 @@ fn p3_per_construct_snapshots() {
 /// SystemTap (struct iovec: 16 bytes, iov_len at 8, on every x86-64 kernel).
 #[test]
 fn a_cast_pointer_indexes_an_array_of_its_type() {
-    let kver = std::fs::read_dir("/usr/lib/modules")
-        .expect("no /usr/lib/modules: install linux-headers-amd64")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|k| Path::new(&format!("/boot/vmlinuz-{}", k)).is_file())
-        .max()
-        .expect("no /boot/vmlinuz-*: install linux-image-amd64 (tests/run-all.sh does)");
+    let kver = installed_kernel();
     let c = p3(&[
         "-r",
         &kver,
