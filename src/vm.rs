@@ -155,7 +155,10 @@ pub fn run(s: &Session) -> i32 {
     // KVM may be present but unusable (nested or restricted hosts): TCG unless asked.
     let kvm = std::env::var("STAP_VM_KVM").is_ok_and(|v| v == "1");
     let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args(["-machine", if kvm { "accel=kvm" } else { "accel=tcg" }])
+    // Under TCG both vCPUs share one host thread: with a thread each, QEMU can run a
+    // stale translation of kernel text that a probe's registration has just patched (a
+    // guest that locks up or oopses at a probed function's entry; tests/hostile.rs).
+    qemu.args(["-accel", if kvm { "kvm" } else { "tcg,thread=single" }])
         .args(["-m", "512", "-smp", "2"])
         .arg("-kernel")
         .arg(&image)

@@ -330,6 +330,9 @@ impl VmRun {
                 .env("STPD", env!("CARGO_BIN_EXE_stpd"))
                 .env("VM_SMP", self.smp.to_string())
                 .env("VM_WORKLOAD", if self.workload { "1" } else { "" })
+                // Several vCPUs on one host thread (QEMU's multi-threaded TCG can run
+                // stale kernel text after a probe's registration; tests/hostile.rs).
+                .env("VM_TCG_THREAD", if self.smp > 1 { "single" } else { "" })
                 .arg(&log)
                 .args(chunk)
                 .status()

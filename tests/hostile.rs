@@ -233,6 +233,15 @@ fn watch_guest(
         .env("STPD", stpd_bin())
         .env("VM_SMP", "2")
         .env("VM_WORKLOAD", "1")
+        // QEMU's multi-threaded TCG can run a stale translation of code the kernel has
+        // just patched back: a CPU then takes an int3 that is no longer in memory, forever
+        // (a soft lockup at vfs_write+0, whose bytes read as a nop) or, where a kprobe on
+        // ftrace now sits, jumps to its NULL single-step slot.  Measured with the
+        // many-probes-wildcard case under the workload: 2 of 24 sessions crashed that way
+        // with a thread per vCPU, none of 60 with one thread for both.
+        .env("VM_TCG_THREAD", "single")
+        // A lockup ends the boot at once, with the stuck CPU's stack in the report.
+        .env("VM_APPEND", "softlockup_panic=1")
         .env("VM_TIMEOUT", budget.to_string())
         .arg(log)
         .args(kos)

@@ -91,6 +91,8 @@ static const struct stp_attach_ops *stp_attach_ops_of(enum stp_probe_kind kind)
 
 static struct stp_kslot *stp_kslots;
 static int stp_nkslots;
+/* Room for a pointer per slot: kprobes and kretprobes are unregistered in one batch each. */
+static void **stp_kbatch;
 
 static void stp_kprobe_warn(const struct stp_probe *p, int rc)
 {
@@ -111,7 +113,8 @@ static int stp_kprobes_register(void)
 	if (!n)
 		return 0;
 	stp_kslots = stp_alloc(sizeof(*stp_kslots) * (size_t)n);
-	if (!stp_kslots)
+	stp_kbatch = stp_alloc(sizeof(*stp_kbatch) * (size_t)n);
+	if (!stp_kslots || !stp_kbatch)
 		return -ENOMEM;
 	for (i = 0; i < STP_NPROBES; i++) {
 		const struct stp_probe *p = &stp_probes[i];
@@ -136,12 +139,44 @@ static int stp_kprobes_register(void)
 	return active;
 }
 
+/*
+ * Unregisters the registered kprobes (kind KPROBE) or kretprobes in one call: the kernel
+ * then waits for one RCU grace period in all, not one per probe (hundreds of probes from a
+ * wildcard would otherwise take seconds to detach).
+ */
+static void stp_kprobes_unregister_batch(enum stp_probe_kind kind)
+{
+	int i, n = 0;
+
+	for (i = 0; i < stp_nkslots; i++) {
+		struct stp_kslot *s = &stp_kslots[i];
+
+		if (!s->registered || s->p->kind != kind)
+			continue;
+		s->registered = 0;
+		if (kind == STP_PROBE_KPROBE)
+			stp_kbatch[n++] = &s->u.kp;
+		else
+			stp_kbatch[n++] = &s->u.krp;
+	}
+	if (!n)
+		return;
+	if (kind == STP_PROBE_KPROBE)
+		unregister_kprobes((struct kprobe **)stp_kbatch, n);
+	else
+		unregister_kretprobes((struct kretprobe **)stp_kbatch, n);
+}
+
 /* Unregisters them all and waits until no handler runs any more. */
 static void stp_kprobes_unregister(void)
 {
 	size_t k;
 	int i;
 
+	if (stp_kbatch) {
+		stp_kprobes_unregister_batch(STP_PROBE_KPROBE);
+		stp_kprobes_unregister_batch(STP_PROBE_KRETPROBE);
+	}
 	for (i = 0; i < stp_nkslots; i++) {
 		struct stp_kslot *s = &stp_kslots[i];
 
@@ -175,7 +210,9 @@ static void stp_kprobes_free(void)
 			ops->release(&stp_kslots[i]);
 	}
 	stp_free(stp_kslots);
+	stp_free(stp_kbatch);
 	stp_kslots = NULL;
+	stp_kbatch = NULL;
 	stp_nkslots = 0;
 }
 

@@ -426,7 +426,12 @@ impl<'a> Elab<'a> {
             return Var::Local(i);
         }
         if let Some(g) = self.lookup_global(s.file, name) {
-            return Var::Global(g);
+            // A tapset's own variable is never a user script's global that happens to
+            // share its name (a script's `global s` and a library function's local `s`);
+            // SystemTap's library, written mostly in C, has no such collisions.
+            if !(self.is_tapset(s.file) && !self.prog.globals[g].from_tapset) {
+                return Var::Global(g);
+            }
         }
         Var::Local(s.local(name, span, false))
     }

@@ -12,6 +12,7 @@
 # ldd lists (SystemTap's staprun and stapio, for tests/systemtap.rs).
 # VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
 # options (shell words), e.g. "-icount shift=0" for the benchmarks.
+# VM_TCG_THREAD=single runs every vCPU on one host thread (see tests/hostile.rs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log=$1
@@ -62,7 +63,7 @@ done
 # deschedules a vCPU; the clocksource watchdog then marks it unstable and flips the
 # sched_clock static key by live text patching, which under TCG has oopsed on a stale int3
 # (sched_clock_cpu, at boot, before any module was loaded).
-timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine accel=tcg -m 512 -smp "${VM_SMP:-1}" \
+timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -accel "tcg${VM_TCG_THREAD:+,thread=$VM_TCG_THREAD}" -m 512 -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 tsc=reliable ${VM_APPEND:-}" \
 	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}
