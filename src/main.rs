@@ -172,14 +172,16 @@ fn describe_kernel(kernel: &session::Kernel, arch: &str, wants_config: bool, ver
 /// True when the session can use the system call tapset (kernel runtime, and `syscall` or
 /// a family built on it, `kprocess` or `signal`, somewhere in a script or a listed point): only then
 /// is it written.
-fn wants_syscalls(cli: &Cli, scripts: &[pass1::UserScript]) -> bool {
+fn wants_syscalls(cli: &Cli, scripts: &[pass1::UserScript], positional: &[String]) -> bool {
     let uses = |t: &str| {
         ["syscall", "kprocess", "signal"]
             .iter()
             .any(|w| t.contains(w))
     };
+    // The arguments too: `probe $1` takes its point from the command line.
     cli.runtime == cli::Runtime::Kernel
         && (scripts.iter().any(|s| uses(&s.text))
+            || positional.iter().any(|a| uses(a))
             || [&cli.list, &cli.list_vars]
                 .iter()
                 .any(|l| l.as_ref().is_some_and(|p| uses(p))))
@@ -208,7 +210,7 @@ fn run() -> i32 {
     let env = session::pp_env(&cli, &kernel, positional);
     describe_kernel(&kernel, &env.arch, wants_config, cli.verbose);
     let btf = stap_kdata::BtfResolver::new(&kernel.release, userbuild::cache_root());
-    if wants_syscalls(&cli, &scripts) {
+    if wants_syscalls(&cli, &scripts, &cli.positional) {
         match tapsets::syscalls(&kernel, &btf, &tapset_files) {
             Ok(t) => tapset_files.push(t),
             Err(e) if cli.verbose >= 1 => eprintln!("Pass 1: no syscall tapset: {}", e),

@@ -551,6 +551,19 @@ impl Modules {
                     walk_from(&m.types, TargetSource::Return, At::Value(f.ret), components)
                 }
                 "$return" => Err(format!("'$return': {} returns void", f.name)),
+                // "return=VALUE", or empty for a function without a value (as SystemTap).
+                "$$return" => Ok(ResolvedTarget {
+                    source: TargetSource::Pairs(if f.ret != 0 {
+                        vec![("return".into(), TargetSource::Return)]
+                    } else {
+                        Vec::new()
+                    }),
+                    ops: Vec::new(),
+                    result: stap_sema::ir::TargetResult::String { max: 0 },
+                    c_type: "string".into(),
+                    pretty: Vec::new(),
+                    pretty_deep: Vec::new(),
+                }),
                 _ => self.entry_param(m, f, name, components),
             };
         }

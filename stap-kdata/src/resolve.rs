@@ -173,6 +173,8 @@ impl BtfResolver {
                     TargetSource::Return,
                 )])))
             }
+            // A function without a value has an empty $$return, as in SystemTap.
+            "$$return" if is_return => return Ok(string(TargetSource::Pairs(Vec::new()))),
             "$return" if is_return && ret != 0 => {
                 return walk(&k.btf, TargetSource::Return, ret, components)
             }
@@ -327,9 +329,17 @@ impl KernelResolver for BtfResolver {
                     return self.dwarf_points(point, !entry_only);
                 }
                 let found = functions(data()?, point, pat, &|f| self.forbidden(f));
+                if !self.modules.has_kernel_dwarf() {
+                    return found;
+                }
+                // A function BTF leaves out (a compiler's clone, finish_task_switch.isra.0,
+                // whose prototype changed) is in the DWARF, under its clone's symbol.
+                if let Err(e) = found {
+                    return self.dwarf_points(point, !entry_only).map_err(|_| e);
+                }
                 // Functions also take their inlined copies, as in SystemTap, when the
                 // kernel's DWARF is installed (.call and .return keep to out-of-line code).
-                if entry_only || !self.modules.has_kernel_dwarf() {
+                if entry_only {
                     return found;
                 }
                 let mut inline = point.clone();

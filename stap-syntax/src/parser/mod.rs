@@ -26,6 +26,14 @@ pub const MAX_CHAIN: usize = 10_000;
 /// How many probe points one brace-expanded point may produce.
 const MAX_EXPANSION: usize = 10_000;
 
+/// One expansion of a probe point's brace alternatives, with the `?`/`!` written on it.
+#[derive(Clone, Default)]
+struct Alternative {
+    components: Vec<Component>,
+    optional: bool,
+    sufficient: bool,
+}
+
 /// Language options that change what parses.
 #[derive(Clone, Copy, Debug)]
 pub struct ParseOptions {
@@ -562,19 +570,7 @@ impl<'a> Parser<'a> {
     fn probe_point(&mut self, out: &mut Vec<ProbePoint>) -> PResult<()> {
         let start = self.tok().span;
         let alternatives = self.component_sequence()?;
-        let mut optional = false;
-        let mut sufficient = false;
-        loop {
-            match self.peek() {
-                Tok::Question => optional = true,
-                Tok::Bang => {
-                    optional = true;
-                    sufficient = true
-                }
-                _ => break,
-            }
-            self.next();
-        }
+        let (optional, sufficient) = self.point_marks();
         let mut condition = None;
         if self.eat(Tok::KwIf) {
             self.expect(Tok::LParen, "'('")?;
@@ -582,11 +578,11 @@ impl<'a> Parser<'a> {
             self.expect(Tok::RParen, "')'")?;
         }
         let span = start.to(self.prev_span());
-        for components in alternatives {
+        for alt in alternatives {
             out.push(ProbePoint {
-                components,
-                optional,
-                sufficient,
+                components: alt.components,
+                optional: optional || alt.optional,
+                sufficient: sufficient || alt.sufficient,
                 condition: condition.clone(),
                 span,
             });
@@ -594,16 +590,40 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `a.b(1).{c,d}.e`: returns each expansion's component list.
-    fn component_sequence(&mut self) -> PResult<Vec<Vec<Component>>> {
+    /// The `?` and `!` after a probe point or one of its brace alternatives: (optional,
+    /// sufficient).
+    fn point_marks(&mut self) -> (bool, bool) {
+        let (mut optional, mut sufficient) = (false, false);
+        loop {
+            match self.peek() {
+                Tok::Question => optional = true,
+                Tok::Bang => {
+                    optional = true;
+                    sufficient = true
+                }
+                _ => return (optional, sufficient),
+            }
+            self.next();
+        }
+    }
+
+    /// `a.b(1).{c,d!}.e`: each expansion's components, with the marks its alternatives
+    /// carry (`kernel.{trace("x")!, trace("y")}` is `kernel.trace("x")!, kernel.trace("y")`).
+    fn component_sequence(&mut self) -> PResult<Vec<Alternative>> {
         self.enter()?;
-        let mut acc: Vec<Vec<Component>> = vec![Vec::new()];
+        let mut acc = vec![Alternative::default()];
         loop {
             if self.peek() == Tok::LBrace {
                 let open = self.next();
                 let mut alts = Vec::new();
                 loop {
-                    alts.extend(self.component_sequence()?);
+                    let mut these = self.component_sequence()?;
+                    let (optional, sufficient) = self.point_marks();
+                    for a in &mut these {
+                        a.optional |= optional;
+                        a.sufficient |= sufficient;
+                    }
+                    alts.extend(these);
                     if self.eat(Tok::Comma) {
                         continue;
                     }
@@ -618,7 +638,9 @@ impl<'a> Parser<'a> {
                     .flat_map(|a| {
                         alts.iter().map(move |b| {
                             let mut v = a.clone();
-                            v.extend(b.iter().cloned());
+                            v.components.extend(b.components.iter().cloned());
+                            v.optional |= b.optional;
+                            v.sufficient |= b.sufficient;
                             v
                         })
                     })
@@ -626,7 +648,7 @@ impl<'a> Parser<'a> {
             } else {
                 let c = self.component()?;
                 for a in &mut acc {
-                    a.push(c.clone());
+                    a.components.push(c.clone());
                 }
             }
             if !self.eat(Tok::Dot) {
