@@ -10,6 +10,7 @@
 #ifndef STP_PLATFORM_H
 #define STP_PLATFORM_H
 
+#include <linux/version.h>
 #include <linux/module.h>
 #include <linux/kernel.h>
 #include <linux/types.h>

@@ -981,10 +981,27 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
     let cname = &names.functions[id];
     let frame_ty = format!("stp_locals_{}", cname);
     let mut code = String::new();
+    let mut undefs = String::new();
     match &f.body {
         Body::Script(b) => {
             g.block(b)?;
             g.drop_unread_temps();
+            // An embedded-C expression in a script function reads its parameters as
+            // STAP_ARG_name, as in SystemTap (`if (%{ S_ISDIR(STAP_ARG_mode) %})`).
+            let args: Vec<String> = if g.out.contains("STAP_ARG_") {
+                f.locals
+                    .enumerate()
+                    .take(f.arity)
+                    .map(|(i, l)| format!("STAP_ARG_{} (l->{})", l.name, g.locals[i]))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for a in &args {
+                let _ = writeln!(code, "#define {}", a);
+                let name = a.split(' ').next().unwrap_or_default();
+                let _ = writeln!(undefs, "#undef {}", name);
+            }
             let _ = write!(
                 code,
                 "/* function {} at {} */\nstatic void stp_f_{}(struct context *c)\n{{\n\tstruct {} *l = &c->frames[++c->rt.nesting].f{};\n{}\n\t(void)l;\n{}",
@@ -1037,7 +1054,9 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
             );
         }
     }
-    code.push_str("out: __attribute__((unused));\n\tc->rt.nesting--;\n}\n\n");
+    code.push_str("out: __attribute__((unused));\n\tc->rt.nesting--;\n}\n");
+    code.push_str(&undefs);
+    code.push('\n');
     let frame = if let Body::Embedded { .. } = f.body {
         // Embedded functions always have a return slot (STAP_RETVALUE).
         g.frame_struct(

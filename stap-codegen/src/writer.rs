@@ -141,7 +141,10 @@ impl<'a> Writer<'a> {
              #pragma GCC diagnostic ignored \"-Wint-in-bool-context\"\n\
              #pragma GCC diagnostic ignored \"-Wbool-compare\"\n\
              #pragma GCC diagnostic ignored \"-Wbool-operation\"\n\
-             #pragma GCC diagnostic ignored \"-Wlogical-not-parentheses\"\n\n",
+             #pragma GCC diagnostic ignored \"-Wlogical-not-parentheses\"\n\
+             /* What the script's embedded C leaves unused is its own business. */\n\
+             #pragma GCC diagnostic ignored \"-Wunused-variable\"\n\
+             #pragma GCC diagnostic ignored \"-Wunused-but-set-variable\"\n\n",
         );
         self.o.push_str(
             "/* Statement prologue: where we are (for ERROR lines) and the MAXACTION budget. */\n\

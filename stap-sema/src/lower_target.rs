@@ -230,6 +230,12 @@ impl Elab<'_> {
                 }
             }
             Some(Ok(mut r)) => match &r.result {
+                // A char array is its address, as in SystemTap (kernel_string($p->comm));
+                // `$p->comm$` shows it as a string.
+                crate::ir::TargetResult::String { max } if *max > 0 && t.pretty == 0 => {
+                    r.result = crate::ir::TargetResult::Long;
+                    Some(Ok(r))
+                }
                 // `$struct$` shows its members, from its address.
                 crate::ir::TargetResult::Aggregate(_) if t.pretty > 0 && !r.pretty.is_empty() => {
                     r.result = crate::ir::TargetResult::Long;
