@@ -237,8 +237,8 @@ fn watch_guest(
         // just patched back: a CPU then takes an int3 that is no longer in memory, forever
         // (a soft lockup at vfs_write+0, whose bytes read as a nop) or, where a kprobe on
         // ftrace now sits, jumps to its NULL single-step slot.  Measured with the
-        // many-probes-wildcard case under the workload: 2 of 24 sessions crashed that way
-        // with a thread per vCPU, none of 60 with one thread for both.
+        // many-probes-wildcard case under the workload: 2 of 26 sessions crashed that way
+        // with a thread per vCPU, none of 29 with one thread for both.
         .env("VM_TCG_THREAD", "single")
         // A lockup ends the boot at once, with the stuck CPU's stack in the report.
         .env("VM_APPEND", "softlockup_panic=1")

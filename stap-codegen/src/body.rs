@@ -988,19 +988,11 @@ pub(crate) fn gen_function(t: &Tables, id: FuncId, f: &Function) -> R<Generated>
             g.drop_unread_temps();
             // An embedded-C expression in a script function reads its parameters as
             // STAP_ARG_name, as in SystemTap (`if (%{ S_ISDIR(STAP_ARG_mode) %})`).
-            let args: Vec<String> = if g.out.contains("STAP_ARG_") {
-                f.locals
-                    .enumerate()
-                    .take(f.arity)
-                    .map(|(i, l)| format!("STAP_ARG_{} (l->{})", l.name, g.locals[i]))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            for a in &args {
-                let _ = writeln!(code, "#define {}", a);
-                let name = a.split(' ').next().unwrap_or_default();
-                let _ = writeln!(undefs, "#undef {}", name);
+            if g.out.contains("STAP_ARG_") {
+                for (i, l) in f.locals.enumerate().take(f.arity) {
+                    let _ = writeln!(code, "#define STAP_ARG_{} (l->{})", l.name, g.locals[i]);
+                    let _ = writeln!(undefs, "#undef STAP_ARG_{}", l.name);
+                }
             }
             let _ = write!(
                 code,
