@@ -24,6 +24,9 @@ pub struct Case {
     /// The `pending:` line: why this translator does not yet do what SystemTap does (the
     /// case's tests are ignored: `cargo test -- --ignored` runs them).
     pub pending: Option<String>,
+    /// `needs: dwarf`: the case reads what only the kernel's DWARF says (a function BTF
+    /// leaves out); on a target kernel without it installed the case is ignored.
+    pub needs_dwarf: bool,
 }
 
 /// What the `systemtap:` line of a case says.
@@ -208,6 +211,7 @@ impl RawFile {
                 "tolerate" => c.tolerate.push(v.trim().to_string()),
                 "systemtap" => c.systemtap = Some(v.trim().to_string()),
                 "pending" => c.pending = Some(v.trim().to_string()),
+                "needs" => c.needs_dwarf = v.split_whitespace().any(|w| w == "dwarf"),
                 _ => {}
             }
         }
