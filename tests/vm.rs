@@ -233,7 +233,7 @@ fn cast_reads_members_through_the_kernels_types() {
              if (pid() == target() && $count == $1) {
                  names[kernel_string(@cast($file, \"file\")->f_path->dentry->d_name->name)]++
                  tgid_ok += @cast(task_current(), \"struct task_struct\")->tgid == pid()
-                 comms[@cast(task_current(), \"task_struct\", \"kernel<linux/sched.h>\")->comm]++
+                 comms[kernel_string(@cast(task_current(), \"task_struct\", \"kernel<linux/sched.h>\")->comm)]++
                  # autocast: through a tapset function, a local, and a script function
                  t = task_current()
                  mm = t->mm
@@ -263,7 +263,7 @@ fn tracepoint_and_marker_see_the_workloads_exec() {
         "/bin/busybox true",
         "-e",
         "probe kernel.trace(\"sched_process_exec\") {
-             if (pid() == target()) printf(\"trace %s %s\\n\", $p->comm, kernel_string($bprm->filename))
+             if (pid() == target()) printf(\"trace %s %s\\n\", kernel_string($p->comm), kernel_string($bprm->filename))
          }
          probe kernel.mark(\"sched_process_exec\") {
              if (pid() == target()) printf(\"mark %s %s\\n\", kernel_string($arg3->filename), probefunc())
