@@ -22,7 +22,7 @@ fn module_function_and_line_probes_read_dwarf_variables() {
     let m = ko.display().to_string();
     let script = format!(
         "probe module(\"{m}\").function(\"stapmod_handle\") {{
-             printf(\"handle id=%d len=%d name=%s\\n\", $req->id, $req->len, $req->name)
+             printf(\"handle id=%d len=%d name=%s\\n\", $req->id, $req->len, kernel_string($req->name))
              println($req$)
              printf(\"cast id=%d\\n\", @cast($req, \"stapmod_req\", \"{m}\")->id)
          }}
