@@ -167,14 +167,7 @@ fn p3_folds_constant_operands() {
 /// but never built into a module whose probes would silently not fire.
 #[test]
 fn p4_refuses_families_no_runtime_runs() {
-    for (script, family) in [
-        ("probe procfs(\"x\").read { printf(\"a\") }", "procfs"),
-        ("probe process.begin { printf(\"a\") }", "process"),
-        (
-            "probe netfilter.hook(\"NF_INET_LOCAL_IN\").pf(\"NFPROTO_IPV4\") { printf(\"a\") }",
-            "netfilter",
-        ),
-    ] {
+    for (script, family) in [("probe process.begin { printf(\"a\") }", "process")] {
         let c = p3(&["-p3", "-e", script]);
         assert!(c.contains("STP_PROBE_OTHER"), "{c}");
         let out = Command::new(env!("CARGO_BIN_EXE_stap"))
@@ -189,6 +182,35 @@ fn p4_refuses_families_no_runtime_runs() {
         );
         assert!(err.contains("Pass 4: compilation failed."), "{err}");
     }
+}
+
+/// A netfilter probe's table entry carries the hook, family and priority as numbers; the
+/// user runtime has no netfilter and refuses it.  procfs entries carry path, size, umask.
+#[test]
+fn netfilter_probe_table_and_user_refusal() {
+    let script = "probe netfilter.pf(\"NFPROTO_IPV6\").hook(\"NF_IP6_LOCAL_OUT\").priority(\"NF_IP6_PRI_FIRST\") { printf(\"a\") }";
+    let c = p3(&["-p3", "-e", script]);
+    assert!(c.contains(".kind = STP_PROBE_NETFILTER,"), "{c}");
+    assert!(c.contains(".nf_hook = 3,"), "{c}");
+    assert!(c.contains(".nf_pf = 10,"), "{c}");
+    assert!(c.contains(".nf_priority = -2147483648LL,"), "{c}");
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["--runtime=user", "-p4", "-e", script])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs the kernel runtime"), "{err}");
+    let c = p3(&[
+        "-p3",
+        "-e",
+        "probe procfs(\"x\").umask(0040).read.maxsize(99) { $value = \"a\" }",
+    ]);
+    assert!(c.contains(".kind = STP_PROBE_PROCFS_READ,"), "{c}");
+    assert!(c.contains(".symbol = \"x\","), "{c}");
+    assert!(c.contains(".procfs_maxsize = 99LL,"), "{c}");
+    assert!(c.contains(".procfs_umask = 32,"), "{c}");
+    assert!(c.contains("if (stp_procfs_set(&c->rt, "), "{c}");
 }
 
 /// The C of one construct: the first probe's handler only.

@@ -82,6 +82,9 @@ enum stp_probe_kind {
 	STP_PROBE_TRACEPOINT,	/* kernel.trace */
 	STP_PROBE_PERF,		/* perf.type(T).config(C) */
 	STP_PROBE_PERFMON,	/* perfmon.counter("event"): runs once, before begin */
+	STP_PROBE_NETFILTER,	/* netfilter.hook(H).pf(PF) */
+	STP_PROBE_PROCFS_READ,	/* procfs("path").read: a read of the file */
+	STP_PROBE_PROCFS_WRITE,	/* procfs("path").write: a write to it */
 	STP_PROBE_OTHER,
 };
 
@@ -94,6 +97,15 @@ struct stp_args {
 	void *regs;		/* the probe's pt_regs, or NULL */
 	uint64_t stack;		/* function entry: the stack pointer; parameters 7.. are read
 				   from the caller's frame above it only when used (0: all in v) */
+	unsigned int *verdict;	/* netfilter hooks: what the hook returns ($verdict) */
+	struct stp_procfs_buf *procfs;	/* procfs probes: the file's text ($value) */
+};
+
+/* A procfs probe's text: what was written, or what the read probe builds. */
+struct stp_procfs_buf {
+	char *data;
+	size_t cap;		/* its size: it holds cap - 1 bytes (SystemTap counts a NUL) */
+	size_t len;
 };
 
 struct stp_ctx;
@@ -115,6 +127,9 @@ struct stp_probe {
 	unsigned long addr;	/* kprobes: a raw address (.absolute), instead of the symbol */
 	int perfmon;		/* perfmon.counter: the counter's handle */
 	int64_t maxactive;	/* .return probes: .maxactive(N), or 0 */
+	int nf_hook, nf_pf, nf_priority;	/* netfilter probes */
+	int64_t procfs_maxsize;	/* procfs read probes: .maxsize(N), or 0 */
+	int procfs_umask;	/* procfs probes: .umask(N), or -1 */
 	const char *pp;		/* the probe point, for pp() */
 	const char *pn;		/* the point as the script wrote it, for pn() */
 	const char *location;	/* file:line:col of the probe */
@@ -510,6 +525,61 @@ static inline uint64_t stp_arg(const struct stp_ctx *c, int n)
 static inline uint64_t stp_retval(const struct stp_ctx *c)
 {
 	return c->args ? c->args->ret : 0;
+}
+
+/* A netfilter probe's verdict ($verdict, under -g): what its hook returns. */
+static inline uint64_t stp_verdict(const struct stp_ctx *c)
+{
+	return c->args && c->args->verdict ? *c->args->verdict : 0;
+}
+
+static inline void stp_set_verdict(const struct stp_ctx *c, int64_t v)
+{
+	if (c->args && c->args->verdict)
+		*c->args->verdict = (unsigned int)v;
+}
+
+/* procfs $value: a write probe reads what was written (as a string, truncated); a read
+   probe sets or appends to what the read returns (truncated to the file's maxsize). */
+static inline void stp_procfs_value(const struct stp_ctx *c, char *out)
+{
+	const struct stp_procfs_buf *b = c->args ? c->args->procfs : NULL;
+	size_t n = b ? b->len : 0;
+
+	if (n > MAXSTRINGLEN - 1)
+		n = MAXSTRINGLEN - 1;
+	if (n)
+		memcpy(out, b->data, n);
+	out[n] = '\0';
+}
+
+static inline int stp_procfs_append(struct stp_ctx *c, const char *s)
+{
+	struct stp_procfs_buf *b = c->args ? c->args->procfs : NULL;
+	size_t n = strlen(s);
+
+	if (!b || !b->cap)
+		return 0;
+	if (b->len + n + 1 > b->cap) {
+		/* As SystemTap: what fits is kept, and the probe fails saying what would do. */
+		size_t room = b->cap - 1 - b->len;
+
+		memcpy(b->data + b->len, s, room);
+		stp_set_errorf(c, "buffer size exceeded, consider .maxsize(%llu).",
+			       (unsigned long long)(b->len + n + 1));
+		b->len += room;
+		return -1;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+static inline int stp_procfs_set(struct stp_ctx *c, const char *s)
+{
+	if (c->args && c->args->procfs)
+		c->args->procfs->len = 0;
+	return stp_procfs_append(c, s);
 }
 
 /* DWARF register n at the probed instruction, from the registers the probe saved. */

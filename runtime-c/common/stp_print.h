@@ -125,7 +125,12 @@ struct stp_out {
 	char *buf;
 	size_t cap;
 	size_t len;
+	int faulted;		/* %m/%M: a byte could not be read, at fault */
+	uint64_t fault;
 };
+
+/* User memory, fault-safely (stp_embedded.h): for %#m and %#M. */
+static int stp_user_copy(void *dst, uint64_t addr, size_t n);
 
 static inline void stp_out_char(struct stp_out *o, char ch)
 {
@@ -342,21 +347,35 @@ static inline size_t stp_format(struct stp_out *o, const char *fmt, int nargs, c
 		}
 		case 'm':
 		case 'M': {
-			/* Raw memory (%m) or its hex dump (%M): at most precision bytes of the
-			   string, never past its end (the string may be a 1-byte literal). */
-			const char *s = ai < nargs ? args[ai++].s : "";
-			size_t len = strnlen(s, MAXSTRINGLEN);
-			size_t n = prec >= 0 && (size_t)prec < len ? (size_t)prec : len;
-			size_t i;
+			/* The memory at the address (kernel; user with #): precision bytes
+			   (default 1), raw (%m) or in hex (%M), in width.  A byte that cannot be
+			   read stops it; the caller reports the fault. */
+			uint64_t addr = ai < nargs ? (uint64_t)args[ai++].n : 0;
+			int64_t len = prec > 0 ? prec : 1;
+			int64_t shown = conv == 'M' ? 2 * len : len;
+			int64_t i;
 
-			if (conv == 'm') {
-				stp_fmt_str(o, s, n, flags, width);
-			} else {
-				for (i = 0; i < n; i++) {
-					stp_out_char(o, "0123456789abcdef"[((unsigned char)s[i]) >> 4]);
-					stp_out_char(o, "0123456789abcdef"[((unsigned char)s[i]) & 15]);
+			for (; !(flags & F_LEFT) && shown < width; width--)
+				stp_out_char(o, ' ');
+			for (i = 0; i < len && o->len < o->cap; i++) {
+				unsigned char b;
+				int bad = (flags & F_ALT) ? stp_user_copy(&b, addr + (uint64_t)i, 1)
+							  : stp_copy_nofault(&b, addr + (uint64_t)i, 1);
+
+				if (bad) {
+					o->faulted = 1;
+					o->fault = addr + (uint64_t)i;
+					break;
+				}
+				if (conv == 'm') {
+					stp_out_char(o, (char)b);
+				} else {
+					stp_out_char(o, "0123456789abcdef"[b >> 4]);
+					stp_out_char(o, "0123456789abcdef"[b & 15]);
 				}
 			}
+			for (; (flags & F_LEFT) && shown < width; width--)
+				stp_out_char(o, ' ');
 			break;
 		}
 		default:
@@ -386,6 +405,56 @@ static inline void stp_printf(struct stp_ctx *c, const char *fmt, int nargs, con
 	o.len = 0;
 	stp_format(&o, fmt, nargs, args);
 	b->len = o.len < o.cap ? o.len : o.cap;
+}
+
+/*
+ * printf and sprintf of a format with %m or %M, which read memory: a byte that cannot be
+ * read is the probe's error, and nothing is printed.  Returns nonzero then.
+ */
+static inline int stp_mem_fault(struct stp_ctx *c, const struct stp_out *o, const char *near)
+{
+	char msg[96];
+
+	if (!o->faulted)
+		return 0;
+	snprintf(msg, sizeof(msg), "read fault [man error::fault] at 0x%llx",
+		 (unsigned long long)o->fault);
+	stp_error_near(c, msg, near);
+	return -1;
+}
+
+static inline int stp_printf_mem(struct stp_ctx *c, const char *fmt, int nargs,
+				 const union stp_arg *args, const char *near)
+{
+	struct stp_pbuf *b = &stp_pbufs[c->cpu];
+	struct stp_out o = { b->data + b->len, sizeof(b->data) - b->len, 0 };
+
+	stp_format(&o, fmt, nargs, args);
+	if (stp_mem_fault(c, &o, near))
+		return -1;
+	if (o.len <= o.cap) {
+		b->len += o.len;
+		return 0;
+	}
+	stp_flush_print(c->cpu);
+	o.buf = b->data;
+	o.cap = sizeof(b->data);
+	o.len = 0;
+	stp_format(&o, fmt, nargs, args);
+	if (stp_mem_fault(c, &o, near))
+		return -1;
+	b->len = o.len < o.cap ? o.len : o.cap;
+	return 0;
+}
+
+static inline int stp_sprintf_mem(struct stp_ctx *c, char *dst, const char *fmt, int nargs,
+				  const union stp_arg *args, const char *near)
+{
+	struct stp_out o = { dst, MAXSTRINGLEN - 1, 0 };
+
+	stp_format(&o, fmt, nargs, args);
+	dst[o.len < o.cap ? o.len : o.cap] = '\0';
+	return stp_mem_fault(c, &o, near);
 }
 
 /* sprintf: into a MAXSTRINGLEN string, truncated. */

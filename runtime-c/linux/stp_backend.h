@@ -208,6 +208,7 @@ static void stp_service_stop(void)
 
 #include "stp_kprobes.h"
 #include "stp_perfmon.h"
+#include "stp_procfs.h"
 
 static void stp_run_kind(enum stp_probe_kind kind)
 {
@@ -231,6 +232,7 @@ static void stp_stop(struct work_struct *w)
 	for (i = 0; i < stp_njtimers; i++)
 		timer_delete_sync(&stp_jtimers[i]);
 	stp_kprobes_unregister();
+	stp_procfs_stop();
 	stp_run_kind(stp_shutdown_kind());
 	stp_atomic_set(&stp_session.state, STP_STOPPED);
 	for (i = 0; i < stp_ncpus(); i++)
@@ -405,6 +407,7 @@ static void stp_teardown(void)
 		proc_remove(stp_proc_dir);
 	stp_cleanup();
 	stp_kprobes_free();
+	stp_procfs_free();
 	stp_perfmon_close();
 	stp_free(stp_timers);
 	stp_free(stp_timer_probes);
@@ -462,6 +465,12 @@ static int __init stp_module_init(void)
 	if (!stp_exit_requested() && stp_kprobes_register() == -ENOMEM) {
 		mutex_unlock(&stp_stop_mutex);
 		stp_error_line("ERROR: ", "cannot allocate the kernel probes", NULL);
+		stp_request_exit();
+		return 0;
+	}
+	if (!stp_exit_requested() && stp_procfs_start()) {
+		mutex_unlock(&stp_stop_mutex);
+		stp_error_line("ERROR: ", "cannot make the procfs probes' files", NULL);
 		stp_request_exit();
 		return 0;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * stap-rs runtime: kernel probes, one attach header per kind behind a small ops table:
- * stp_attach_kprobe.h (kprobes, kretprobes), stp_attach_tracepoint.h, stp_attach_perf.h.
+ * stp_attach_kprobe.h (kprobes, kretprobes), stp_attach_tracepoint.h, stp_attach_perf.h,
+ * stp_attach_netfilter.h.
  * Each kernel probe of the probe table gets a slot holding its kind's kernel object.
  *
  * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
@@ -13,6 +14,7 @@
 #include <linux/kprobes.h>
 #include <linux/tracepoint.h>
 #include <linux/perf_event.h>
+#include <linux/netfilter.h>
 
 struct stp_perf_deferred;
 
@@ -31,12 +33,26 @@ struct stp_kslot {
 			struct perf_event **events;	/* one per CPU (nr_cpu_ids) */
 			struct stp_perf_deferred *deferred;	/* run from irq_work, per CPU */
 		} perf;
+		struct nf_hook_ops nf;
 	} u;
 };
+
+/* Every kernel probe's slot (stp_kprobes_register allocates them). */
+static struct stp_kslot *stp_kslots;
+static int stp_nkslots;
+
+static void stp_kprobe_warn(const struct stp_probe *p, int rc)
+{
+	char msg[192];
+
+	snprintf(msg, sizeof(msg), "probe %s registration error (rc %d)", p->pp, rc);
+	stp_warn(msg);
+}
 
 #include "stp_attach_kprobe.h"
 #include "stp_attach_tracepoint.h"
 #include "stp_attach_perf.h"
+#include "stp_attach_netfilter.h"
 
 /*
  * How a kind of kernel probe attaches and detaches.  prepare makes the runtime's own
@@ -76,6 +92,12 @@ static const struct stp_attach_ops stp_attach_table[] = {
 		.detach = stp_perf_detach,
 		.release = stp_perf_detach,
 	},
+	{
+		.kind = STP_PROBE_NETFILTER,
+		.attach = stp_netfilter_attach,
+		.detach = stp_netfilter_detach,
+		.sync = synchronize_net,
+	},
 };
 
 /* The ops of a probe kind, or NULL for kinds that are not kernel probes. */
@@ -89,18 +111,8 @@ static const struct stp_attach_ops *stp_attach_ops_of(enum stp_probe_kind kind)
 	return NULL;
 }
 
-static struct stp_kslot *stp_kslots;
-static int stp_nkslots;
 /* Room for a pointer per slot: kprobes and kretprobes are unregistered in one batch each. */
 static void **stp_kbatch;
-
-static void stp_kprobe_warn(const struct stp_probe *p, int rc)
-{
-	char msg[192];
-
-	snprintf(msg, sizeof(msg), "probe %s registration error (rc %d)", p->pp, rc);
-	stp_warn(msg);
-}
 
 /* Registers every kernel probe; returns how many are active. */
 static int stp_kprobes_register(void)
@@ -136,6 +148,8 @@ static int stp_kprobes_register(void)
 		s->registered = 1;
 		active++;
 	}
+	if (stp_netfilter_start())
+		return -ENOMEM;
 	return active;
 }
 
@@ -177,6 +191,7 @@ static void stp_kprobes_unregister(void)
 		stp_kprobes_unregister_batch(STP_PROBE_KPROBE);
 		stp_kprobes_unregister_batch(STP_PROBE_KRETPROBE);
 	}
+	stp_netfilter_stop();
 	for (i = 0; i < stp_nkslots; i++) {
 		struct stp_kslot *s = &stp_kslots[i];
 

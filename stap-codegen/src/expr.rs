@@ -427,6 +427,27 @@ impl Gen<'_> {
                 self.check_line();
                 Ok(t)
             }
+            // A procfs read probe's $value: what the read returns, set or appended to.
+            (AssignOp::Assign | AssignOp::Compound(BinOp::Concat), ExprKind::Target(t)) if matches!(&t.resolved, Some(Ok(res)) if res.source == TargetSource::ProcfsValue) =>
+            {
+                let rhs = self.expr(r)?;
+                let f = match op {
+                    AssignOp::Assign => "stp_procfs_set",
+                    _ => "stp_procfs_append",
+                };
+                let l = self.err_label().to_string();
+                self.line(&format!("if ({}(&c->rt, {}))", f, rhs));
+                self.line(&format!("\tgoto {};", l));
+                Ok(rhs)
+            }
+            // A netfilter probe's $verdict (-g): what the hook returns.
+            (AssignOp::Assign, ExprKind::Target(t)) if matches!(&t.resolved, Some(Ok(res)) if res.source == TargetSource::Verdict) =>
+            {
+                let rhs = self.expr(r)?;
+                let rhs = self.bake(rhs, Type::Long);
+                self.line(&format!("stp_set_verdict(&c->rt, {});", rhs));
+                Ok(rhs)
+            }
             (AssignOp::Compound(op), _) => self.compound(op, l, r, span),
             _ => Err(cg_error("this cannot be assigned", span)),
         }
@@ -558,6 +579,27 @@ impl Gen<'_> {
         let refs: Vec<&Expr> = values.iter().collect();
         let vals = self.eval_all(&refs)?;
         let arr = self.arg_array(values, &vals);
+        if reads_memory(&fmt) {
+            let near = self.near(span);
+            let l = self.err_label().to_string();
+            let (call, ret) = match to_string {
+                true => {
+                    let t = self.temp(Type::String);
+                    (format!("stp_sprintf_mem(&c->rt, {}, ", t), t)
+                }
+                false => ("stp_printf_mem(&c->rt, ".to_string(), c_long(0)),
+            };
+            self.line(&format!(
+                "if ({}{}, {}, {}, {}))",
+                call,
+                c_lit(&fmt),
+                vals.len(),
+                arr,
+                near
+            ));
+            self.line(&format!("\tgoto {};", l));
+            return Ok(ret);
+        }
         if to_string {
             let t = self.temp(Type::String);
             self.line(&format!(
@@ -667,4 +709,28 @@ pub(crate) fn paren(e: &str) -> String {
     } else {
         format!("({})", e)
     }
+}
+
+/// True when a format has `%m` or `%M`, which read memory (and so can fault).
+fn reads_memory(fmt: &str) -> bool {
+    let b = fmt.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        if b.get(i) == Some(&b'%') {
+            i += 1;
+            continue;
+        }
+        while i < b.len() && b"-+ #0123456789.*hlLqjzt".contains(&b[i]) {
+            i += 1;
+        }
+        if matches!(b.get(i), Some(b'm' | b'M')) {
+            return true;
+        }
+    }
+    false
 }

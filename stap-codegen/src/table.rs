@@ -84,9 +84,30 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
         ProbeKind::Tracepoint { name } => {
             vec![kind("TRACEPOINT"), format!(".symbol = {},", c_str(name))]
         }
+        ProbeKind::Netfilter { hook, pf, priority } => vec![
+            kind("NETFILTER"),
+            format!(".nf_hook = {},", hook),
+            format!(".nf_pf = {},", pf),
+            format!(".nf_priority = {},", c_long(*priority)),
+        ],
+        ProbeKind::Procfs {
+            path,
+            write,
+            maxsize,
+            umask,
+        } => vec![
+            kind(if *write {
+                "PROCFS_WRITE"
+            } else {
+                "PROCFS_READ"
+            }),
+            format!(".symbol = {},", c_str(path)),
+            format!(".procfs_maxsize = {},", c_long(*maxsize)),
+            format!(".procfs_umask = {},", umask),
+        ],
         // Families no runtime runs yet: sema refuses them before pass 4
         // (`stap_sema::unsupported`); -p3 still shows their entry.
-        ProbeKind::Process { .. } | ProbeKind::Procfs { .. } | ProbeKind::Netfilter { .. } => {
+        ProbeKind::Process { .. } => {
             vec![kind("OTHER")]
         }
     }

@@ -17,6 +17,8 @@ fn source(s: &TargetSource) -> String {
         TargetSource::Return => "stp_retval(&c->rt)".to_string(),
         TargetSource::DwarfReg(n) => format!("stp_dwarf_reg(&c->rt, {})", n),
         TargetSource::Const(v) => format!("(uint64_t){}", crate::body::c_long(*v)),
+        TargetSource::Verdict => "stp_verdict(&c->rt)".to_string(),
+        TargetSource::ProcfsValue => "0".to_string(),
         TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
     }
 }
@@ -29,6 +31,11 @@ impl Gen<'_> {
             return Ok("0LL".into());
         };
         let r: &ResolvedTarget = r;
+        if r.source == TargetSource::ProcfsValue {
+            let buf = self.temp(Type::String);
+            self.line(&format!("stp_procfs_value(&c->rt, {});", buf));
+            return Ok(buf);
+        }
         let near = self.near(span);
         if let TargetSource::Pairs(pairs) = &r.source {
             return Ok(self.pairs(pairs));

@@ -381,7 +381,9 @@ impl Checker<'_> {
     fn lvalue(&mut self, x: &Expr, what: &str) {
         if let (ExprKind::Target(t), Some(point), Some(f)) = (&x.kind, self.point, self.family) {
             if let TargetBase::Var(name) = &t.base {
-                if let Some(msg) = crate::families::context_var_error(f, point, name, t, true) {
+                if let Some(msg) =
+                    crate::families::context_var_error(f, point, name, t, true, self.guru)
+                {
                     self.err("sema.context-var", msg, x);
                 }
             }
@@ -592,7 +594,9 @@ impl Checker<'_> {
             }
         }
         if let (TargetBase::Var(name), Some(point), Some(f)) = (&t.base, self.point, self.family) {
-            if let Some(msg) = crate::families::context_var_error(f, point, name, t, false) {
+            if let Some(msg) =
+                crate::families::context_var_error(f, point, name, t, false, self.guru)
+            {
                 self.err("sema.context-var", msg, x);
             }
         }

@@ -32,10 +32,11 @@ pub(crate) fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
             i += 1;
         }
         match fmt.get(i) {
-            Some(b'd' | b'i' | b'u' | b'o' | b'x' | b'X' | b'p' | b'c' | b'b') => {
+            // %m and %M read memory at an address.
+            Some(b'd' | b'i' | b'u' | b'o' | b'x' | b'X' | b'p' | b'c' | b'b' | b'm' | b'M') => {
                 out.push(Type::Long)
             }
-            Some(b's' | b'm' | b'M') => out.push(Type::String),
+            Some(b's') => out.push(Type::String),
             _ => return Err("invalid or missing conversion specifier in format string".into()),
         }
         i += 1;

@@ -628,13 +628,19 @@ pub enum ProbeKind {
         path: String,
         /// A write probe (else a read probe).
         write: bool,
+        /// `.maxsize(n)`: the most bytes a read probe's `$value` holds (0: the default).
+        maxsize: i64,
+        /// `.umask(n)`: permission bits taken from the file's mode (-1: none given).
+        umask: i64,
     },
     /// `netfilter.hook("H").pf("PF")[.priority("P")]`
     Netfilter {
-        /// The hook.
-        hook: String,
-        /// The protocol family.
-        pf: String,
+        /// The hook's number (`NF_INET_LOCAL_IN` is 1).
+        hook: i64,
+        /// The protocol family's number (`NFPROTO_IPV4` is 2).
+        pf: i64,
+        /// The hook's priority (0 unless given).
+        priority: i64,
     },
 }
 
@@ -962,6 +968,11 @@ pub enum TargetSource {
     DwarfReg(u16),
     /// A constant DWARF gives as the value.
     Const(i64),
+    /// A netfilter hook's verdict (`$verdict`): what the hook returns, assignable under `-g`.
+    Verdict,
+    /// A procfs probe's `$value`: what a write probe received (read), or what a read probe
+    /// returns (assigned, or appended to with `.=`).
+    ProcfsValue,
 }
 
 /// An arithmetic step of a DWARF location expression ([`TargetOp::Arith`]).

@@ -29,6 +29,9 @@ impl Elab<'_> {
         name: &str,
         comps: &[Option<&str>],
     ) -> Result<crate::ir::ResolvedTarget, String> {
+        if f == crate::ir::Family::Netfilter {
+            return crate::families::netfilter::target(name, comps);
+        }
         if f != crate::ir::Family::Perfmon {
             return self.resolver.target(point, f, name, comps);
         }
@@ -186,6 +189,17 @@ impl Elab<'_> {
             })
             .collect();
         let resolved = match (&t.base, s.family, &s.point) {
+            // procfs's $value: the file's text (its checks are the family's).
+            (ast::TargetBase::Var(name), Some(Family::Procfs), _) if name == "$value" => {
+                Some(Ok(crate::ir::ResolvedTarget {
+                    source: crate::ir::TargetSource::ProcfsValue,
+                    ops: Vec::new(),
+                    result: crate::ir::TargetResult::String { max: 0 },
+                    c_type: "char *".into(),
+                    pretty: Vec::new(),
+                    pretty_deep: Vec::new(),
+                }))
+            }
             (ast::TargetBase::Var(name), Some(f), Some(point))
                 if f.has_target_vars() && !crate::families::context_vars_known(f, point) =>
             {

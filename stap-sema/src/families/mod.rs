@@ -9,7 +9,7 @@
 mod begin_end;
 mod dwarf;
 mod kprobe;
-mod netfilter;
+pub(crate) mod netfilter;
 mod perf;
 mod perfmon;
 mod process;
@@ -82,14 +82,15 @@ pub(crate) trait ProbeFamily: Sync {
     fn context_vars_known(&self, _point: &ProbePoint) -> bool {
         false
     }
-    /// For points whose variables are known here: why `$name` (read, or assigned when
-    /// `writing`) is not available, or `None` when it is.
+    /// Why `$name` (read, or assigned when `writing`; `guru` under `-g`) is not available,
+    /// or `None` when it is (or when the resolver decides).
     fn context_var_error(
         &self,
         _point: &ProbePoint,
         _name: &str,
         _t: &TargetExpr,
         _writing: bool,
+        _guru: bool,
     ) -> Option<String> {
         None
     }
@@ -183,16 +184,17 @@ pub(crate) fn context_vars_known(f: Family, point: &ProbePoint) -> bool {
     of(f).context_vars_known(point)
 }
 
-/// Why `$name` is not available at `point` (read, or assigned when `writing`), for points
-/// whose variables are known without debug data; `None` otherwise.
+/// Why `$name` is not available at `point` (read, or assigned when `writing`; `guru`
+/// under `-g`); `None` when it is, or when the resolver decides.
 pub(crate) fn context_var_error(
     f: Family,
     point: &ProbePoint,
     name: &str,
     t: &TargetExpr,
     writing: bool,
+    guru: bool,
 ) -> Option<String> {
-    of(f).context_var_error(point, name, t, writing)
+    of(f).context_var_error(point, name, t, writing, guru)
 }
 
 /// Whether `$name` exists at a point whose variables are known (for `@defined`).
@@ -205,7 +207,7 @@ pub(crate) fn context_var_ok(f: Family, point: &ProbePoint, name: &str) -> bool 
         resolved: None,
     };
     let writing = has(point, "read");
-    context_var_error(f, point, name, &t, writing).is_none()
+    context_var_error(f, point, name, &t, writing, false).is_none()
 }
 
 /// The probes of `prog` that `runtime` cannot run, as errors: SystemTap accepts their

@@ -96,6 +96,7 @@ impl ProbeFamily for Process {
         name: &str,
         t: &TargetExpr,
         writing: bool,
+        _guru: bool,
     ) -> Option<String> {
         if in_code(p) {
             return None;

@@ -1,6 +1,6 @@
 //! `procfs[("PATH")].read|write[.maxsize(n)]`, `.umask(n)`: a file under
 //! `/proc/systemtap/MODULE` whose reads and writes run the probe, with `$value` the
-//! text.  The kernel runtime cannot run them yet; pass 2 checks them as SystemTap does.
+//! text.  The kernel runtime runs them; the user runtime has no /proc of its own.
 
 use super::{has, num, string, BuildCx, ProbeFamily, Refusal};
 use crate::ir::{Family, ProbeKind, ProbePoint, Runtime, TargetExpr};
@@ -48,6 +48,8 @@ impl ProbeFamily for Procfs {
         Ok(ProbeKind::Procfs {
             path: path.unwrap_or_else(|| "command".to_string()),
             write: has(p, "write"),
+            maxsize: num(p, "maxsize").unwrap_or(0),
+            umask: num(p, "umask").map_or(-1, |m| m & 0o777),
         })
     }
     fn has_target_vars(&self) -> bool {
@@ -64,6 +66,7 @@ impl ProbeFamily for Procfs {
         name: &str,
         t: &TargetExpr,
         writing: bool,
+        _guru: bool,
     ) -> Option<String> {
         if name != "$value" {
             return Some(format!("procfs probes have only $value, not '{}'", name));
@@ -85,7 +88,7 @@ impl ProbeFamily for Procfs {
         }
         None
     }
-    fn runs_on(&self, _: Runtime) -> bool {
-        false
+    fn runs_on(&self, r: Runtime) -> bool {
+        r == Runtime::Kernel
     }
 }
