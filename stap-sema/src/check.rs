@@ -192,6 +192,7 @@ pub fn check(
 ) {
     check_recursion(prog, diags);
     check_foreach_mutation(prog, diags);
+    crate::families::procfs::check_paths(prog, diags);
     for f in &prog.functions {
         if let Body::Script(b) = &f.body {
             let mut c = Checker {

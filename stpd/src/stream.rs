@@ -355,6 +355,21 @@ pub fn forward(mut from: File, sink: Sink, errors: bool) -> JoinHandle<()> {
     })
 }
 
+/// Runs a script's `system()` command with `/bin/sh -c` in the background; a thread waits
+/// for it so it leaves no zombie.  A command that cannot start is a warning.
+fn run_command(cmd: &str) {
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .spawn()
+    {
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => eprintln!("WARNING: system() could not run /bin/sh: {}", e),
+    }
+}
+
 /// Starts a thread copying one stream until the module's session is done; it returns
 /// whether an `ERROR:` line went through it.
 pub fn pump(
@@ -375,6 +390,9 @@ pub fn pump(
             };
             if kind == Kind::Output {
                 sink.output(&symbols.process(&buf[..n]));
+                for cmd in symbols.take_commands() {
+                    run_command(&cmd);
+                }
                 continue;
             }
             for &b in &buf[..n] {

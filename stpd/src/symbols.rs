@@ -11,8 +11,11 @@ use crate::protocol::{STP_SYM_END, STP_SYM_START};
 
 const START: &[u8] = STP_SYM_START;
 const END: u8 = STP_SYM_END[0];
-/// The longest marker: the prefix, the key, `;`, 16 hex digits, the terminator.
-const MAX: usize = START.len() + 16 + 1 + 16 + 1;
+/// The longest command `system()` sends (MAXSTRINGLEN less its NUL).
+const MAX_COMMAND: usize = 511;
+/// The longest marker: the prefix, the key, `;`, `cmd:` and a command in hex (or 16 hex
+/// digits of an address), the terminator.
+const MAX: usize = START.len() + 16 + 1 + 4 + 2 * MAX_COMMAND + 1;
 
 /// One symbol of the running kernel: address, name, module.
 type Sym = (u64, String, Option<String>);
@@ -27,6 +30,8 @@ pub struct Symbolizer {
     table: Option<Vec<Sym>>,
     /// Where the symbols come from (tests give their own).
     source: Option<String>,
+    /// Commands `system()` sent, in order, not yet taken.
+    commands: Vec<String>,
 }
 
 /// Parses `/proc/kallsyms` text: every symbol (data ones end the functions before them),
@@ -77,6 +82,26 @@ impl Symbolizer {
             return None;
         }
         u64::from_str_radix(hex, 16).ok()
+    }
+
+    /// The command a marker's body (`KEY;cmd:HEX`) carries, if it has this session's key.
+    fn command(&self, body: &[u8]) -> Option<String> {
+        let body = std::str::from_utf8(body).ok()?;
+        let (key, rest) = body.split_once(';')?;
+        let hex = rest.strip_prefix("cmd:")?;
+        if u64::from_str_radix(key, 16).ok()? != self.key || hex.len() % 2 != 0 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect();
+        Some(String::from_utf8_lossy(&bytes?).into_owned())
+    }
+
+    /// The commands `system()` sent since the last call, in order.
+    pub fn take_commands(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.commands)
     }
 
     /// `name+0xOFF/0xSIZE [module]` for `addr`, or the bare address if no symbol holds it.
@@ -140,9 +165,14 @@ impl Symbolizer {
             }
             match rest.iter().take(MAX).position(|b| *b == END) {
                 Some(e) => {
-                    match self.address(&rest[START.len()..e]) {
-                        Some(addr) => out.extend_from_slice(self.name(addr).as_bytes()),
-                        None => out.extend_from_slice(&rest[..=e]),
+                    let body = &rest[START.len()..e];
+                    if let Some(cmd) = self.command(body) {
+                        self.commands.push(cmd);
+                    } else {
+                        match self.address(body) {
+                            Some(addr) => out.extend_from_slice(self.name(addr).as_bytes()),
+                            None => out.extend_from_slice(&rest[..=e]),
+                        }
                     }
                     i += e + 1;
                 }
@@ -187,6 +217,38 @@ mod tests {
 
     fn marker(addr: u64) -> Vec<u8> {
         marker_with(KEY, addr)
+    }
+
+    fn command_marker(key: u64, cmd: &str) -> Vec<u8> {
+        let mut m = START.to_vec();
+        m.extend_from_slice(format!("{:016x};cmd:", key).as_bytes());
+        for b in cmd.bytes() {
+            m.extend_from_slice(format!("{:02x}", b).as_bytes());
+        }
+        m.push(END);
+        m
+    }
+
+    #[test]
+    fn command_markers_are_taken_out_and_kept_in_order_across_chunks() {
+        let mut s = Symbolizer::with_symbols(KEY, Some(KALLSYMS.into()));
+        let mut stream = b"a\n".to_vec();
+        stream.extend(command_marker(KEY, "echo 'hi' > /tmp/x"));
+        stream.extend_from_slice(b"b\n");
+        stream.extend(command_marker(KEY, "true"));
+        let (one, two) = stream.split_at(20);
+        let mut out = s.process(one);
+        out.extend(s.process(two));
+        assert_eq!(out, b"a\nb\n");
+        assert_eq!(
+            s.take_commands(),
+            vec!["echo 'hi' > /tmp/x".to_string(), "true".to_string()]
+        );
+        assert!(s.take_commands().is_empty());
+        // Without the session's key, nothing is run and the bytes pass as they came.
+        let forged = command_marker(KEY ^ 1, "reboot");
+        assert_eq!(s.process(&forged), forged);
+        assert!(s.take_commands().is_empty());
     }
 
     #[test]

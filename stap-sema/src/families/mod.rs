@@ -13,7 +13,7 @@ pub(crate) mod netfilter;
 mod perf;
 mod perfmon;
 mod process;
-mod procfs;
+pub(crate) mod procfs;
 mod timer;
 mod tracepoint;
 

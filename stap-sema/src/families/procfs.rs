@@ -92,3 +92,29 @@ impl ProbeFamily for Procfs {
         r == Runtime::Kernel
     }
 }
+
+/// As SystemTap: a path has at most one read probe and one write probe.
+pub(crate) fn check_paths(
+    prog: &crate::ir::Program,
+    diags: &mut Vec<stap_syntax::diag::Diagnostic>,
+) {
+    let mut seen: Vec<(&str, bool)> = Vec::new();
+    for p in &prog.probes {
+        let ProbeKind::Procfs { path, write, .. } = &p.kind else {
+            continue;
+        };
+        if seen.contains(&(path.as_str(), *write)) {
+            diags.push(crate::elaborate::sem_error(
+                "sema.procfs-duplicate",
+                format!(
+                    "only one {} procfs probe can exist for procfs path \"{}\"",
+                    if *write { "write" } else { "read" },
+                    path
+                ),
+                p.span,
+            ));
+        } else {
+            seen.push((path.as_str(), *write));
+        }
+    }
+}
