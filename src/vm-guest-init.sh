@@ -7,6 +7,7 @@
 #   /ctl-on-ttyS1        each line the host writes to the second serial port interrupts the
 #                        running stpd (Ctrl-C in stap --vm)
 #   /modules/NAME.sh     a test scenario run instead of stpd, given the module's path
+#   /modules/NAME.stdin  stpd's standard input (else /dev/null)
 #   /workload            a busy shell loop runs per CPU meanwhile (the test tier's load)
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -37,10 +38,12 @@ for ko in /modules/*.ko; do
 	echo "=== CASE $name"
 	echo "=== STDOUT $name"
 	eval "set -- $args"
+	stdin=/dev/null
+	[ -e "/modules/$name.stdin" ] && stdin="/modules/$name.stdin"
 	if [ -e "/modules/$name.sh" ]; then
 		sh "/modules/$name.sh" "$ko" &
 	else
-		stpd --merge-stderr '=E= ' "$@" "$ko" &
+		stpd --merge-stderr '=E= ' "$@" "$ko" < "$stdin" &
 	fi
 	echo $! > /tmp/stpd.pid
 	wait $!

@@ -394,6 +394,9 @@ fn stage_case(name: &str, c: &Case, ko: &Path, stage: &Path) -> Result<(), Strin
     if !c.args.iter().any(|a| a == "-T") {
         words.push("-T 10".into());
     }
+    if let Some(i) = &c.stdin {
+        std::fs::write(stage.join(format!("{}.stdin", name)), i).map_err(|e| e.to_string())?;
+    }
     std::fs::write(stage.join(format!("{}.args", name)), words.join(" ")).map_err(|e| e.to_string())
 }
 

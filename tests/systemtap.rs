@@ -148,7 +148,8 @@ fn scenario(run_args: &[String]) -> String {
         .collect();
     format!(
         "mount -t debugfs none /sys/kernel/debug 2>/dev/null\n\
-         timeout -s INT 60 /usr/bin/staprun {} > /tmp/st.out 2> /tmp/st.err\n\
+         in=\"${{1%.ko}}.stdin\"; [ -e \"$in\" ] || in=/dev/null\n\
+         timeout -s INT 60 /usr/bin/staprun {} < \"$in\" > /tmp/st.out 2> /tmp/st.err\n\
          rc=$?\n\
          echo '=== HEX'\n\
          od -An -tx1 -v /tmp/st.out\n\
@@ -175,6 +176,10 @@ fn run_all(
                 scenario(&split_args(c).1),
             )
             .map_err(|e| e.to_string())?;
+            if let Some(i) = &c.stdin {
+                std::fs::write(stage.path().join(format!("{}.stdin", name)), i)
+                    .map_err(|e| e.to_string())?;
+            }
             kos.push(staged);
         }
     }

@@ -18,7 +18,6 @@
 #include <linux/mutex.h>
 #include <linux/uaccess.h>
 
-#define STP_PROCFS_ROOT "systemtap"
 /* $value's size when the probe gives no .maxsize: SystemTap's default. */
 #define STP_PROCFS_SIZE MAXSTRINGLEN
 /* The largest .maxsize taken (a buffer per open file). */
@@ -44,14 +43,22 @@ static struct stp_procfs_file *stp_procfs_files;
 static int stp_nprocfs;
 static char stp_procfs_name[96];	/* "systemtap/MODULE", once made */
 
+/* Runs the file's probes of p's kind (the input probes' file has several write probes). */
 static void stp_procfs_run(const struct stp_probe *p, struct stp_procfs_buf *b)
 {
 	struct stp_args a = { .procfs = b };
+	int i;
 
-	/* The probe's context is this CPU's: the CPU must not change under it. */
-	preempt_disable();
-	stp_run_probe_args(p, &a);
-	preempt_enable();
+	for (i = 0; i < STP_NPROBES; i++) {
+		const struct stp_probe *q = &stp_probes[i];
+
+		if (q->kind != p->kind || strcmp(q->symbol, p->symbol))
+			continue;
+		/* The probe's context is this CPU's: the CPU must not change under it. */
+		preempt_disable();
+		stp_run_probe_args(q, &a);
+		preempt_enable();
+	}
 }
 
 static int stp_procfs_open(struct inode *inode, struct file *f)
@@ -217,9 +224,9 @@ static int stp_procfs_start(void)
 		if (p->kind != STP_PROBE_PROCFS_READ && !write)
 			continue;
 		pf = stp_procfs_file_of(p->symbol);
-		if (write)
+		if (write && !pf->write)
 			pf->write = p;
-		else
+		else if (!write && !pf->read)
 			pf->read = p;
 		if (p->procfs_maxsize > 0)
 			pf->size = (size_t)min_t(int64_t, p->procfs_maxsize, STP_PROCFS_MAX_SIZE);

@@ -8,7 +8,10 @@
  * gives "<state> <readers>\n", the state one of the STP_STATE_* words; writing
  * STP_CTL_EXIT stops the session.  Addresses for stpd to name travel in the output as
  * STP_SYM_START KEY ";" ADDR STP_SYM_END, KEY and ADDR in hex, KEY the module parameter
- * STP_SYM_KEY_PARAM that stpd picks at random.
+ * STP_SYM_KEY_PARAM that stpd picks at random.  A command for system() travels the same
+ * way as KEY ";cmd:" HEX(COMMAND); stpd runs it with /bin/sh -c.  procfs probes' files are
+ * under /proc/<STP_PROCFS_ROOT>/<module>/; when STP_STDIN_FILE is there (input probes),
+ * stpd writes its standard input into it, one character per write.
  */
 #ifndef STP_PROTOCOL_H
 #define STP_PROTOCOL_H
@@ -24,5 +27,7 @@
 #define STP_SYM_START "\x1b]stp-sym;"
 #define STP_SYM_END "\a"
 #define STP_SYM_KEY_PARAM "stp_sym_key"
+#define STP_PROCFS_ROOT "systemtap"
+#define STP_STDIN_FILE "__stdin"
 
 #endif /* STP_PROTOCOL_H */

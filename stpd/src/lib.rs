@@ -227,6 +227,7 @@ fn supervise(
         stream::pump(out, sink.clone(), stream::Kind::Output, tx.clone(), sym_key),
         stream::pump(err, sink.clone(), stream::Kind::Errors, tx.clone(), sym_key),
     ];
+    stream::feed_stdin(name);
     {
         let tx = tx.clone();
         std::thread::spawn(move || loop {

@@ -29,6 +29,16 @@ mod tests {
         assert_eq!(STP_SYM_START, b"\x1b]stp-sym;");
         assert_eq!(STP_SYM_END, b"\x07");
         assert_eq!(text(STP_SYM_KEY_PARAM), "stp_sym_key");
+        assert_eq!(text(STP_PROCFS_ROOT), "systemtap");
+        assert_eq!(text(STP_STDIN_FILE), "__stdin");
+    }
+
+    /// The input probes write-probe the file stpd feeds.
+    #[test]
+    fn the_input_tapset_uses_the_stdin_file() {
+        let tapset = include_str!("../../tapsets/input.stp");
+        let want = format!("procfs(\"{}\").write", text(STP_STDIN_FILE));
+        assert_eq!(tapset.matches(&want).count(), 2);
     }
 
     /// The marker the tapset writes (kernel.stp's stp_print_frame, from the same

@@ -355,6 +355,35 @@ pub fn forward(mut from: File, sink: Sink, errors: bool) -> JoinHandle<()> {
     })
 }
 
+/// Feeds stpd's standard input to the module's input probes, one character per write to
+/// its `/proc/systemtap/MODULE/__stdin`, when the script has them; a thread reads until
+/// the end of the input or until the file goes (the session ended).
+pub fn feed_stdin(module: &str) {
+    use std::io::{Read, Write};
+    let path = std::path::Path::new("/proc")
+        .join(crate::protocol::text(crate::protocol::STP_PROCFS_ROOT))
+        .join(module)
+        .join(crate::protocol::text(crate::protocol::STP_STDIN_FILE));
+    let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            for b in &buf[..n] {
+                if file.write_all(std::slice::from_ref(b)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}
+
 /// Runs a script's `system()` command with `/bin/sh -c` in the background; a thread waits
 /// for it so it leaves no zombie.  A command that cannot start is a warning.
 fn run_command(cmd: &str) {

@@ -3,7 +3,7 @@
 # installed) under QEMU (TCG) with a busybox initramfs holding the
 # given modules, and writes the serial console to LOG.  Usage: boot.sh LOG MODULE.ko...
 # Each MODULE may have a MODULE.args file beside it (stpd's options, shell words), or a
-# MODULE.sh scenario that the guest runs instead of stpd.
+# MODULE.sh scenario that the guest runs instead of stpd, and a MODULE.stdin file, its stdin.
 # VM_WORKLOAD=1 keeps every guest CPU busy with a shell loop meanwhile.
 # STPD names the stpd binary to put in the guest (with the libraries ldd lists).
 # VM_APPEND adds kernel command-line arguments (nokaslr, say).
@@ -53,6 +53,8 @@ for ko in "$@"; do
 	[ -f "$args" ] && cp "$args" "$work/root/modules/"
 	scenario="${ko%.ko}.sh"
 	[ -f "$scenario" ] && cp "$scenario" "$work/root/modules/"
+	stdin="${ko%.ko}.stdin"
+	[ -f "$stdin" ] && cp "$stdin" "$work/root/modules/"
 done
 [ -n "${VM_WORKLOAD:-}" ] && touch "$work/root/workload"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"

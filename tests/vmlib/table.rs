@@ -27,6 +27,8 @@ pub struct Case {
     /// `needs: dwarf`: the case reads what only the kernel's DWARF says (a function BTF
     /// leaves out); on a target kernel without it installed the case is ignored.
     pub needs_dwarf: bool,
+    /// `--- stdin`: what the runner's standard input reads (kernel tier; else /dev/null).
+    pub stdin: Option<String>,
 }
 
 /// What the `systemtap:` line of a case says.
@@ -68,7 +70,10 @@ impl Case {
     /// The hash a recording is made for: the script and the arguments (FNV-1a, 64 bits).
     pub fn hash(&self) -> String {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let text = format!("{}\0{}", self.script, self.args.join(" "));
+        let mut text = format!("{}\0{}", self.script, self.args.join(" "));
+        if let Some(i) = &self.stdin {
+            text.push_str(&format!("\0{}", i));
+        }
         for b in text.bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -219,6 +224,7 @@ impl RawFile {
             match sec.as_str() {
                 "script" => c.script = text.clone(),
                 "stdout" => c.stdout = Some(text.clone()),
+                "stdin" => c.stdin = Some(text.clone()),
                 "stderr" => c.stderr = Some(text.clone()),
                 "stderr contains" | SYSTEMTAP_STDERR => c
                     .stderr_contains

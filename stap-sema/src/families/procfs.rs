@@ -93,7 +93,8 @@ impl ProbeFamily for Procfs {
     }
 }
 
-/// As SystemTap: a path has at most one read probe and one write probe.
+/// As SystemTap: a path has at most one read probe and one write probe (but `__stdin`,
+/// the input probes' file, has any number of write probes).
 pub(crate) fn check_paths(
     prog: &crate::ir::Program,
     diags: &mut Vec<stap_syntax::diag::Diagnostic>,
@@ -103,6 +104,9 @@ pub(crate) fn check_paths(
         let ProbeKind::Procfs { path, write, .. } = &p.kind else {
             continue;
         };
+        if path == "__stdin" && *write {
+            continue;
+        }
         if seen.contains(&(path.as_str(), *write)) {
             diags.push(crate::elaborate::sem_error(
                 "sema.procfs-duplicate",
