@@ -397,6 +397,20 @@ pub fn generate(
         );
     }
     out.push_str("\tdefault: STAP_RETVALUE[0] = '\\0'; break;\n\t}\n%}\n");
+    out.push_str(
+        "/**\n * sfunction syscall_name - The name of a system call\n * @num: its number\n *\n * Description: \"\" for a number no call has.\n */\nfunction syscall_name:string (num:long) { return __syscall_name(num) }\n\n",
+    );
+    out.push_str(
+        "/**\n * sfunction syscall_num - The number of a system call\n * @name: its name\n *\n * Description: -1 for a name no call has.\n */\nfunction syscall_num:long (name:string) %{ /* pure */ /* unprivileged */\n\tSTAP_RETVALUE = -1;\n",
+    );
+    for (nr, n) in &names {
+        let _ = writeln!(
+            out,
+            "\tif (!strcmp(STAP_ARG_name, \"{}\"))\n\t\tSTAP_RETVALUE = {};",
+            n, nr
+        );
+    }
+    out.push_str("%}\n");
     out
 }
 

@@ -52,7 +52,7 @@ static void stp_procfs_run(const struct stp_probe *p, struct stp_procfs_buf *b)
 	for (i = 0; i < STP_NPROBES; i++) {
 		const struct stp_probe *q = &stp_probes[i];
 
-		if (q->kind != p->kind || strcmp(q->symbol, p->symbol))
+		if (q->kind != p->kind || !q->symbol || !p->symbol || strcmp(q->symbol, p->symbol))
 			continue;
 		/* The probe's context is this CPU's: the CPU must not change under it. */
 		preempt_disable();
