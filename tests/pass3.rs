@@ -193,7 +193,7 @@ fn netfilter_probe_table_and_user_refusal() {
     assert!(c.contains(".kind = STP_PROBE_NETFILTER,"), "{c}");
     assert!(c.contains(".nf_hook = 3,"), "{c}");
     assert!(c.contains(".nf_pf = 10,"), "{c}");
-    assert!(c.contains(".nf_priority = -2147483648LL,"), "{c}");
+    assert!(c.contains(".nf_priority = -2147483648,"), "{c}");
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .args(["--runtime=user", "-p4", "-e", script])
         .output()

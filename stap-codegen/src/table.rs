@@ -88,7 +88,7 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             kind("NETFILTER"),
             format!(".nf_hook = {},", hook),
             format!(".nf_pf = {},", pf),
-            format!(".nf_priority = {},", c_long(*priority)),
+            format!(".nf_priority = {},", priority),
         ],
         ProbeKind::Procfs {
             path,

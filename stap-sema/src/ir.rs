@@ -635,12 +635,13 @@ pub enum ProbeKind {
     },
     /// `netfilter.hook("H").pf("PF")[.priority("P")]`
     Netfilter {
-        /// The hook's number (`NF_INET_LOCAL_IN` is 1).
-        hook: i64,
-        /// The protocol family's number (`NFPROTO_IPV4` is 2).
-        pf: i64,
-        /// The hook's priority (0 unless given).
-        priority: i64,
+        /// The hook's number (`NF_INET_LOCAL_IN` is 1), as C: a number, or under `-g`
+        /// any C identifier the script named.
+        hook: String,
+        /// The protocol family's number (`NFPROTO_IPV4` is 2), as C (the same way).
+        pf: String,
+        /// The hook's priority (0 unless given), as C (the same way).
+        priority: String,
     },
 }
 

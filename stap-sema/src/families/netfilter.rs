@@ -81,13 +81,22 @@ const PRIORITIES: &[(&str, i64)] = &[
 /// The target variables read from what the hook got, in the runtime's argument order.
 const VARS: &[&str] = &["$hooknum", "$skb", "$in", "$out", "$okfn"];
 
-/// A name from `table`, or a number (any number only under `-g`).
-fn value(table: &[(&str, i64)], s: &str, guru: bool, range: (i64, i64)) -> Option<i64> {
+/// A name from `table`, or a number (any number only under `-g`), as the C the probe
+/// table gets; under `-g` another C identifier too, as SystemTap passes it to the compiler
+/// (a macro the script's embedded C defines, say).
+fn value(table: &[(&str, i64)], s: &str, guru: bool, range: (i64, i64)) -> Option<String> {
     if let Some((_, v)) = table.iter().find(|(n, _)| *n == s) {
-        return Some(*v);
+        return Some(v.to_string());
     }
-    let n = s.trim().parse::<i64>().ok()?;
-    (guru || (range.0..=range.1).contains(&n)).then_some(n)
+    if let Ok(n) = s.trim().parse::<i64>() {
+        return (guru || (range.0..=range.1).contains(&n)).then(|| n.to_string());
+    }
+    let ident = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (guru && ident).then(|| s.to_string())
 }
 
 impl ProbeFamily for Netfilter {
@@ -121,12 +130,14 @@ impl ProbeFamily for Netfilter {
             ));
         };
         let priority = match string(p, "priority") {
-            None => 0,
+            None => "0".to_string(),
             Some(s) => {
                 let range = (i32::MIN as i64, i32::MAX as i64);
-                match value(PRIORITIES, &s, cx.guru, range)
-                    .filter(|v| range.0 <= *v && *v <= range.1)
-                {
+                let fits = |v: &String| {
+                    v.parse::<i64>()
+                        .map_or(true, |n| range.0 <= n && n <= range.1)
+                };
+                match value(PRIORITIES, &s, cx.guru, range).filter(fits) {
                     Some(v) => v,
                     None => {
                         return Err(Refusal::soft(
