@@ -259,6 +259,36 @@ static inline int stp_kread(struct stp_ctx *c, uint64_t *v, int size, int sign, 
 	return 0;
 }
 
+/*
+ * Guru-mode writes to target variables: `size` bytes of v (little-endian, its low ones)
+ * at the address, fault-safely; a bad address is a runtime error, never an oops.
+ */
+static inline int stp_kwrite(struct stp_ctx *c, uint64_t addr, int size, int64_t v, const char *near)
+{
+	uint64_t u = (uint64_t)v;
+
+	if ((size != 1 && size != 2 && size != 4 && size != 8) ||
+	    stp_store_nofault(addr, &u, (size_t)size)) {
+		stp_set_errorf(c, "kernel write fault at 0x%016llx (addr)", (unsigned long long)addr);
+		c->last_stmt = near;
+		return -1;
+	}
+	return 0;
+}
+
+/* A guru-mode write to a parameter ($param = v): what the probed function gets from here
+   on, in its register (the first six), and what later reads in this probe see. */
+static inline void stp_set_arg(struct stp_ctx *c, int n, int64_t v)
+{
+	struct stp_args *a = (struct stp_args *)c->args;
+
+	if (!a || n < 0 || n >= 6)
+		return;
+	a->v[n] = (uint64_t)v;
+	if (a->regs)
+		stp_platform_set_arg_reg(a->regs, n, (uint64_t)v);
+}
+
 /* Target variables: the string (a char array) at addr, at most max bytes. */
 static inline int stp_kread_string(struct stp_ctx *c, char *dst, uint64_t addr, size_t max,
 				   const char *near)

@@ -301,6 +301,22 @@ static inline int64_t stp_monotonic_ns(void)
 	return ktime_get_ns();
 }
 
+/* Sets the register of parameter n (0..5: di si dx cx r8 r9, x86-64's calling convention). */
+static inline void stp_platform_set_arg_reg(void *regs, int n, uint64_t v)
+{
+	struct pt_regs *r = regs;
+
+	switch (n) {
+	case 0: r->di = v; break;
+	case 1: r->si = v; break;
+	case 2: r->dx = v; break;
+	case 3: r->cx = v; break;
+	case 4: r->r8 = v; break;
+	case 5: r->r9 = v; break;
+	default: break;
+	}
+}
+
 /*
  * DWARF register n (x86-64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip) at the
  * probed instruction, for module locals and parameters located by DWARF.

@@ -269,6 +269,14 @@ static inline int64_t stp_monotonic_ns(void)
 	return stp_time_ns(CLOCK_MONOTONIC);
 }
 
+/* Parameters' registers exist only at kernel probes. */
+static inline void stp_platform_set_arg_reg(void *regs, int n, uint64_t v)
+{
+	(void)regs;
+	(void)n;
+	(void)v;
+}
+
 /* DWARF registers exist only at kernel probes (module locals). */
 static inline uint64_t stp_platform_dwarf_reg(void *regs, int n)
 {

@@ -448,6 +448,13 @@ impl Gen<'_> {
                 self.line(&format!("stp_set_verdict(&c->rt, {});", rhs));
                 Ok(rhs)
             }
+            // Guru mode (pass 2 checked): a kernel target variable.
+            (AssignOp::Assign, ExprKind::Target(t)) if matches!(t.resolved, Some(Ok(_))) => {
+                let rhs = self.expr(r)?;
+                let rhs = self.bake(rhs, Type::Long);
+                self.target_store(t, &rhs, span)?;
+                Ok(rhs)
+            }
             (AssignOp::Compound(op), _) => self.compound(op, l, r, span),
             _ => Err(cg_error("this cannot be assigned", span)),
         }

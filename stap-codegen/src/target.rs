@@ -254,4 +254,56 @@ impl Gen<'_> {
         }
         Ok(())
     }
+
+    /// A guru-mode `$target = value` (a long): a parameter's register, or the bytes of a
+    /// member or element in memory, written fault-safely.
+    pub(crate) fn target_store(&mut self, t: &TargetExpr, rhs: &str, span: Span) -> R<()> {
+        let Some(Ok(r)) = &t.resolved else {
+            return Err(crate::cg_error("this cannot be assigned", span));
+        };
+        if r.result != TargetResult::Long || t.pretty > 0 || t.addressof {
+            return Err(crate::cg_error(
+                "only a number can be assigned to a target variable",
+                span,
+            ));
+        }
+        if r.ops.is_empty() {
+            return match r.source {
+                TargetSource::Param(n) => {
+                    self.line(&format!("stp_set_arg(&c->rt, {}, {});", n, rhs));
+                    Ok(())
+                }
+                _ => Err(crate::cg_error("this cannot be assigned", span)),
+            };
+        }
+        // The value's last load, then at most narrowing: its address is what comes before.
+        let last = r
+            .ops
+            .iter()
+            .rposition(|o| matches!(o, TargetOp::Load { .. }));
+        let Some(i) = last.filter(|i| {
+            r.ops[i + 1..]
+                .iter()
+                .all(|o| matches!(o, TargetOp::Narrow { .. }))
+        }) else {
+            return Err(crate::cg_error(
+                "this target variable (a register value or a bitfield) cannot be assigned",
+                span,
+            ));
+        };
+        let TargetOp::Load { size, .. } = r.ops[i] else {
+            unreachable!()
+        };
+        let near = self.near(span);
+        let u = self.decl_temp("uint64_t ", "u", "0");
+        self.line(&format!("{} = {};", u, source(&r.source)));
+        self.target_ops(t, &r.ops[..i], &u, &near)?;
+        let l = self.err_label().to_string();
+        self.line(&format!(
+            "if (stp_kwrite(&c->rt, {}, {}, {}, {}))",
+            u, size, rhs, near
+        ));
+        self.line(&format!("\tgoto {};", l));
+        Ok(())
+    }
 }
