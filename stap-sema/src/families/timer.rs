@@ -124,11 +124,23 @@ impl ProbeFamily for Profile {
         Family::TimerProfile
     }
     fn patterns(&self) -> &'static [&'static str] {
-        &["timer.profile", "timer.profile.tick"]
+        &[
+            "timer.profile",
+            "timer.profile.tick",
+            "timer.profile.freq.hz(n)",
+        ]
     }
-    fn build(&self, _: &ProbePoint, _: &BuildCx) -> Result<ProbeKind, Refusal> {
+    /// Every tick on every CPU, or `.freq.hz(N)`: N times a second on every CPU.
+    fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
+        let period = match super::num(p, "hz") {
+            Some(hz) => {
+                check_range("hz", hz, cx.span)?;
+                TimerPeriod::Ns(1_000_000_000 / hz)
+            }
+            None => TimerPeriod::Jiffies(1),
+        };
         Ok(ProbeKind::Timer {
-            period: TimerPeriod::Jiffies(1),
+            period,
             randomize: 0,
             per_cpu: true,
         })
