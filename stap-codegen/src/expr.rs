@@ -586,7 +586,7 @@ impl Gen<'_> {
         let refs: Vec<&Expr> = values.iter().collect();
         let vals = self.eval_all(&refs)?;
         let arr = self.arg_array(values, &vals);
-        if reads_memory(&fmt) {
+        if stap_sema::reads_memory(&fmt) {
             let near = self.near(span);
             let l = self.err_label().to_string();
             let (call, ret) = match to_string {
@@ -716,28 +716,4 @@ pub(crate) fn paren(e: &str) -> String {
     } else {
         format!("({})", e)
     }
-}
-
-/// True when a format has `%m` or `%M`, which read memory (and so can fault).
-fn reads_memory(fmt: &str) -> bool {
-    let b = fmt.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'%' {
-            i += 1;
-            continue;
-        }
-        i += 1;
-        if b.get(i) == Some(&b'%') {
-            i += 1;
-            continue;
-        }
-        while i < b.len() && b"-+ #0123456789.*hlLqjzt".contains(&b[i]) {
-            i += 1;
-        }
-        if matches!(b.get(i), Some(b'm' | b'M')) {
-            return true;
-        }
-    }
-    false
 }

@@ -4,6 +4,19 @@ use crate::ir::Type;
 
 /// One conversion of a printf format: the argument types it consumes.
 pub(crate) fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
+    parse(fmt, &mut Vec::new())
+}
+
+/// True when a format (one pass 2 accepted) has `%m` or `%M`, which read memory at an
+/// address and so can fault.
+pub fn reads_memory(fmt: &str) -> bool {
+    let mut convs = Vec::new();
+    let _ = parse(fmt.as_bytes(), &mut convs);
+    convs.iter().any(|c| matches!(c, b'm' | b'M'))
+}
+
+/// The argument types of a format's conversions; each conversion's letter goes to `convs`.
+fn parse(fmt: &[u8], convs: &mut Vec<u8>) -> Result<Vec<Type>, String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < fmt.len() {
@@ -39,6 +52,7 @@ pub(crate) fn format_args(fmt: &[u8]) -> Result<Vec<Type>, String> {
             Some(b's') => out.push(Type::String),
             _ => return Err("invalid or missing conversion specifier in format string".into()),
         }
+        convs.push(fmt[i]);
         i += 1;
     }
     Ok(out)

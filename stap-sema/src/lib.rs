@@ -11,6 +11,7 @@
 mod autocast;
 pub(crate) mod check;
 mod check_format;
+pub use check_format::reads_memory;
 mod display;
 mod elaborate;
 mod families;
