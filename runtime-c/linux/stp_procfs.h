@@ -173,17 +173,21 @@ static int stp_procfs_dir_made(int upto, const char *path, size_t len)
 static int stp_procfs_make(struct proc_dir_entry *dir, int i)
 {
 	const struct stp_procfs_file *pf = &stp_procfs_files[i];
-	char rel[MAXSTRINGLEN];
 	const char *p;
 
 	for (p = strchr(pf->path, '/'); p; p = strchr(p + 1, '/')) {
 		size_t len = (size_t)(p - pf->path);
+		char *rel;
+		struct proc_dir_entry *made;
 
-		if (len >= sizeof(rel) || stp_procfs_dir_made(i, pf->path, len))
+		if (stp_procfs_dir_made(i, pf->path, len))
 			continue;
-		memcpy(rel, pf->path, len);
-		rel[len] = '\0';
-		if (!proc_mkdir(rel, dir))
+		rel = kstrndup(pf->path, len, GFP_KERNEL);
+		if (!rel)
+			return -ENOMEM;
+		made = proc_mkdir(rel, dir);
+		kfree(rel);
+		if (!made)
 			return -ENOMEM;
 	}
 	if (!proc_create_data(pf->path, pf->mode, dir, &stp_procfs_ops, (void *)pf))
