@@ -17,7 +17,7 @@ declare -A MIN=(
     [semko]=${MIN_SEMKO:-177}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
-    [buildok]=${MIN_BUILDOK:-172}
+    [buildok]=${MIN_BUILDOK:-177}
     [buildko]=${MIN_BUILDKO:-5}
 )
 

@@ -83,7 +83,7 @@ stage "cargo build --release"
 cargo build --release --workspace --all-targets
 
 stage "cargo test --release (kernel $first: ${KVER[$first]})"
-STAP_TEST_KVER=${KVER[$first]} within 30 cargo test --release --workspace
+STAP_TEST_KVER=${KVER[$first]} within 40 cargo test --release --workspace
 
 # Generated scripts (fuzz/scriptgen): every one pass 2 accepts must build in both backends
 # with -Werror and run on the user runtime; a minute here, ten by hand (fuzz/README.md).
