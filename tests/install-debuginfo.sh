@@ -6,7 +6,7 @@
 # (MODULES, under /usr/lib/debug/lib/modules/KVER/).  The package's other 5 GB of module
 # debug files are not unpacked.  Downloading the 860 MB package and unpacking takes about
 # half a minute.
-MODULES=${MODULES:-"kernel/fs/xfs/xfs.ko kernel/fs/nfs/nfsv3.ko"}
+MODULES=${MODULES:-"kernel/fs/xfs/xfs.ko kernel/fs/nfs/nfsv3.ko kernel/fs/nfs/nfs.ko kernel/fs/nfs/nfsv4.ko kernel/fs/nfsd/nfsd.ko kernel/net/sunrpc/sunrpc.ko"}
 set -euo pipefail
 if [ -z "${KVERS:-}" ]; then
     KVERS=$(for b in /usr/lib/modules/*/build; do [ -d "$b" ] && basename "$(dirname "$b")"; done || true)
