@@ -146,6 +146,7 @@ fn regex_lite_port() -> impl Fn(&str) -> String {
 /// `nfsd.create`, `nfsd.unlink`, `nfsd.rename` and `nfsd.dispatch`; recorded by running
 /// 4.8 in this scenario).  The return probes (`retstr`, nfsderror()) are ours alone: 4.8's
 /// nfsderror does not compile against 6.1 (it names NFSERR_EAGAIN, which 6.1 dropped).
+/// `fh` keeps its type from nfsd's DWARF, as SystemTap's nfsd-trace.stp example needs.
 #[test]
 fn nfsd_tapset_sees_the_servers_operations() {
     let script = r#"
@@ -167,6 +168,11 @@ probe nfsd.create {
 }
 probe nfsd.rename {
 	ev[sprintf("%s %s %s->%s [%s]", name, client_ip, filename, tname, argstr)]++
+}
+probe nfsd.proc4.lookup {
+	/* fh carries its type (struct svc_fh, from nfsd's DWARF) to the script: nfsd-trace.stp */
+	seen[sprintf("lookup in %s (%s)", d_name(fh->fh_dentry),
+		     task_dentry_path(task_current(), fh->fh_dentry, fh->fh_export->ex_path->mnt))] = 1
 }
 probe nfsd.dispatch {
 	seen[sprintf("%s %s prog=%d version=%d proto=%d", name, client_ip, prog, version, proto)] = 1
@@ -209,6 +215,7 @@ nfsd.rename 127.0.0.1:PORT w.bin->w2.bin [w.bin to w2.bin]: 1
 nfsd.rename.return NFS_OK: 1
 nfsd.unlink 127.0.0.1:PORT file=w2.bin len=6 [name: w2.bin]: 1
 nfsd.unlink.return NFS_OK: 1
+lookup in / (/exp)
 nfsd.dispatch 127.0.0.1:PORT prog=100003 version=4 proto=6
 ";
     assert_eq!(out, want);

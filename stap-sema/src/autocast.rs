@@ -46,6 +46,15 @@ fn pointee(c_type: &str) -> Option<String> {
     Some(t.trim().to_string())
 }
 
+/// The kernel module a probe point names (`module("nfsd").function(...)`), if any.
+fn point_module(s: &Scope) -> Option<String> {
+    let first = s.point.as_ref()?.components.first()?;
+    match (&first.name[..], &first.arg) {
+        ("module", Some(PointArg::String(m))) => Some(m.clone()),
+        _ => None,
+    }
+}
+
 /// The `return e` expressions of a body.
 fn returns<'b>(b: &'b Block, out: &mut Vec<&'b Expr>) {
     crate::visit::each_stmt(b, &mut |s| {
@@ -65,8 +74,15 @@ impl Elab<'_> {
                 {
                     Some((ty.clone(), module.clone()))
                 }
-                (_, Some(Ok(r))) if r.result == TargetResult::Long && t.pretty == 0 => {
-                    pointee(&r.c_type).map(|p| (p, None))
+                (base, Some(Ok(r))) if r.result == TargetResult::Long && t.pretty == 0 => {
+                    // The type lives where the value's type came from: a cast's module,
+                    // or for `$var` the module the probe point names (its DWARF).
+                    let module = match base {
+                        TargetBase::Cast { module, .. } => module.clone(),
+                        TargetBase::Var(_) => point_module(s),
+                        _ => None,
+                    };
+                    pointee(&r.c_type).map(|p| (p, module))
                 }
                 _ => None,
             },
