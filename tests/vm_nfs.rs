@@ -85,7 +85,7 @@ fn nfs_extra(dir: &Path) -> Vec<PathBuf> {
 
 /// Runs `script` (which prints its findings in an end probe) while the guest does the NFS
 /// workload; its output, with the client's port numbers (which differ per run) taken out.
-fn run_nfs(module: &str, script: &str) -> String {
+fn run_nfs(module: &str, script: &str, more_work: &str) -> String {
     let debug = format!(
         "/usr/lib/debug/lib/modules/{}/kernel/fs/nfsd/nfsd.ko",
         kver()
@@ -104,6 +104,7 @@ fn run_nfs(module: &str, script: &str) -> String {
          while ! lsmod | grep -q '^{module} '; do sleep 1; done\n\
          sleep 2\n\
          . /extra/workload.sh\n\
+         {more_work}\n\
          sleep 1\n\
          kill -INT $pid\n\
          wait $pid\n\
@@ -189,7 +190,7 @@ probe end {
 		printf("%s\n", k)
 }
 "#;
-    let out = run_nfs("nfsd_tapset", script);
+    let out = run_nfs("nfsd_tapset", script, "");
     let want = "\
 nfsd.create 127.0.0.1:PORT file=dir len=3 type=16384 [name: dir type: 040000 (ISDIR)]: 1
 nfsd.create.return NFS_OK: 1
@@ -219,4 +220,75 @@ lookup in / (/exp)
 nfsd.dispatch 127.0.0.1:PORT prog=100003 version=4 proto=6
 ";
     assert_eq!(out, want);
+}
+
+/// The nfs client tapsets (nfs.fop.*, nfs.aop.*, nfs.proc.*) on the same workload, against
+/// what the workload did: 2 writes of a page each (pages 0 and 1) sent as one 8192-byte
+/// FILE_SYNC WRITE, a READ of the 6-byte file the server wrote, the rename, the remove and
+/// the failed lookup, all to 127.0.0.1 over TCP (6) with NFSv4.  SystemTap 4.8 is no
+/// reference here: on 6.1 its nfs.fop.read_iter faults, its server_ip reads garbage
+/// ("36.112.249.95"), its page_index is -1 and its nfs.proc4.lookup/remove/read_done do not
+/// resolve.  A `dd` reads the file again, through the cached dentry, which calls the file's
+/// open operation (the first open is an atomic open, which does not), and with read(2):
+/// 6.12's `cat` reads with sendfile(2), which NFS serves without read_iter.
+#[test]
+fn nfs_client_tapset_sees_the_clients_operations() {
+    let script = r#"
+global ev
+probe nfs.fop.open, nfs.fop.read_iter, nfs.fop.write_iter {
+	ev[sprintf("%s file=%s", name, file_name)] = 1
+}
+probe nfs.fop.read_iter, nfs.fop.write_iter {
+	ev[sprintf("%s [%s]", name, argstr)]++
+}
+probe nfs.aop.write_begin, nfs.aop.write_end {
+	ev[sprintf("%s size=%d offset=%d to=%d index=%d", name, size, offset, to, page_index)]++
+}
+probe nfs.proc.entries {
+	ev[sprintf("%s %s prot=%d v%d [%s]", name, server_ip, prot, version, argstr)]++
+}
+probe nfs.proc4.read_done, nfs.proc4.write_done {
+	ev[sprintf("%s count=%d", name, count)]++
+}
+probe nfs.fop.return, nfs.aop.return, nfs.proc.return {
+	ev[sprintf("%s %s", name, retstr)] = 1
+}
+probe end {
+	foreach (k+ in ev)
+		printf("%s: %d\n", k, ev[k])
+}
+"#;
+    let out = run_nfs(
+        "nfs_tapset",
+        script,
+        "dd if=/mnt/file of=/dev/null bs=64k 2>/dev/null",
+    );
+    let want = [
+        "nfs.aop.write_begin size=4096 offset=0 to=4096 index=0: 1",
+        "nfs.aop.write_begin size=4096 offset=4096 to=8192 index=1: 1",
+        "nfs.aop.write_begin.return 0: 1",
+        "nfs.aop.write_end size=4096 offset=0 to=4096 index=0: 1",
+        "nfs.aop.write_end size=4096 offset=4096 to=8192 index=1: 1",
+        "nfs.aop.write_end.return 4096: 1",
+        "nfs.fop.open file=file: 1",
+        "nfs.fop.read_iter file=file: 1",
+        "nfs.fop.read_iter.return 6: 1",
+        "nfs.fop.write_iter [4096, 0]: 1",
+        "nfs.fop.write_iter [4096, 4096]: 1",
+        "nfs.fop.write_iter file=w.bin: 1",
+        "nfs.fop.write_iter.return 4096: 1",
+        "nfs.proc.rename 127.0.0.1 prot=6 v4 [w.bin to w2.bin]: 1",
+        "nfs.proc.rename.return 0: 1",
+        "nfs.proc4.lookup 127.0.0.1 prot=6 v4 [nothere]: 1",
+        "nfs.proc4.lookup.return -2: 1",
+        "nfs.proc4.read_done count=6: 1",
+        "nfs.proc4.read_setup 127.0.0.1 prot=6 v4 [4096,0]: 1",
+        "nfs.proc4.remove 127.0.0.1 prot=6 v4 [w2.bin]: 1",
+        "nfs.proc4.remove.return 0: 1",
+        "nfs.proc4.write_done count=8192: 1",
+        "nfs.proc4.write_setup 127.0.0.1 prot=6 v4 [8192,0,2]: 1",
+    ];
+    for w in want {
+        assert!(out.lines().any(|l| l == w), "no line {w:?} in:\n{out}");
+    }
 }
