@@ -1,6 +1,10 @@
 //! Embeds the tapset library (`tapsets/`) and the C runtime (`runtime-c/`) into `stap`.
 
 use std::fmt::Write;
+
+#[allow(dead_code)]
+#[path = "src/tapset_scan.rs"]
+mod tapset_scan;
 use std::path::{Path, PathBuf};
 
 fn walk_ext(dir: &Path, out: &mut Vec<PathBuf>, exts: &[&str]) {
@@ -51,6 +55,26 @@ fn embed(dir: &Path, exts: &[&str], name: &str, doc: &str, file: &str) {
     std::fs::write(out, src).unwrap();
 }
 
+/// Writes `$OUT_DIR/tapset_index.rs`: for each embedded tapset file, in `EMBEDDED`'s order,
+/// what it defines and mentions (`src/tapset_scan.rs`), so `stap` need not scan its own
+/// library at run time.
+fn index_tapsets(dir: &Path) {
+    let mut files = Vec::new();
+    walk_ext(dir, &mut files, &["stp", "stpm"]);
+    let mut src = String::from(
+        "/// What each file of `EMBEDDED` defines and mentions (same order).\n\
+         pub static EMBEDDED_INDEX: &[(&[&str], &[&str])] = &[\n",
+    );
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let s = tapset_scan::scan(&text);
+        writeln!(src, "    (&{:?}, &{:?}),", s.defines, s.mentions).unwrap();
+    }
+    src.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("tapset_index.rs");
+    std::fs::write(out, src).unwrap();
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     embed(
@@ -60,6 +84,7 @@ fn main() {
         "The embedded tapset library",
         "tapsets.rs",
     );
+    index_tapsets(&root.join("tapsets"));
     embed(
         &root.join("runtime-c"),
         &["h", "c"],

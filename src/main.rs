@@ -11,6 +11,8 @@ mod pass2;
 mod report;
 mod session;
 mod syscall_tapset;
+mod tapset_index;
+mod tapset_scan;
 mod tapsets;
 mod userbuild;
 mod vm;
@@ -200,9 +202,26 @@ fn run() -> i32 {
     };
     // The kernel configuration is read only when something can test it (`CONFIG_*`).
     let mut tapset_files = tapsets::collect(&cli.include);
-    let wants_config = scripts.iter().any(|s| s.text.contains("CONFIG_"))
-        || tapset_files.iter().any(|t| t.text.contains("CONFIG_"))
-        || positional.iter().any(|a| a.contains("CONFIG_"));
+    // Pass 1 parses only the library files the session reaches (tapset_index.rs).
+    let mut roots: Vec<String> = scripts.iter().map(|s| s.text.clone()).collect();
+    roots.extend(positional.iter().cloned());
+    for pattern in [&cli.list, &cli.list_vars].into_iter().flatten() {
+        roots.push(format!("probe {} {{}}", pattern));
+    }
+    let keep_all = cli.dump_functions || cli.dump_probe_aliases || cli.dump_probe_types;
+    let needed = |files: &[tapsets::TapsetFile], roots: &[String]| {
+        if keep_all {
+            return vec![true; files.len()];
+        }
+        let roots: Vec<&str> = roots.iter().map(|r| r.as_str()).collect();
+        tapset_index::Index::new(files).needed(&roots)
+    };
+    let mut mask = needed(&tapset_files, &roots);
+    let wants_config = roots.iter().any(|r| r.contains("CONFIG_"))
+        || tapset_files
+            .iter()
+            .zip(&mask)
+            .any(|(t, m)| *m && t.text.contains("CONFIG_"));
     let kernel = match target_kernel(&cli, wants_config) {
         Ok(k) => k,
         Err(code) => return code,
@@ -212,11 +231,17 @@ fn run() -> i32 {
     let btf = stap_kdata::BtfResolver::new(&kernel.release, userbuild::cache_root());
     if wants_syscalls(&cli, &scripts, &cli.positional) {
         match tapsets::syscalls(&kernel, &btf, &tapset_files) {
-            Ok(t) => tapset_files.push(t),
+            Ok(t) => {
+                roots.push(t.text.clone());
+                tapset_files.push(t);
+                mask = needed(&tapset_files, &roots);
+            }
             Err(e) if cli.verbose >= 1 => eprintln!("Pass 1: no syscall tapset: {}", e),
             Err(_) => {}
         }
     }
+
+    let tapset_files = tapset_index::keep(tapset_files, &mask);
 
     // Pass 1.  The session's data lives until the process exits: it is never dropped
     // (ManuallyDrop), which saves freeing every AST node one by one at the end.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/tapsets.rs"));
+include!(concat!(env!("OUT_DIR"), "/tapset_index.rs"));
 
 /// One tapset file: its name (for diagnostics) and text.
 #[derive(Debug, Clone)]
@@ -12,6 +13,9 @@ pub struct TapsetFile {
     pub name: String,
     /// The text.
     pub text: String,
+    /// What it defines and mentions, when `build.rs` indexed it (the embedded library):
+    /// the tapset index then need not scan it (`tapset_index.rs`).
+    pub index: Option<(&'static [&'static str], &'static [&'static str])>,
 }
 
 impl TapsetFile {
@@ -65,6 +69,7 @@ fn read_dir_files(dir: &Path, files: &mut Vec<TapsetFile>) {
             files.push(TapsetFile {
                 name: p.display().to_string(),
                 text: text_of(bytes),
+                index: None,
             });
         }
     }
@@ -80,10 +85,13 @@ pub fn collect(include: &[String]) -> Vec<TapsetFile> {
                 read_dir_files(&dir, &mut files);
             }
         }
-        None => files.extend(EMBEDDED.iter().map(|(name, text)| TapsetFile {
-            name: format!("tapsets/{}", name),
-            text: text.to_string(),
-        })),
+        None => files.extend(EMBEDDED.iter().zip(EMBEDDED_INDEX).map(
+            |((name, text), (defines, mentions))| TapsetFile {
+                name: format!("tapsets/{}", name),
+                text: text.to_string(),
+                index: Some((defines, mentions)),
+            },
+        )),
     }
     for dir in include {
         read_dir_files(Path::new(dir), &mut files);
@@ -116,5 +124,6 @@ pub fn syscalls(
             &|f| data.function(f).is_some(),
             &hand,
         ),
+        index: None,
     })
 }

@@ -14,10 +14,10 @@ declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
     [semok]=${MIN_SEMOK:-80}
-    [semko]=${MIN_SEMKO:-177}
+    [semko]=${MIN_SEMKO:-184}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
-    [buildok]=${MIN_BUILDOK:-177}
+    [buildok]=${MIN_BUILDOK:-184}
     [buildko]=${MIN_BUILDKO:-5}
 )
 
