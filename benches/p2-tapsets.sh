@@ -7,6 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/against-systemtap.sh
+# SystemTap 4.8 resolves syscall.* through the kernel's DWARF: take a kernel that
+# has its debug vmlinux installed (tests/install-debuginfo.sh) when the target has none;
+# the oldest such: 4.8 does not resolve syscall.* on 6.12 (sysc_arch_prctl.stp).
+if [ ! -f "/usr/lib/debug/boot/vmlinux-$KVER" ]; then
+    for d in $(ls -v -r /usr/lib/debug/boot/vmlinux-* 2>/dev/null); do
+        k=${d#/usr/lib/debug/boot/vmlinux-}
+        [ -d "/usr/lib/modules/$k/build" ] && KVER=$k
+    done
+fi
+echo "p2-tapsets: kernel $KVER" >&2
 one='probe begin { printf("%d\n", pid()) }'
 all='global calls probe syscall.*, syscall.*.return { calls[name]++ }'
 # A warm cache, as in use: the first run of each writes it.

@@ -60,17 +60,21 @@ impl<'a> Index<'a> {
     pub fn needed(&self, roots: &[&str]) -> Vec<bool> {
         let root_scans: Vec<Scan<'_>> = roots.iter().map(|r| scan(r)).collect();
         let everything = root_scans.iter().any(|s| s.wildcard_point);
+        // Parsed: every macro library and unindexed file.  Reached: what a file mentions
+        // selects more (the roots, unindexed files, and every file a reached name is
+        // defined in; a macro library's names count once one of its macros is used).
         let mut chosen: Vec<bool> = self
             .files
             .iter()
             .map(|t| everything || t.is_macro_file() || t.index.is_none())
             .collect();
+        let mut reached: Vec<bool> = self.files.iter().map(|t| t.index.is_none()).collect();
         let mut seen: HashSet<&str> = HashSet::new();
         let mut work: Vec<&str> = Vec::new();
         for s in &root_scans {
             work.extend(s.mentions.iter().copied());
         }
-        for (f, _) in chosen.iter().enumerate().filter(|(_, c)| **c) {
+        for (f, _) in reached.iter().enumerate().filter(|(_, r)| **r) {
             work.extend(self.scans[f].mentions.iter().copied());
         }
         while let Some(name) = work.pop() {
@@ -78,7 +82,8 @@ impl<'a> Index<'a> {
                 continue;
             }
             for &f in self.by_name.get(name).map(|v| v.as_slice()).unwrap_or(&[]) {
-                if !chosen[f] {
+                if !reached[f] {
+                    reached[f] = true;
                     chosen[f] = true;
                     work.extend(self.scans[f].mentions.iter().copied());
                 }
@@ -153,6 +158,18 @@ mod tests {
         });
         let got = select(&["probe begin {}"], with_user);
         assert_eq!(names(&got), ["d.stp", "m.stpm", "dir/u.stp"]);
+    }
+
+    #[test]
+    fn a_macro_selects_what_its_body_mentions_once_used() {
+        let lib = vec![
+            file("m.stpm", "@define mac(x) %( fz(@x) %)"),
+            file("z.stp", "function fz(x) { return x }"),
+        ];
+        let got = select(&["probe begin { print(@mac(1)) }"], lib.clone());
+        assert_eq!(names(&got), ["m.stpm", "z.stp"]);
+        let got = select(&["probe begin { print(1) }"], lib);
+        assert_eq!(names(&got), ["m.stpm"]);
     }
 
     #[test]

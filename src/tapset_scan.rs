@@ -54,7 +54,8 @@ fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
 /// What a file defines (names) and mentions (identifiers), and whether a probe point in it
 /// starts with a wildcard.
 pub struct Scan<'a> {
-    /// The names it defines: functions, globals, first components of probe aliases.
+    /// The names it defines: functions, globals, first components of probe aliases,
+    /// macros.
     pub defines: Vec<&'a str>,
     /// Every identifier it mentions, sorted, once each.
     pub mentions: Vec<&'a str>,
@@ -87,6 +88,12 @@ pub fn scan(text: &str) -> Scan<'_> {
                         }
                     }
                     "probe" => probe_header(&toks[i + 1..], &mut s),
+                    // `@define NAME`: a macro (a `.stpm` file's are used everywhere).
+                    "define" if i > 0 && toks[i - 1] == Tok::Punct(b'@') => {
+                        if let Some(Tok::Ident(n)) = toks.get(i + 1) {
+                            s.defines.push(n);
+                        }
+                    }
                     _ => {}
                 }
                 // `global a, b, c`: the names after commas, up to the next declaration.
