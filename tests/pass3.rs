@@ -167,7 +167,7 @@ fn p3_folds_constant_operands() {
 /// but never built into a module whose probes would silently not fire.
 #[test]
 fn p4_refuses_families_no_runtime_runs() {
-    for (script, family) in [("probe process.begin { printf(\"a\") }", "process")] {
+    for (script, family) in [("probe process.syscall { printf(\"a\") }", "process.syscall")] {
         let c = p3(&["-p3", "-e", script]);
         assert!(c.contains("STP_PROBE_OTHER"), "{c}");
         let out = Command::new(env!("CARGO_BIN_EXE_stap"))

@@ -85,7 +85,22 @@ enum stp_probe_kind {
 	STP_PROBE_NETFILTER,	/* netfilter.hook(H).pf(PF) */
 	STP_PROBE_PROCFS_READ,	/* procfs("path").read: a read of the file */
 	STP_PROBE_PROCFS_WRITE,	/* procfs("path").write: a write to it */
+	STP_PROBE_PROCESS,	/* process.begin, .end, .thread.begin, .thread.end */
 	STP_PROBE_OTHER,
+};
+
+/* A process probe's event, and which processes it watches. */
+enum stp_proc_event {
+	STP_PROC_BEGIN,
+	STP_PROC_END,
+	STP_PROC_THREAD_BEGIN,
+	STP_PROC_THREAD_END,
+};
+
+enum stp_proc_filter {
+	STP_PROC_ANY,		/* every user process; with -c/-x, the target and its descendants */
+	STP_PROC_PID,		/* the process proc_pid */
+	STP_PROC_PATH,		/* processes running the executable at symbol */
 };
 
 /* What a kernel probe saw: the function's parameters (or the tracepoint's arguments) and,
@@ -99,6 +114,7 @@ struct stp_args {
 				   from the caller's frame above it only when used (0: all in v) */
 	unsigned int *verdict;	/* netfilter hooks: what the hook returns ($verdict) */
 	struct stp_procfs_buf *procfs;	/* procfs probes: the file's text ($value) */
+	void *task;		/* process probes: the task the probe is about (stp_set_task) */
 };
 
 /* A procfs probe's text: what was written, or what the read probe builds. */
@@ -130,6 +146,8 @@ struct stp_probe {
 	int nf_hook, nf_pf, nf_priority;	/* netfilter probes */
 	int64_t procfs_maxsize;	/* procfs read probes: .maxsize(N), or 0 */
 	int procfs_umask;	/* procfs probes: .umask(N), or -1 */
+	int proc_event, proc_filter;	/* process probes (enum stp_proc_event, _filter) */
+	int64_t proc_pid;	/* process probes: the pid of STP_PROC_PID */
 	const char *pp;		/* the probe point, for pp() */
 	const char *pn;		/* the point as the script wrote it, for pn() */
 	const char *location;	/* file:line:col of the probe */
@@ -724,7 +742,13 @@ static inline void stp_run_claimed(struct stp_ctx *c, const struct stp_probe *p,
 	if (unlikely(!(++c->ovl_hits & (STP_OVERLOAD_SAMPLE - 1))) && !c->interruptible)
 		c->ovl_t0 = stp_ovl_clock();
 #endif
-	p->handler(c);
+	if (unlikely(args && args->task)) {
+		stp_set_task(args->task);
+		p->handler(c);
+		stp_set_task(NULL);
+	} else {
+		p->handler(c);
+	}
 	if (p->unlock)
 		p->unlock(c);
 	stp_flush_print(c->cpu);

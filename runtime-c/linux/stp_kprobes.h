@@ -2,7 +2,7 @@
 /*
  * stap-rs runtime: kernel probes, one attach header per kind behind a small ops table:
  * stp_attach_kprobe.h (kprobes, kretprobes), stp_attach_tracepoint.h, stp_attach_perf.h,
- * stp_attach_netfilter.h.
+ * stp_attach_netfilter.h, stp_attach_process.h.
  * Each kernel probe of the probe table gets a slot holding its kind's kernel object.
  *
  * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
@@ -15,6 +15,7 @@
 #include <linux/tracepoint.h>
 #include <linux/perf_event.h>
 #include <linux/netfilter.h>
+#include <linux/path.h>
 
 struct stp_perf_deferred;
 
@@ -34,6 +35,12 @@ struct stp_kslot {
 			struct stp_perf_deferred *deferred;	/* run from irq_work, per CPU */
 		} perf;
 		struct nf_hook_ops nf;
+		struct {
+			struct path path;	/* the executable (STP_PROC_PATH), held */
+			struct inode *inode;
+			int bit;		/* its bit in stp_proc_seen's masks */
+			int held;
+		} proc;
 	} u;
 };
 
@@ -53,6 +60,7 @@ static void stp_kprobe_warn(const struct stp_probe *p, int rc)
 #include "stp_attach_tracepoint.h"
 #include "stp_attach_perf.h"
 #include "stp_attach_netfilter.h"
+#include "stp_attach_process.h"
 
 /*
  * How a kind of kernel probe attaches and detaches.  prepare makes the runtime's own
@@ -97,6 +105,13 @@ static const struct stp_attach_ops stp_attach_table[] = {
 		.attach = stp_netfilter_attach,
 		.detach = stp_netfilter_detach,
 		.sync = synchronize_net,
+	},
+	{
+		.kind = STP_PROBE_PROCESS,
+		.attach = stp_process_attach,
+		.detach = stp_process_detach,
+		.sync = tracepoint_synchronize_unregister,
+		.release = stp_process_release,
 	},
 };
 
@@ -148,7 +163,7 @@ static int stp_kprobes_register(void)
 		s->registered = 1;
 		active++;
 	}
-	if (stp_netfilter_start())
+	if (stp_netfilter_start() || stp_process_start())
 		return -ENOMEM;
 	return active;
 }
@@ -192,6 +207,7 @@ static void stp_kprobes_unregister(void)
 		stp_kprobes_unregister_batch(STP_PROBE_KRETPROBE);
 	}
 	stp_netfilter_stop();
+	stp_process_stop();
 	for (i = 0; i < stp_nkslots; i++) {
 		struct stp_kslot *s = &stp_kslots[i];
 
@@ -224,6 +240,7 @@ static void stp_kprobes_free(void)
 		if (ops->release)
 			ops->release(&stp_kslots[i]);
 	}
+	stp_process_free();
 	stp_free(stp_kslots);
 	stp_free(stp_kbatch);
 	stp_kslots = NULL;

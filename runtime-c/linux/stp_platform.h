@@ -397,24 +397,45 @@ static void stp_on_exit_requested(void);
 static void stp_output_write(const char *buf, size_t len);
 static void stp_error_write(const char *buf, size_t len);
 
+/*
+ * The task a probe is about: current, except in a process.begin or thread.begin probe,
+ * which runs in the parent of the new task (or, for the tasks already running when the
+ * session starts, in the module's start) and is about the new task.  The runtime sets it
+ * for this CPU while such a probe's handler runs (its context is claimed, so nothing
+ * else runs a handler on this CPU meanwhile).
+ */
+static DEFINE_PER_CPU(struct task_struct *, stp_task_of_probe);
+
+static inline struct task_struct *stp_task(void)
+{
+	struct task_struct *t = this_cpu_read(stp_task_of_probe);
+
+	return t ? t : current;
+}
+
+static inline void stp_set_task(void *t)
+{
+	this_cpu_write(stp_task_of_probe, t);
+}
+
 static inline int64_t stp_pid(void)
 {
-	return current->tgid;
+	return stp_task()->tgid;
 }
 
 static inline int64_t stp_tid(void)
 {
-	return current->pid;
+	return stp_task()->pid;
 }
 
 static inline int64_t stp_uid(void)
 {
-	return from_kuid_munged(&init_user_ns, current_uid());
+	return from_kuid_munged(&init_user_ns, task_uid(stp_task()));
 }
 
 static inline void stp_execname(char *buf, size_t len)
 {
-	strscpy(buf, current->comm, len);
+	strscpy(buf, stp_task()->comm, len);
 }
 
 static inline uint64_t stp_random(void)

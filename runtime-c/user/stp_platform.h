@@ -334,6 +334,12 @@ static inline void stp_error_write(const char *buf, size_t len)
 	stp_write_fd(2, buf, len);
 }
 
+/* The task a probe is about: always the program itself here (no process probes). */
+static inline void stp_set_task(void *t)
+{
+	(void)t;
+}
+
 /* Identity of the current process (the probe runs in the stap process itself). */
 static inline int64_t stp_pid(void)
 {

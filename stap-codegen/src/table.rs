@@ -105,7 +105,38 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             format!(".procfs_maxsize = {},", c_long(*maxsize)),
             format!(".procfs_umask = {},", umask),
         ],
-        // Families no runtime runs yet: sema refuses them before pass 4
+        ProbeKind::Process {
+            event:
+                event @ (ProcessEvent::Begin
+                | ProcessEvent::End
+                | ProcessEvent::ThreadBegin
+                | ProcessEvent::ThreadEnd),
+            filter,
+        } => {
+            let event = match event {
+                ProcessEvent::Begin => "BEGIN",
+                ProcessEvent::End => "END",
+                ProcessEvent::ThreadBegin => "THREAD_BEGIN",
+                _ => "THREAD_END",
+            };
+            let mut f = vec![
+                kind("PROCESS"),
+                format!(".proc_event = STP_PROC_{},", event),
+            ];
+            match filter {
+                ProcessFilter::Any => f.push(".proc_filter = STP_PROC_ANY,".to_string()),
+                ProcessFilter::Pid(pid) => {
+                    f.push(".proc_filter = STP_PROC_PID,".to_string());
+                    f.push(format!(".proc_pid = {},", c_long(*pid)));
+                }
+                ProcessFilter::Path(path) => {
+                    f.push(".proc_filter = STP_PROC_PATH,".to_string());
+                    f.push(format!(".symbol = {},", c_str(path)));
+                }
+            }
+            f
+        }
+        // Points no runtime runs yet: sema refuses them before pass 4
         // (`stap_sema::unsupported`); -p3 still shows their entry.
         ProbeKind::Process { .. } => {
             vec![kind("OTHER")]

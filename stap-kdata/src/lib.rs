@@ -22,6 +22,7 @@ mod resolve;
 mod source;
 pub mod syscalls;
 mod trace_systems;
+pub mod user;
 mod walk;
 
 pub use resolve::BtfResolver;

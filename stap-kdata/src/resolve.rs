@@ -418,6 +418,17 @@ impl KernelResolver for BtfResolver {
                 }
                 Ok(found)
             }
+            // A lifecycle point's executable, found as SystemTap finds it.
+            (Family::Process, ["process", "begin" | "end" | "thread", ..]) => {
+                match string_arg(&point.components[0]) {
+                    Some(name) => Ok(vec![with_arg(
+                        point,
+                        0,
+                        &crate::user::find_executable(name),
+                    )]),
+                    None => Ok(vec![point.clone()]),
+                }
+            }
             _ => NoKernelData.resolve(point, family),
         }
     }

@@ -23,10 +23,25 @@ fn unread_globals(prog: &Program) -> Vec<GlobalId> {
             targets.insert(&**b as *const Expr);
         }
     };
-    let mut collect = |e: &Expr| match &e.kind {
-        ExprKind::Assign(_, l, _) => mark(l, &mut targets),
-        ExprKind::IncDec { operand, .. } => mark(operand, &mut targets),
-        _ => {}
+    // An assignment or ++/-- whose value an enclosing expression uses (`y = ++n`) reads
+    // its target too, as in SystemTap.
+    let mut used: HashSet<*const Expr> = HashSet::new();
+    for b in &bodies {
+        visit::block(b, &mut |e| {
+            for c in visit::children(e) {
+                used.insert(c as *const Expr);
+            }
+        });
+    }
+    let mut collect = |e: &Expr| {
+        if used.contains(&(e as *const Expr)) {
+            return;
+        }
+        match &e.kind {
+            ExprKind::Assign(_, l, _) => mark(l, &mut targets),
+            ExprKind::IncDec { operand, .. } => mark(operand, &mut targets),
+            _ => {}
+        }
     };
     for b in &bodies {
         visit::block(b, &mut collect);

@@ -549,6 +549,18 @@ pub enum ProcessEvent {
     Code,
 }
 
+/// Which processes a `process.*` lifecycle probe watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessFilter {
+    /// Every user process, or, when the session has a target (`-c`/`-x`, known when it
+    /// runs), the target and its descendants.
+    Any,
+    /// The process with this id (`process(PID)`).
+    Pid(i64),
+    /// Processes running this executable (`process("PATH")`, absolute when it was found).
+    Path(String),
+}
+
 /// What a derived probe attaches to, validated: built once by its family in pass 2, so no
 /// later pass reads a probe point's component names or units.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -621,6 +633,8 @@ pub enum ProbeKind {
     Process {
         /// The event.
         event: ProcessEvent,
+        /// Which processes.
+        filter: ProcessFilter,
     },
     /// `procfs[("PATH")].read|write`
     Procfs {

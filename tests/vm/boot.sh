@@ -22,7 +22,10 @@ kver=$(target_kernel)
 is_static_elf /bin/busybox || { echo "boot.sh: /bin/busybox is not a static program (install busybox-static)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
+# /bin is usr/bin, as on Debian: stap finds process("/bin/busybox") at /usr/bin/busybox,
+# and the guest's programs run from that path too.
+mkdir -p "$work/root/usr/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
+ln -s usr/bin "$work/root/bin"
 cp /bin/busybox "$work/root/bin/busybox"
 stpd=${STPD:?set STPD to the stpd binary}
 cp "$stpd" "$work/root/bin/stpd"

@@ -96,6 +96,11 @@ pub(crate) trait ProbeFamily: Sync {
     }
     /// True when generated code for this family runs on `runtime`.
     fn runs_on(&self, runtime: Runtime) -> bool;
+    /// True when `runtime` runs a probe of this family attached to `kind` (by default,
+    /// when it runs the family).
+    fn runs_kind(&self, runtime: Runtime, _kind: &ProbeKind) -> bool {
+        self.runs_on(runtime)
+    }
 }
 
 /// Every family.
@@ -216,7 +221,7 @@ pub(crate) fn context_var_ok(f: Family, point: &ProbePoint, name: &str) -> bool 
 pub fn unsupported(prog: &crate::ir::Program, runtime: Runtime) -> Vec<Diagnostic> {
     prog.probes
         .iter()
-        .filter(|p| !of(p.family).runs_on(runtime))
+        .filter(|p| !of(p.family).runs_kind(runtime, &p.kind))
         .map(|p| {
             sem_error(
                 "sema.runtime-unsupported",
@@ -227,7 +232,12 @@ pub fn unsupported(prog: &crate::ir::Program, runtime: Runtime) -> Vec<Diagnosti
                         Runtime::Kernel => "kernel",
                         Runtime::User => "user-space",
                     },
-                    p.point.components[0].name
+                    p.point
+                        .components
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".")
                 ),
                 p.span,
             )

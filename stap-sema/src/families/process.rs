@@ -1,9 +1,12 @@
 //! `process[("PATH"|PID)].*`: process and thread lifecycle, system calls, and points in
-//! user code.  The kernel runtime cannot run them yet (user-space probing is its own
-//! issue); pass 2 checks them as SystemTap does.
+//! user code.  The kernel runtime runs the lifecycle probes (`.begin`, `.end`,
+//! `.thread.begin`, `.thread.end`); the others pass pass 2, checked as SystemTap does, and
+//! are refused before pass 4.
 
 use super::{has, BuildCx, ProbeFamily, Refusal};
-use crate::ir::{Family, ProbeKind, ProbePoint, ProcessEvent, Runtime, TargetExpr};
+use crate::ir::{
+    Family, PointArg, ProbeKind, ProbePoint, ProcessEvent, ProcessFilter, Runtime, TargetExpr,
+};
 
 /// The process family.
 pub(crate) struct Process;
@@ -80,7 +83,12 @@ impl ProbeFamily for Process {
         } else {
             ProcessEvent::End
         };
-        Ok(ProbeKind::Process { event })
+        let filter = match &p.components[0].arg {
+            Some(PointArg::Number(n)) => ProcessFilter::Pid(*n),
+            Some(PointArg::String(s)) => ProcessFilter::Path(s.clone()),
+            None => ProcessFilter::Any,
+        };
+        Ok(ProbeKind::Process { event, filter })
     }
     fn has_target_vars(&self) -> bool {
         true
@@ -126,5 +134,19 @@ impl ProbeFamily for Process {
     }
     fn runs_on(&self, _: Runtime) -> bool {
         false
+    }
+    /// The kernel runs the lifecycle events.
+    fn runs_kind(&self, runtime: Runtime, kind: &ProbeKind) -> bool {
+        runtime == Runtime::Kernel
+            && matches!(
+                kind,
+                ProbeKind::Process {
+                    event: ProcessEvent::Begin
+                        | ProcessEvent::End
+                        | ProcessEvent::ThreadBegin
+                        | ProcessEvent::ThreadEnd,
+                    ..
+                }
+            )
     }
 }
