@@ -86,6 +86,8 @@ enum stp_probe_kind {
 	STP_PROBE_PROCFS_READ,	/* procfs("path").read: a read of the file */
 	STP_PROBE_PROCFS_WRITE,	/* procfs("path").write: a write to it */
 	STP_PROBE_PROCESS,	/* process.begin, .end, .thread.begin, .thread.end */
+	STP_PROBE_UPROBE,	/* process("PATH").function("NAME"): entry */
+	STP_PROBE_URETPROBE,	/* ... .return */
 	STP_PROBE_OTHER,
 };
 
@@ -115,6 +117,7 @@ struct stp_args {
 	unsigned int *verdict;	/* netfilter hooks: what the hook returns ($verdict) */
 	struct stp_procfs_buf *procfs;	/* procfs probes: the file's text ($value) */
 	void *task;		/* process probes: the task the probe is about (stp_set_task) */
+	int user;		/* uprobes: the stack (parameters 7..) is user memory */
 };
 
 /* A procfs probe's text: what was written, or what the read probe builds. */
@@ -148,6 +151,7 @@ struct stp_probe {
 	int procfs_umask;	/* procfs probes: .umask(N), or -1 */
 	int proc_event, proc_filter;	/* process probes (enum stp_proc_event, _filter) */
 	int64_t proc_pid;	/* process probes: the pid of STP_PROC_PID */
+	uint64_t file_offset;	/* uprobes: where in the file at symbol */
 	const char *pp;		/* the probe point, for pp() */
 	const char *pn;		/* the point as the script wrote it, for pn() */
 	const char *location;	/* file:line:col of the probe */
@@ -565,7 +569,8 @@ static inline uint64_t stp_arg(const struct stp_ctx *c, int n)
 		return 0;
 	if (n < 6 || !c->args->stack)
 		return c->args->v[n];
-	if (stp_copy_nofault(&v, c->args->stack + 8 * (uint64_t)(n - 5), sizeof(v)))
+	if (c->args->user ? stp_copy_user_nofault(&v, c->args->stack + 8 * (uint64_t)(n - 5), sizeof(v))
+			  : stp_copy_nofault(&v, c->args->stack + 8 * (uint64_t)(n - 5), sizeof(v)))
 		return 0;
 	return v;
 }

@@ -2,7 +2,7 @@
 /*
  * stap-rs runtime: kernel probes, one attach header per kind behind a small ops table:
  * stp_attach_kprobe.h (kprobes, kretprobes), stp_attach_tracepoint.h, stp_attach_perf.h,
- * stp_attach_netfilter.h, stp_attach_process.h.
+ * stp_attach_netfilter.h, stp_attach_process.h, stp_attach_uprobe.h.
  * Each kernel probe of the probe table gets a slot holding its kind's kernel object.
  *
  * A probe the kernel refuses (blacklisted, not found) is a WARNING; the others still run.
@@ -16,6 +16,7 @@
 #include <linux/perf_event.h>
 #include <linux/netfilter.h>
 #include <linux/path.h>
+#include <linux/uprobes.h>
 
 struct stp_perf_deferred;
 
@@ -41,6 +42,12 @@ struct stp_kslot {
 			int bit;		/* its bit in stp_proc_seen's masks */
 			int held;
 		} proc;
+		struct {
+			struct uprobe_consumer uc;
+			struct path path;	/* the program, held */
+			struct uprobe *uprobe;	/* 6.12: what uprobe_register returned */
+			int held;
+		} up;
 	} u;
 };
 
@@ -61,6 +68,7 @@ static void stp_kprobe_warn(const struct stp_probe *p, int rc)
 #include "stp_attach_perf.h"
 #include "stp_attach_netfilter.h"
 #include "stp_attach_process.h"
+#include "stp_attach_uprobe.h"
 
 /*
  * How a kind of kernel probe attaches and detaches.  prepare makes the runtime's own
@@ -112,6 +120,20 @@ static const struct stp_attach_ops stp_attach_table[] = {
 		.detach = stp_process_detach,
 		.sync = tracepoint_synchronize_unregister,
 		.release = stp_process_release,
+	},
+	{
+		.kind = STP_PROBE_UPROBE,
+		.attach = stp_uprobe_attach,
+		.detach = stp_uprobe_detach,
+		.sync = stp_uprobe_sync,
+		.release = stp_uprobe_release,
+	},
+	{
+		.kind = STP_PROBE_URETPROBE,
+		.attach = stp_uprobe_attach,
+		.detach = stp_uprobe_detach,
+		.sync = stp_uprobe_sync,
+		.release = stp_uprobe_release,
 	},
 };
 

@@ -135,6 +135,12 @@ static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
 	return copy_from_kernel_nofault(dst, (const void *)(uintptr_t)addr, size) ? -1 : 0;
 }
 
+/* The user stack of the task a uprobe stopped, read without faulting on a bad address. */
+static inline int stp_copy_user_nofault(void *dst, uint64_t addr, size_t size)
+{
+	return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)addr, size) ? -1 : 0;
+}
+
 /*
  * set_kernel_long() and friends: kernel memory, written without faulting on a bad
  * address.  copy_to_kernel_nofault() is not exported to modules: bytes, as it does them.

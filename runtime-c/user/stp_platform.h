@@ -115,6 +115,11 @@ static inline int stp_copy_nofault(void *dst, uint64_t addr, size_t size)
 	return -1;
 }
 
+static inline int stp_copy_user_nofault(void *dst, uint64_t addr, size_t size)
+{
+	return stp_copy_nofault(dst, addr, size);
+}
+
 static inline int stp_store_nofault(uint64_t addr, const void *src, size_t size)
 {
 	(void)addr;

@@ -136,6 +136,11 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             }
             f
         }
+        ProbeKind::Uprobe { path, offset, ret } => vec![
+            kind(if *ret { "URETPROBE" } else { "UPROBE" }),
+            format!(".symbol = {},", c_str(path)),
+            format!(".file_offset = {:#x}ULL,", offset),
+        ],
         // Points no runtime runs yet: sema refuses them before pass 4
         // (`stap_sema::unsupported`); -p3 still shows their entry.
         ProbeKind::Process { .. } => {

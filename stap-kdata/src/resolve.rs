@@ -61,6 +61,8 @@ pub struct BtfResolver {
     trace_systems: OnceCell<std::collections::HashMap<String, String>>,
     notes: RefCell<Vec<String>>,
     modules: crate::modules::Modules,
+    /// The user-space programs process points name.
+    programs: crate::user::Programs,
 }
 
 impl BtfResolver {
@@ -73,6 +75,7 @@ impl BtfResolver {
             trace_systems: OnceCell::new(),
             notes: RefCell::new(Vec::new()),
             modules: crate::modules::Modules::new(release, &cache),
+            programs: crate::user::Programs::default(),
         }
     }
 
@@ -429,6 +432,13 @@ impl KernelResolver for BtfResolver {
                     None => Ok(vec![point.clone()]),
                 }
             }
+            // A program's functions, from its symbol tables (uprobes).
+            (Family::Process, ["process", "function", rest @ ..])
+                if rest.iter().all(|r| matches!(*r, "call" | "return"))
+                    && string_arg(&point.components[0]).is_some() =>
+            {
+                self.programs.resolve_functions(point)
+            }
             _ => NoKernelData.resolve(point, family),
         }
     }
@@ -506,6 +516,7 @@ impl KernelResolver for BtfResolver {
         }
         match (family, names(point).first()) {
             (Family::KernelDwarf, _) if dwarf_point(point) => self.modules.site(point),
+            (Family::Process, _) => self.programs.site(point),
             _ => None,
         }
     }
@@ -596,7 +607,7 @@ fn functions(
     Ok(found)
 }
 
-fn no_match<'a>(
+pub(crate) fn no_match<'a>(
     point: &ProbePoint,
     pat: &str,
     all: impl Iterator<Item = &'a str>,

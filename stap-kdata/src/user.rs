@@ -1,6 +1,13 @@
-//! User-space programs: where a `process("NAME")` point's executable is.
+//! User-space programs: where a `process("NAME")` point's executable is, its functions
+//! (from its symbol tables), and where each goes in the file (the offset a uprobe takes).
 
+use crate::glob;
+use object::{Object, ObjectSegment, ObjectSymbol, SegmentFlags, SymbolKind};
+use stap_sema::ir::{PointArg, ProbePoint};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The executable `name` names, as SystemTap finds it: a name without a `/` is looked up
 /// in `$PATH`; a name that exists becomes its canonical absolute path (symbolic links
@@ -28,9 +35,159 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// A program's or library's ELF file: its functions and its loadable segments.
+pub struct UserElf {
+    /// Function symbols (`.symtab`, then `.dynsym`): name to address.
+    functions: BTreeMap<String, u64>,
+    /// Executable `PT_LOAD` segments: address, size in memory, file offset.
+    code: Vec<(u64, u64, u64)>,
+}
+
+/// ELF's `PF_X`: an executable segment.
+const PF_X: u32 = 1;
+
+impl UserElf {
+    /// Reads the ELF file at `path`.
+    pub fn read(path: &str) -> Result<UserElf, String> {
+        let data = std::fs::read(path).map_err(|e| format!("cannot read '{}': {}", path, e))?;
+        let file = object::File::parse(&*data)
+            .map_err(|e| format!("'{}' is not an ELF program or library: {}", path, e))?;
+        let mut functions = BTreeMap::new();
+        for sym in file.symbols().chain(file.dynamic_symbols()) {
+            if sym.kind() != SymbolKind::Text || sym.is_undefined() || sym.address() == 0 {
+                continue;
+            }
+            match sym.name() {
+                Ok(name) if !name.is_empty() => {
+                    functions.entry(name.to_string()).or_insert(sym.address());
+                }
+                _ => {}
+            }
+        }
+        let code = file
+            .segments()
+            .filter(|s| matches!(s.flags(), SegmentFlags::Elf { p_flags } if p_flags & PF_X != 0))
+            .map(|s| (s.address(), s.size(), s.file_range().0))
+            .collect();
+        Ok(UserElf { functions, code })
+    }
+
+    /// The functions' names, in order.
+    pub fn function_names(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(|k| k.as_str())
+    }
+
+    /// The address of function `name`.
+    pub fn function(&self, name: &str) -> Option<u64> {
+        self.functions.get(name).copied()
+    }
+
+    /// Where the code at `addr` is in the file (uprobes take file offsets).
+    pub fn file_offset(&self, addr: u64) -> Option<u64> {
+        self.code
+            .iter()
+            .find(|(start, size, _)| (*start..start + size).contains(&addr))
+            .map(|(start, _, off)| addr - start + off)
+    }
+}
+
+/// The programs a session's probe points name, each read once.
+#[derive(Default)]
+pub struct Programs {
+    read: RefCell<HashMap<String, Rc<Result<UserElf, String>>>>,
+}
+
+fn string_arg(p: &ProbePoint, i: usize) -> Option<&str> {
+    match p.components.get(i).map(|c| &c.arg) {
+        Some(Some(PointArg::String(s))) => Some(s),
+        _ => None,
+    }
+}
+
+impl Programs {
+    /// The program at `path` (canonical), read on first use.
+    pub fn get(&self, path: &str) -> Rc<Result<UserElf, String>> {
+        self.read
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_insert_with(|| Rc::new(UserElf::read(path)))
+            .clone()
+    }
+
+    /// Expands `process("PATH").function("PATTERN")[.call|.return]` into one point per
+    /// function of the program whose name matches, with the program's canonical path.
+    pub fn resolve_functions(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
+        let name = string_arg(point, 0).unwrap_or("");
+        let pat = string_arg(point, 1).unwrap_or("");
+        if pat.contains(['@', ':']) {
+            return Err(format!(
+                "cannot resolve '{}' yet: a function pattern with a source file needs the program's DWARF, which stap-rs does not read yet",
+                point
+            ));
+        }
+        let path = find_executable(name);
+        let elf = self.get(&path);
+        let elf = match &*elf {
+            Ok(e) => e,
+            Err(e) => return Err(format!("cannot resolve '{}': {}", point, e)),
+        };
+        let found: Vec<ProbePoint> = elf
+            .function_names()
+            .filter(|f| glob(pat, f))
+            .filter(|f| elf.function(f).and_then(|a| elf.file_offset(a)).is_some())
+            .map(|f| {
+                let mut p = point.clone();
+                p.components[0].arg = Some(PointArg::String(path.clone()));
+                p.components[1].arg = Some(PointArg::String(f.to_string()));
+                p
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(crate::resolve::no_match(
+                point,
+                pat,
+                elf.function_names(),
+                &format!("function of {}", path),
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Where a concrete `process("PATH").function("NAME")` point's uprobe goes: the
+    /// program's path and the function's offset in it.
+    pub fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
+        let path = string_arg(point, 0)?;
+        let func = string_arg(point, 1)?;
+        let elf = self.get(path);
+        let elf = elf.as_ref().as_ref().ok()?;
+        let off = elf.file_offset(elf.function(func)?)?;
+        Some((path.to_string(), off))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::find_executable;
+    use super::{find_executable, UserElf};
+
+    /// The offsets of a program's functions: those of the same bytes in the file.
+    #[test]
+    fn function_offsets_are_where_their_code_is_in_the_file() {
+        let exe = std::env::current_exe().unwrap();
+        let path = exe.to_str().unwrap();
+        let elf = UserElf::read(path).unwrap();
+        let data = std::fs::read(path).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        use object::{Object, ObjectSection, ObjectSymbol};
+        let text = file.section_by_name(".text").unwrap();
+        let (text_off, _) = text.file_range().unwrap();
+        let sym = file
+            .symbols()
+            .find(|s| s.name().is_ok_and(|n| n == "main"))
+            .unwrap();
+        let want = sym.address() - text.address() + text_off;
+        assert_eq!(elf.file_offset(elf.function("main").unwrap()), Some(want));
+        assert!(elf.function_names().count() > 100);
+    }
 
     #[test]
     fn names_are_found_in_path_and_canonicalized() {

@@ -636,6 +636,15 @@ pub enum ProbeKind {
         /// Which processes.
         filter: ProcessFilter,
     },
+    /// A uprobe or uretprobe: `process("PATH").function("NAME")[.call|.return]`.
+    Uprobe {
+        /// The program's path (canonical).
+        path: String,
+        /// Where the probed instruction is in the file.
+        offset: u64,
+        /// `.return`: a uretprobe.
+        ret: bool,
+    },
     /// `procfs[("PATH")].read|write`
     Procfs {
         /// The path under `/proc/systemtap/MODULE` (`command` unless given).

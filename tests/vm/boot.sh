@@ -22,10 +22,12 @@ kver=$(target_kernel)
 is_static_elf /bin/busybox || { echo "boot.sh: /bin/busybox is not a static program (install busybox-static)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# /bin is usr/bin, as on Debian: stap finds process("/bin/busybox") at /usr/bin/busybox,
-# and the guest's programs run from that path too.
-mkdir -p "$work/root/usr/bin" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
+# /bin, /lib and /lib64 are under /usr, as on Debian: stap finds process("/bin/busybox")
+# at /usr/bin/busybox (and a library at /usr/lib/...), where the guest has it too.
+mkdir -p "$work/root/usr/bin" "$work/root/usr/lib" "$work/root/usr/lib64" "$work/root/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev" "$work/root/tmp"
 ln -s usr/bin "$work/root/bin"
+ln -s usr/lib "$work/root/lib"
+ln -s usr/lib64 "$work/root/lib64"
 cp /bin/busybox "$work/root/bin/busybox"
 stpd=${STPD:?set STPD to the stpd binary}
 cp "$stpd" "$work/root/bin/stpd"
@@ -36,7 +38,8 @@ done
 for bin in ${VM_HOSTBIN:-}; do
 	mkdir -p "$work/root$(dirname "$bin")"
 	cp "$bin" "$work/root$bin"
-	ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+	# A static program has no libraries (and ldd says so with an error).
+	{ ldd "$bin" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
 		mkdir -p "$work/root$(dirname "$lib")"
 		cp -L "$lib" "$work/root$lib"
 	done

@@ -151,6 +151,20 @@ pub fn scenario_append(
     extra: &[&std::path::Path],
     append: &str,
 ) -> String {
+    scenario_hostbin(module, stap_args, script, sh, extra, append, &[])
+}
+
+/// [`scenario_append`] with host programs copied into the guest at the same paths, with
+/// the libraries they use (a probe point names a program by its path on both).
+pub fn scenario_hostbin(
+    module: &str,
+    stap_args: &[&str],
+    script: &str,
+    sh: &str,
+    extra: &[&std::path::Path],
+    append: &str,
+    hostbin: &[&std::path::Path],
+) -> String {
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let stage = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
@@ -173,10 +187,12 @@ pub fn scenario_append(
     let log = stage.path().join("serial.log");
     let _one = one_vm();
     let extra: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
+    let hostbin: Vec<String> = hostbin.iter().map(|p| p.display().to_string()).collect();
     let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
         .env("STPD", env!("CARGO_BIN_EXE_stpd"))
         .env("VM_EXTRA", extra.join(" "))
         .env("VM_APPEND", append)
+        .env("VM_HOSTBIN", hostbin.join(" "))
         .arg(&log)
         .arg(&staged)
         .status()

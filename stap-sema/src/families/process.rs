@@ -1,7 +1,8 @@
 //! `process[("PATH"|PID)].*`: process and thread lifecycle, system calls, and points in
 //! user code.  The kernel runtime runs the lifecycle probes (`.begin`, `.end`,
-//! `.thread.begin`, `.thread.end`); the others pass pass 2, checked as SystemTap does, and
-//! are refused before pass 4.
+//! `.thread.begin`, `.thread.end`) and, as uprobes, `process("PATH").function("NAME")`
+//! with `.call` and `.return` (functions from the program's symbol tables); the others
+//! pass pass 2, checked as SystemTap does, and are refused before pass 4.
 
 use super::{has, BuildCx, ProbeFamily, Refusal};
 use crate::ir::{
@@ -64,6 +65,16 @@ impl ProbeFamily for Process {
     fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
         super::check_absolute(p, cx)?;
         let ret = has(p, "return");
+        // A function the resolver placed in its program's file: a uprobe.
+        if has(p, "function")
+            && !["library", "inline", "exported", "label"]
+                .iter()
+                .any(|n| has(p, n))
+        {
+            if let Some((path, offset)) = cx.resolver.site(p, Family::Process) {
+                return Ok(ProbeKind::Uprobe { path, offset, ret });
+            }
+        }
         let event = if in_code(p) || has(p, "insn") || has(p, "data") {
             ProcessEvent::Code
         } else if has(p, "syscall") {
@@ -135,7 +146,7 @@ impl ProbeFamily for Process {
     fn runs_on(&self, _: Runtime) -> bool {
         false
     }
-    /// The kernel runs the lifecycle events.
+    /// The kernel runs the lifecycle events and uprobes.
     fn runs_kind(&self, runtime: Runtime, kind: &ProbeKind) -> bool {
         runtime == Runtime::Kernel
             && matches!(
@@ -146,7 +157,7 @@ impl ProbeFamily for Process {
                         | ProcessEvent::ThreadBegin
                         | ProcessEvent::ThreadEnd,
                     ..
-                }
+                } | ProbeKind::Uprobe { .. }
             )
     }
 }
