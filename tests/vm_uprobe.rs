@@ -52,7 +52,8 @@ fn run(module: &str, script: &str, args: &str, then: &str) -> (String, String) {
          {then}\n\
          echo '--- uprobe end'\n"
     );
-    let log = scenario_hostbin(module, &[], script, &sh, &[], "", &[bin.as_path()]);
+    let bin = bin.display().to_string();
+    let log = scenario_env(module, &[], script, &sh, &[], &[("VM_HOSTBIN", &bin)]);
     let part = |from: &str, to: &str| -> String {
         let a = log.find(from).unwrap_or_else(|| panic!("{log}")) + from.len();
         let b = log.find(to).unwrap_or_else(|| panic!("{log}"));
@@ -116,5 +117,57 @@ fn function_wildcards_match_the_symbol_table() {
         format!("process(\"{p}\").function(\"add\")\nprocess(\"{p}\").function(\"scale\")\n"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// On two CPUs, two instances of the program run at once, one of them the `-x` target,
+/// already running (waiting for /tmp/go) when the session starts: the probes fire in
+/// both, as many times as each calls; when the session ends the breakpoints go, and
+/// a third run is unprobed.
+#[test]
+fn uprobes_follow_two_instances_and_a_running_target() {
+    let (bin, _) = uprog();
+    let p = bin.display();
+    let script = format!(
+        r#"
+global n
+probe process("{p}").function("add") {{ n[pid() == target() ? "target" : "other"] <<< int_arg(2) }}
+probe end {{ foreach (k+ in n) printf("%s: %d calls, sum %d\n", k, @count(n[k]), @sum(n[k])) }}
+"#
+    );
+    let sh = format!(
+        "{p} /tmp/go > /tmp/a.out &\n\
+         a=$!\n\
+         {p} /tmp/go > /tmp/b.out &\n\
+         b=$!\n\
+         stpd -x $a \"$1\" > /tmp/out 2>&1 &\n\
+         pid=$!\n\
+         while ! lsmod | grep -q '^uprobe_two '; do sleep 1; done\n\
+         sleep 1\n\
+         touch /tmp/go\n\
+         wait $a $b\n\
+         kill -INT $pid\n\
+         wait $pid\n\
+         echo \"rc: $?\"\n\
+         echo '--- uprobe output'\n\
+         cat /tmp/out /tmp/a.out /tmp/b.out\n\
+         {p}\n\
+         echo '--- uprobe end'\n"
+    );
+    let bin = bin.display().to_string();
+    let log = scenario_env(
+        "uprobe_two",
+        &[],
+        &script,
+        &sh,
+        &[],
+        &[("VM_HOSTBIN", &bin), ("VM_SMP", "2")],
+    );
+    let a = log.find("--- uprobe output\n").unwrap_or_else(|| panic!("{log}"));
+    let b = log.find("--- uprobe end").unwrap_or_else(|| panic!("{log}"));
+    assert!(log[..a].contains("rc: 0\n"), "{log}");
+    assert_eq!(
+        &log[a + "--- uprobe output\n".len()..b],
+        "other: 3 calls, sum 27\ntarget: 3 calls, sum 27\n30 21\n30 21\n30 21\n"
     );
 }

@@ -151,19 +151,19 @@ pub fn scenario_append(
     extra: &[&std::path::Path],
     append: &str,
 ) -> String {
-    scenario_hostbin(module, stap_args, script, sh, extra, append, &[])
+    scenario_env(module, stap_args, script, sh, extra, &[("VM_APPEND", append)])
 }
 
-/// [`scenario_append`] with host programs copied into the guest at the same paths, with
-/// the libraries they use (a probe point names a program by its path on both).
-pub fn scenario_hostbin(
+/// [`scenario_with`] with more of boot.sh's settings: `VM_HOSTBIN` (host programs copied
+/// into the guest at the same paths, with their libraries: a probe point names a program
+/// by its path on both), `VM_SMP`, `VM_APPEND` ...
+pub fn scenario_env(
     module: &str,
     stap_args: &[&str],
     script: &str,
     sh: &str,
     extra: &[&std::path::Path],
-    append: &str,
-    hostbin: &[&std::path::Path],
+    env: &[(&str, &str)],
 ) -> String {
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let stage = tempfile::tempdir().unwrap();
@@ -187,12 +187,11 @@ pub fn scenario_hostbin(
     let log = stage.path().join("serial.log");
     let _one = one_vm();
     let extra: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
-    let hostbin: Vec<String> = hostbin.iter().map(|p| p.display().to_string()).collect();
+
     let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot.sh"))
         .env("STPD", env!("CARGO_BIN_EXE_stpd"))
         .env("VM_EXTRA", extra.join(" "))
-        .env("VM_APPEND", append)
-        .env("VM_HOSTBIN", hostbin.join(" "))
+        .envs(env.iter().copied())
         .arg(&log)
         .arg(&staged)
         .status()
