@@ -406,16 +406,17 @@ fn dash_l_lists_parameters_with_types_and_unknown_names_fail() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "kernel.function(\"vfs_read\") $file:struct file * $buf:char * $count:size_t $pos:loff_t *\n"
+        "kernel.function(\"vfs_read\") $file:struct file* $buf:char* $count:size_t $pos:loff_t*\n"
     );
-    // With the kernel's DWARF: its locals too, as SystemTap lists them.
+    // With the kernel's DWARF: its locals too where they are located at the entry, as
+    // SystemTap lists them (vfs_read's $ret is not set yet, and 4.8 leaves it out).
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .args(["-r", &kver(), "-L", "kernel.function(\"vfs_read\")"])
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "kernel.function(\"vfs_read\") $file:struct file * $buf:char * $count:size_t $pos:loff_t * $ret:ssize_t\n"
+        "kernel.function(\"vfs_read\") $file:struct file* $buf:char* $count:size_t $pos:loff_t*\n"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
         .args([

@@ -101,17 +101,17 @@ fn kernel_dwarf_lines_locals_and_inlined_copies() {
     for (point, var) in [
         (
             "module(\"xfs\").function(\"xfs_file_write_iter\")",
-            " $iocb:struct kiocb *",
+            " $iocb:struct kiocb*",
         ),
         (
             "module(\"nfsv3\").function(\"nfs3_proc_access\")",
-            " $entry:struct nfs_access_entry *",
+            " $entry:struct nfs_access_entry*",
         ),
         // A module pattern: each matching module with DWARF (the nfs* modules without a
         // debug file are passed over).
         (
             "module(\"nfs*\").function(\"nfs3_proc_acc*\")",
-            "module(\"nfsv3\").function(\"nfs3_proc_access\") $inode:struct inode *",
+            "module(\"nfsv3\").function(\"nfs3_proc_access\") $inode:struct inode*",
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_stap"))

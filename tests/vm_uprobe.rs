@@ -99,24 +99,75 @@ probe process("{libc}").function("printf") {{ if (pid() == target()) printf("pri
     assert_eq!(then, "30 21\n");
 }
 
-/// A wildcard takes every function that matches, from the symbol table.
-#[test]
-fn function_wildcards_match_the_symbol_table() {
-    let (bin, _) = uprog();
+fn stap_list(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .args(["-r", &kver(), "-l"])
-        .arg(format!(
-            "process(\"{}\").function(\"[as][dc]*\")",
-            bin.display()
-        ))
+        .envs(env.iter().copied())
+        .args(["-r", &kver()])
+        .args(args)
         .output()
         .unwrap();
-    let p = bin.display();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("process(\"{p}\").function(\"add\")\nprocess(\"{p}\").function(\"scale\")\n"),
+    assert!(
+        out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `-l` and `-L` name a program's functions as SystemTap 4.8 does (`NAME@FILE:LINE`, and
+/// the parameters typed, `char const*`), from a wildcard over its symbol table: with the
+/// DWARF in the program, in a separate debug file found by build ID
+/// (`objcopy --only-keep-debug`, under `.build-id/` of `$SYSTEMTAP_DEBUGINFO_PATH`), and
+/// for a copy without DWARF, the functions alone.
+#[test]
+fn listings_name_functions_as_systemtap_does() {
+    let (bin, _) = uprog();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/uprog.c");
+    let src = src.display();
+    let p = bin.display().to_string();
+    let point = |p: &str| format!("process(\"{p}\").function(\"[as][dc]*\")");
+    assert_eq!(
+        stap_list(&["-l", &point(&p)], &[]),
+        format!(
+            "process(\"{p}\").function(\"add@{src}:12\")\n\
+             process(\"{p}\").function(\"scale@{src}:17\")\n"
+        )
+    );
+    // A copy whose DWARF is in a debug file of its own, found by build ID.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("uprog-stripped");
+    let debug = dir.path().join("uprog.debug");
+    let run = |cmd: &str, args: &[&std::ffi::OsStr]| {
+        let st = Command::new(cmd).args(args).status().unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    run("objcopy", &["--only-keep-debug".as_ref(), bin.as_os_str(), debug.as_os_str()]);
+    run("objcopy", &["--strip-debug".as_ref(), bin.as_os_str(), copy.as_os_str()]);
+    let notes = Command::new("readelf").arg("-n").arg(&copy).output().unwrap();
+    let notes = String::from_utf8_lossy(&notes.stdout);
+    let id = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build ID: {notes}"))
+        .to_string();
+    let ids = dir.path().join("debug/.build-id").join(&id[..2]);
+    std::fs::create_dir_all(&ids).unwrap();
+    std::fs::copy(&debug, ids.join(format!("{}.debug", &id[2..]))).unwrap();
+    let c = copy.display().to_string();
+    let dbg = dir.path().join("debug").display().to_string();
+    assert_eq!(
+        stap_list(&["-L", &point(&c)], &[("SYSTEMTAP_DEBUGINFO_PATH", &dbg)]),
+        format!(
+            "process(\"{c}\").function(\"add@{src}:12\") $a:int $b:int\n\
+             process(\"{c}\").function(\"scale@{src}:17\") $x:long int $tag:char const*\n"
+        )
+    );
+    // Without the debug file: the symbol table's functions, with no variables.
+    assert_eq!(
+        stap_list(&["-L", &point(&c)], &[("SYSTEMTAP_DEBUGINFO_PATH", "/nonexistent")]),
+        format!(
+            "process(\"{c}\").function(\"add\")\nprocess(\"{c}\").function(\"scale\")\n"
+        )
     );
 }
 
@@ -163,11 +214,50 @@ probe end {{ foreach (k+ in n) printf("%s: %d calls, sum %d\n", k, @count(n[k]),
         &[],
         &[("VM_HOSTBIN", &bin), ("VM_SMP", "2")],
     );
-    let a = log.find("--- uprobe output\n").unwrap_or_else(|| panic!("{log}"));
-    let b = log.find("--- uprobe end").unwrap_or_else(|| panic!("{log}"));
+    let a = log
+        .find("--- uprobe output\n")
+        .unwrap_or_else(|| panic!("{log}"));
+    let b = log
+        .find("--- uprobe end")
+        .unwrap_or_else(|| panic!("{log}"));
     assert!(log[..a].contains("rc: 0\n"), "{log}");
     assert_eq!(
         &log[a + "--- uprobe output\n".len()..b],
         "other: 3 calls, sum 27\ntarget: 3 calls, sum 27\n30 21\n30 21\n30 21\n"
+    );
+}
+
+/// The program's DWARF gives its functions' parameters by name, typed: `$a` and `$b`
+/// (ints, sign-extended in `$$parms` as in SystemTap), `$x` and `$tag` (a long and a
+/// pointer the script reads a string through), `$argv[0]` (an element in the process's
+/// memory), and a `.return` probe's `$return` as its type (an int: -1, where returnval()
+/// has the register's 4294967295).  The entry values are SystemTap 4.8's on 6.1.
+#[test]
+fn dwarf_parameters_and_return_values() {
+    let (bin, _) = uprog();
+    let p = bin.display();
+    let script = format!(
+        r#"
+probe process("{p}").function("main") {{ printf("main %d %s\n", $argc, user_string($argv[0])) }}
+probe process("{p}").function("add") {{ printf("add %d %d %s\n", $a, $b, $$parms) }}
+probe process("{p}").function("add").return {{ printf("add returns %d %d\n", $return, returnval()) }}
+probe process("{p}").function("scale") {{ printf("scale %d %s %s\n", $x, user_string($tag), tokenize($$parms, " ")) }}
+"#
+    );
+    let (out, _) = run("uprobe_dwarf", &script, &format!("-c {p}"), "");
+    let probes: String = out
+        .lines()
+        .filter(|l| *l != "30 21")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        probes,
+        format!(
+            "main 1 {p}\n\
+             add 0 -1 a=0x0 b=0xffffffffffffffff\nadd returns -1 4294967295\n\
+             add 1 9 a=0x1 b=0x9\nadd returns 10 10\n\
+             add 2 19 a=0x2 b=0x13\nadd returns 21 21\n\
+             scale 7 abc x=0x7\n"
+        )
     );
 }

@@ -270,7 +270,14 @@ static inline int stp_kread(struct stp_ctx *c, uint64_t *v, int size, int sign, 
 		c->last_stmt = near;
 		return -1;
 	}
-	if (stp_copy_nofault(&out, addr, (size_t)size)) {
+	if (c->args && c->args->user) {
+		/* A uprobe's target variables are the probed process's memory. */
+		if (stp_copy_user_nofault(&out, addr, (size_t)size)) {
+			stp_set_errorf(c, "user read fault at 0x%016llx (addr)", (unsigned long long)addr);
+			c->last_stmt = near;
+			return -1;
+		}
+	} else if (stp_copy_nofault(&out, addr, (size_t)size)) {
 		stp_set_errorf(c, "kernel read fault at 0x%016llx (addr)", (unsigned long long)addr);
 		c->last_stmt = near;
 		return -1;
@@ -317,7 +324,8 @@ static inline int stp_kread_string(struct stp_ctx *c, char *dst, uint64_t addr, 
 {
 	size_t n = max && max < MAXSTRINGLEN ? max : MAXSTRINGLEN;
 
-	if (stp_copy_string_nofault(dst, addr, n) < 0) {
+	if ((c->args && c->args->user ? stp_copy_user_string_nofault(dst, addr, n)
+				      : stp_copy_string_nofault(dst, addr, n)) < 0) {
 		dst[0] = '\0';
 		stp_set_errorf(c, "kernel string copy fault at 0x%llx [man error::fault]",
 			       (unsigned long long)addr);

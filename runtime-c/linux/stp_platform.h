@@ -142,6 +142,38 @@ static inline int stp_copy_user_nofault(void *dst, uint64_t addr, size_t size)
 }
 
 /*
+ * A NUL-terminated string of at most max bytes of the probed process's memory
+ * (strncpy_from_user_nofault is not exported): aligned 8-byte reads, which never cross
+ * a page, else single bytes.
+ */
+static inline long stp_copy_user_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	size_t i = 0, k;
+
+	while (i < max) {
+		const void __user *src = (const void __user *)(uintptr_t)(addr + i);
+
+		if (!((addr + i) & 7) && i + 8 <= max) {
+			if (copy_from_user_nofault(dst + i, src, 8))
+				return -EFAULT;
+			for (k = 0; k < 8; k++)
+				if (!dst[i + k])
+					return (long)(i + k);
+			i += 8;
+			continue;
+		}
+		if (copy_from_user_nofault(dst + i, src, 1))
+			return -EFAULT;
+		if (!dst[i])
+			return (long)i;
+		i++;
+	}
+	if (max)
+		dst[max - 1] = '\0';
+	return (long)max;
+}
+
+/*
  * set_kernel_long() and friends: kernel memory, written without faulting on a bad
  * address.  copy_to_kernel_nofault() is not exported to modules: bytes, as it does them.
  */

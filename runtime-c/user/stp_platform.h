@@ -120,6 +120,14 @@ static inline int stp_copy_user_nofault(void *dst, uint64_t addr, size_t size)
 	return stp_copy_nofault(dst, addr, size);
 }
 
+static inline long stp_copy_user_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	(void)dst;
+	(void)addr;
+	(void)max;
+	return -1;
+}
+
 static inline int stp_store_nofault(uint64_t addr, const void *src, size_t size)
 {
 	(void)addr;

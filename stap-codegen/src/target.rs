@@ -20,6 +20,22 @@ fn source(s: &TargetSource) -> String {
         TargetSource::Verdict => "stp_verdict(&c->rt)".to_string(),
         TargetSource::ProcfsValue => "0".to_string(),
         TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
+        TargetSource::Narrowed { src, size, signed } => {
+            let ty = match (size, signed) {
+                (1, true) => "int8_t",
+                (1, false) => "uint8_t",
+                (2, true) => "int16_t",
+                (2, false) => "uint16_t",
+                (4, true) => "int32_t",
+                _ => "uint32_t",
+            };
+            let wide = if *signed {
+                "(uint64_t)(int64_t)"
+            } else {
+                "(uint64_t)"
+            };
+            format!("{}({}){}", wide, ty, source(src))
+        }
     }
 }
 

@@ -214,8 +214,15 @@ impl Btf {
                 }
                 k => return Err(format!("unknown BTF kind {}", k)),
             };
+            // Qualifiers are named as C writes them (-L shows "char const*").
+            let tname = match (info >> 24) & 0x1f {
+                9 => "volatile".to_string(),
+                10 => "const".to_string(),
+                11 | 18 => String::new(),
+                _ => name(name_off),
+            };
             types.push(Type {
-                name: name(name_off),
+                name: tname,
                 kind,
                 size,
                 ty,
@@ -228,7 +235,7 @@ impl Btf {
     pub fn from_types(types: Vec<Type>) -> Btf {
         let mut by_name: HashMap<String, Vec<TypeId>> = HashMap::new();
         for (id, t) in types.iter().enumerate().skip(1) {
-            if !t.name.is_empty() {
+            if !t.name.is_empty() && !matches!(t.kind, Kind::Qualifier) {
                 by_name
                     .entry(t.name.clone())
                     .or_default()
@@ -297,22 +304,17 @@ impl Btf {
         let t = self.get(id);
         match &t.kind {
             Kind::Void => "void".into(),
-            Kind::Ptr => {
-                let inner = self.c_name(t.ty);
-                if inner.ends_with('*') {
-                    format!("{}*", inner)
-                } else {
-                    format!("{} *", inner)
-                }
-            }
-            Kind::Array { nelems } => format!("{}[{}]", self.c_name(t.ty), nelems),
+            // As SystemTap writes types: "char const*", "struct file**", "char[]".
+            Kind::Ptr => format!("{}*", self.c_name(t.ty)),
+            Kind::Array { .. } => format!("{}[]", self.c_name(t.ty)),
             Kind::Struct { union, .. } => format!(
                 "{} {}",
                 if *union { "union" } else { "struct" },
                 if t.name.is_empty() { "{...}" } else { &t.name }
             ),
             Kind::Enum { .. } => format!("enum {}", t.name),
-            Kind::Qualifier => self.c_name(t.ty),
+            Kind::Qualifier if t.name.is_empty() => self.c_name(t.ty),
+            Kind::Qualifier => format!("{} {}", self.c_name(t.ty), t.name),
             Kind::FuncProto { .. } => "func".into(),
             _ => t.name.clone(),
         }

@@ -116,6 +116,9 @@ pub struct ModuleDwarf {
     symbols: Rc<Vec<Symbol>>,
     /// Relocated `.debug_frame`, for CFA rules.
     debug_frame: Rc<Vec<u8>>,
+    /// A program's `.eh_frame` and its address, for CFA rules when it has no
+    /// `.debug_frame` (user programs keep only this one).
+    eh_frame: Option<(Rc<Vec<u8>>, u64)>,
 }
 
 fn is_alloc(s: &object::Section) -> bool {
@@ -268,7 +271,8 @@ impl ModuleDwarf {
                 path.display()
             ));
         }
-        let symbols = text_symbols(&file, true);
+        // A .ko's sections are placed apart (base_of); a program's addresses are final.
+        let symbols = text_symbols(&file, file.kind() == object::ObjectKind::Relocatable);
         let load = |id: gimli::SectionId| -> Result<R<'_>, gimli::Error> {
             Ok(EndianSlice::new(
                 secs.get(id.name()).map(|v| v.as_slice()).unwrap_or(&[]),
@@ -291,6 +295,10 @@ impl ModuleDwarf {
             by_name: Default::default(),
             symbols: Rc::new(symbols),
             debug_frame: Rc::new(secs.get(".debug_frame").cloned().unwrap_or_default()),
+            eh_frame: file
+                .section_by_name(".eh_frame")
+                .filter(|s| s.kind() != object::SectionKind::UninitializedData)
+                .and_then(|s| Some((Rc::new(s.data().ok()?.to_vec()), s.address()))),
         })
     }
 
@@ -318,6 +326,7 @@ impl ModuleDwarf {
             by_name: Default::default(),
             symbols,
             debug_frame,
+            eh_frame: None,
         })
     }
 
@@ -482,15 +491,29 @@ impl ModuleDwarf {
     /// The CFA rule at `pc`: register and offset.
     fn cfa_at(&self, pc: u64) -> Result<(u16, i64), String> {
         use gimli::UnwindSection;
+        let mut ctx = gimli::UnwindContext::new();
         let frame = gimli::DebugFrame::new(&self.debug_frame, LittleEndian);
         let bases = gimli::BaseAddresses::default();
-        let fde = frame
-            .fde_for_address(&bases, pc, gimli::DebugFrame::cie_from_offset)
-            .map_err(|_| "no call frame information for this address".to_string())?;
-        let mut ctx = gimli::UnwindContext::new();
-        let row = fde
-            .unwind_info_for_address(&frame, &bases, &mut ctx, pc)
-            .map_err(|e| e.to_string())?;
+        let row = match frame.fde_for_address(&bases, pc, gimli::DebugFrame::cie_from_offset) {
+            Ok(fde) => fde
+                .unwind_info_for_address(&frame, &bases, &mut ctx, pc)
+                .map_err(|e| e.to_string())?
+                .clone(),
+            Err(_) => {
+                let (data, addr) = self
+                    .eh_frame
+                    .as_ref()
+                    .ok_or_else(|| "no call frame information for this address".to_string())?;
+                let eh = gimli::EhFrame::new(data, LittleEndian);
+                let bases = gimli::BaseAddresses::default().set_eh_frame(*addr);
+                let fde = eh
+                    .fde_for_address(&bases, pc, gimli::EhFrame::cie_from_offset)
+                    .map_err(|_| "no call frame information for this address".to_string())?;
+                fde.unwind_info_for_address(&eh, &bases, &mut ctx, pc)
+                    .map_err(|e| e.to_string())?
+                    .clone()
+            }
+        };
         match row.cfa() {
             gimli::CfaRule::RegisterAndOffset { register, offset } => Ok((register.0, *offset)),
             _ => Err("the frame's CFA is computed by an expression".into()),
@@ -778,5 +801,15 @@ impl Var {
     /// Whether the variable is in scope at `pc` (its lexical block covers it).
     pub fn in_scope(&self, pc: u64) -> bool {
         self.scope.is_empty() || self.scope.iter().any(|(b, e)| *b <= pc && pc < *e)
+    }
+
+    /// Whether the DWARF says where the variable is at `pc` (a location list may start
+    /// later, after the code that sets it).
+    pub fn located_at(&self, pc: u64) -> bool {
+        match &self.loc {
+            Loc::Expr(_) => true,
+            Loc::List(l) => l.iter().any(|(b, e, _)| *b <= pc && pc < *e),
+            Loc::Missing => false,
+        }
     }
 }

@@ -62,7 +62,11 @@ impl<'a> TypeReader<'_, 'a> {
             ty: 0,
         });
         let Ok(e) = unit.entry(off) else { return id };
-        let name = self.name(unit, &e);
+        let name = match e.tag() {
+            gimli::DW_TAG_const_type => "const".to_string(),
+            gimli::DW_TAG_volatile_type => "volatile".to_string(),
+            _ => self.name(unit, &e),
+        };
         let size = Self::udata(&e, gimli::DW_AT_byte_size).unwrap_or(0) as u32;
         let target = self.type_ref(uid, unit, &e);
         let (kind, ty) = match e.tag() {

@@ -579,7 +579,10 @@ impl Modules {
                     .iter()
                     .filter(want)
                     .filter_map(|v| match m.var_location(f, v, pc) {
-                        Ok(VarLoc::Reg(r)) => Some((v.name.clone(), TargetSource::DwarfReg(r))),
+                        Ok(VarLoc::Reg(r)) => Some((
+                            v.name.clone(),
+                            crate::walk::narrowed(&m.types, v.ty, TargetSource::DwarfReg(r)),
+                        )),
                         _ => None,
                     })
                     .collect();
@@ -703,7 +706,8 @@ impl Modules {
         m.functions[fi]
             .vars
             .iter()
-            .filter(|v| v.in_scope(pc))
+            // As SystemTap lists them: the parameters, and the locals located here.
+            .filter(|v| v.in_scope(pc) && (v.param || v.located_at(pc)))
             .map(|v| (format!("${}", v.name), m.types.c_name(v.ty)))
             .collect()
     }

@@ -155,7 +155,12 @@ impl BtfResolver {
             TargetSource::Pairs(
                 list.iter()
                     .enumerate()
-                    .map(|(i, (pn, _))| (pn.clone(), source_of(start + i as u32)))
+                    .map(|(i, (pn, ty))| {
+                        (
+                            pn.clone(),
+                            crate::walk::narrowed(&k.btf, *ty, source_of(start + i as u32)),
+                        )
+                    })
                     .collect(),
             )
         };
@@ -313,6 +318,27 @@ fn names(point: &ProbePoint) -> Vec<&str> {
     point.components.iter().map(|c| c.name.as_str()).collect()
 }
 
+impl BtfResolver {
+    /// A program's function point named as SystemTap names it when the program has DWARF:
+    /// `NAME@FILE:LINE`, where it is declared.
+    fn with_decl(&self, mut p: ProbePoint) -> ProbePoint {
+        let decl = self.programs.as_module_point(&p).and_then(|m| {
+            let md = self.modules.module(string_arg(&m.components[0])?).ok()?;
+            let name = string_arg(&p.components[1])?;
+            let f = md
+                .functions_named(name)
+                .iter()
+                .map(|&i| &md.functions[i])
+                .find(|f| f.inlined_at.is_none())?;
+            Some(format!("{}@{}:{}", name, f.decl.0, f.decl.1))
+        });
+        if let Some(d) = decl {
+            p.components[1].arg = Some(PointArg::String(d));
+        }
+        p
+    }
+}
+
 impl KernelResolver for BtfResolver {
     fn resolve(&self, point: &ProbePoint, family: Family) -> Result<Vec<ProbePoint>, String> {
         let n = names(point);
@@ -437,7 +463,8 @@ impl KernelResolver for BtfResolver {
                 if rest.iter().all(|r| matches!(*r, "call" | "return"))
                     && string_arg(&point.components[0]).is_some() =>
             {
-                self.programs.resolve_functions(point)
+                let found = self.programs.resolve_functions(point)?;
+                Ok(found.into_iter().map(|p| self.with_decl(p)).collect())
             }
             _ => NoKernelData.resolve(point, family),
         }
@@ -450,6 +477,12 @@ impl KernelResolver for BtfResolver {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
+        if family == Family::Process {
+            return match self.programs.as_module_point(point) {
+                Some(m) => self.modules.target(&m, name, components),
+                None => NoKernelData.target(point, family, name, components),
+            };
+        }
         let found = self.target_of(point, family, name, components);
         // A function's locals (and what BTF cannot say) from the kernel's DWARF, when
         // it is installed.
@@ -522,6 +555,13 @@ impl KernelResolver for BtfResolver {
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
+        if family == Family::Process {
+            return self
+                .programs
+                .as_module_point(point)
+                .map(|m| self.modules.variables(&m))
+                .unwrap_or_default();
+        }
         let n = names(point);
         if family == Family::KernelDwarf
             && (dwarf_point(point)

@@ -35,6 +35,31 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Where the DWARF of the ELF file at `path` is: the file itself, or its separate debug
+/// file (`objcopy --only-keep-debug`) found by build ID as `.build-id/XX/REST.debug` under
+/// each directory of `$SYSTEMTAP_DEBUGINFO_PATH` and `/usr/lib/debug`; `None` without.
+pub fn debug_file(path: &str) -> Option<String> {
+    let data = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    if file.section_by_name(".debug_info").is_some() {
+        return Some(path.to_string());
+    }
+    let id = file.build_id().ok()??;
+    if id.len() < 2 {
+        return None;
+    }
+    let hex: String = id.iter().map(|b| format!("{:02x}", b)).collect();
+    crate::kdwarf::debug_dirs()
+        .into_iter()
+        .map(|d| {
+            d.join(".build-id")
+                .join(&hex[..2])
+                .join(format!("{}.debug", &hex[2..]))
+        })
+        .find(|p| p.is_file())
+        .and_then(|p| p.to_str().map(str::to_string))
+}
+
 /// A program's or library's ELF file: its functions and its loadable segments.
 pub struct UserElf {
     /// Function symbols (`.symtab`, then `.dynsym`): name to address.
@@ -95,6 +120,8 @@ impl UserElf {
 #[derive(Default)]
 pub struct Programs {
     read: RefCell<HashMap<String, Rc<Result<UserElf, String>>>>,
+    /// Each program's DWARF file ([`debug_file`]), once looked up.
+    debug: RefCell<HashMap<String, Option<String>>>,
 }
 
 fn string_arg(p: &ProbePoint, i: usize) -> Option<&str> {
@@ -105,6 +132,29 @@ fn string_arg(p: &ProbePoint, i: usize) -> Option<&str> {
 }
 
 impl Programs {
+    /// A concrete `process("PATH").function("NAME")[.return]` point as the module point
+    /// `module("DWARF").function("NAME")[.return]`, DWARF being the program or its debug
+    /// file: a program's DWARF is read as a module's (its addresses are final), for its
+    /// functions' target variables.
+    pub fn as_module_point(&self, point: &ProbePoint) -> Option<ProbePoint> {
+        let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
+        if !matches!(names.as_slice(), ["process", "function", ..]) {
+            return None;
+        }
+        let path = string_arg(point, 0).filter(|p| p.starts_with('/'))?;
+        let dwarf = self
+            .debug
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_insert_with(|| debug_file(path))
+            .clone()
+            .unwrap_or_else(|| path.to_string());
+        let mut m = point.clone();
+        m.components[0].name = "module".into();
+        m.components[0].arg = Some(PointArg::String(dwarf));
+        Some(m)
+    }
+
     /// The program at `path` (canonical), read on first use.
     pub fn get(&self, path: &str) -> Rc<Result<UserElf, String>> {
         self.read
@@ -158,6 +208,7 @@ impl Programs {
     pub fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
         let path = string_arg(point, 0)?;
         let func = string_arg(point, 1)?;
+        let func = func.split('@').next().unwrap_or(func);
         let elf = self.get(path);
         let elf = elf.as_ref().as_ref().ok()?;
         let off = elf.file_offset(elf.function(func)?)?;

@@ -49,6 +49,19 @@ fn member_names(btf: &Btf, st: TypeId) -> Vec<String> {
     }
 }
 
+/// `src` as a value of type `ty`: narrowed (and sign-extended) when `ty` is a number
+/// narrower than 64 bits.
+pub(crate) fn narrowed(btf: &Btf, ty: TypeId, src: TargetSource) -> TargetSource {
+    match scalar(btf, ty) {
+        Some((size, signed)) if size < 8 => TargetSource::Narrowed {
+            src: Box::new(src),
+            size,
+            signed,
+        },
+        _ => src,
+    }
+}
+
 pub(crate) fn scalar(btf: &Btf, ty: TypeId) -> Option<(u8, bool)> {
     let t = btf.get(btf.strip(ty));
     match &t.kind {

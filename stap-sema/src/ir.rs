@@ -986,6 +986,16 @@ pub enum TargetSource {
     TracepointArg(u32),
     /// `$$parms` and friends: `name=value` pairs, each a parameter shown in hex.
     Pairs(Vec<(String, TargetSource)>),
+    /// A value of a type narrower than 64 bits: its low `size` bytes, sign-extended when
+    /// `signed` (a `$$parms` entry: `int` -1 is `0xffffffffffffffff`, as in SystemTap).
+    Narrowed {
+        /// The full register or argument.
+        src: Box<TargetSource>,
+        /// Bytes kept.
+        size: u8,
+        /// Sign-extend.
+        signed: bool,
+    },
     /// The value of a `@cast`'s first operand: the address of an object of the cast type.
     Value,
     /// DWARF register `n` (x86-64 numbering) at the probed instruction.

@@ -151,7 +151,14 @@ pub fn scenario_append(
     extra: &[&std::path::Path],
     append: &str,
 ) -> String {
-    scenario_env(module, stap_args, script, sh, extra, &[("VM_APPEND", append)])
+    scenario_env(
+        module,
+        stap_args,
+        script,
+        sh,
+        extra,
+        &[("VM_APPEND", append)],
+    )
 }
 
 /// [`scenario_with`] with more of boot.sh's settings: `VM_HOSTBIN` (host programs copied
