@@ -13,7 +13,7 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-80}
+    [semok]=${MIN_SEMOK:-81}
     [semko]=${MIN_SEMKO:-177}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}

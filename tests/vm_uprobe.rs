@@ -141,9 +141,23 @@ fn listings_name_functions_as_systemtap_does() {
         let st = Command::new(cmd).args(args).status().unwrap();
         assert!(st.success(), "{cmd}");
     };
-    run("objcopy", &["--only-keep-debug".as_ref(), bin.as_os_str(), debug.as_os_str()]);
-    run("objcopy", &["--strip-debug".as_ref(), bin.as_os_str(), copy.as_os_str()]);
-    let notes = Command::new("readelf").arg("-n").arg(&copy).output().unwrap();
+    run(
+        "objcopy",
+        &[
+            "--only-keep-debug".as_ref(),
+            bin.as_os_str(),
+            debug.as_os_str(),
+        ],
+    );
+    run(
+        "objcopy",
+        &["--strip-debug".as_ref(), bin.as_os_str(), copy.as_os_str()],
+    );
+    let notes = Command::new("readelf")
+        .arg("-n")
+        .arg(&copy)
+        .output()
+        .unwrap();
     let notes = String::from_utf8_lossy(&notes.stdout);
     let id = notes
         .lines()
@@ -164,10 +178,11 @@ fn listings_name_functions_as_systemtap_does() {
     );
     // Without the debug file: the symbol table's functions, with no variables.
     assert_eq!(
-        stap_list(&["-L", &point(&c)], &[("SYSTEMTAP_DEBUGINFO_PATH", "/nonexistent")]),
-        format!(
-            "process(\"{c}\").function(\"add\")\nprocess(\"{c}\").function(\"scale\")\n"
-        )
+        stap_list(
+            &["-L", &point(&c)],
+            &[("SYSTEMTAP_DEBUGINFO_PATH", "/nonexistent")]
+        ),
+        format!("process(\"{c}\").function(\"add\")\nprocess(\"{c}\").function(\"scale\")\n")
     );
 }
 

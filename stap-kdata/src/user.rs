@@ -28,6 +28,47 @@ pub fn find_executable(name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
+/// The executables a `process("PATTERN")` names: a pattern with `*`, `?` or `[` in a
+/// path's components is matched against the files there (each canonical, once);
+/// anything else is [`find_executable`]'s one path.
+pub fn find_executables(name: &str) -> Vec<String> {
+    if !name.starts_with('/') || !name.contains(['*', '?', '[']) {
+        return vec![find_executable(name)];
+    }
+    let mut found: Vec<PathBuf> = vec![PathBuf::from("/")];
+    for part in name.split('/').filter(|p| !p.is_empty()) {
+        let mut next = Vec::new();
+        for dir in &found {
+            if !part.contains(['*', '?', '[']) {
+                next.push(dir.join(part));
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| glob(part, n))
+                .collect();
+            names.sort();
+            next.extend(names.into_iter().map(|n| dir.join(n)));
+        }
+        found = next;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in found.iter().filter(|p| p.is_file()) {
+        if let Some(c) = std::fs::canonicalize(p)
+            .ok()
+            .and_then(|c| c.to_str().map(str::to_string))
+        {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
@@ -175,30 +216,42 @@ impl Programs {
                 point
             ));
         }
-        let path = find_executable(name);
-        let elf = self.get(&path);
-        let elf = match &*elf {
-            Ok(e) => e,
-            Err(e) => return Err(format!("cannot resolve '{}': {}", point, e)),
-        };
-        let found: Vec<ProbePoint> = elf
-            .function_names()
-            .filter(|f| glob(pat, f))
-            .filter(|f| elf.function(f).and_then(|a| elf.file_offset(a)).is_some())
-            .map(|f| {
-                let mut p = point.clone();
-                p.components[0].arg = Some(PointArg::String(path.clone()));
-                p.components[1].arg = Some(PointArg::String(f.to_string()));
-                p
-            })
-            .collect();
+        let paths = find_executables(name);
+        let mut found: Vec<ProbePoint> = Vec::new();
+        let mut last_err = format!("cannot resolve '{}': no file matches '{}'", point, name);
+        for path in paths {
+            let elf = self.get(&path);
+            let elf = match &*elf {
+                Ok(e) => e,
+                Err(e) => {
+                    last_err = format!("cannot resolve '{}': {}", point, e);
+                    continue;
+                }
+            };
+            let before = found.len();
+            found.extend(
+                elf.function_names()
+                    .filter(|f| glob(pat, f))
+                    .filter(|f| elf.function(f).and_then(|a| elf.file_offset(a)).is_some())
+                    .map(|f| {
+                        let mut p = point.clone();
+                        p.components[0].arg = Some(PointArg::String(path.clone()));
+                        p.components[1].arg = Some(PointArg::String(f.to_string()));
+                        p
+                    }),
+            );
+            if found.len() == before {
+                last_err = crate::resolve::no_match(
+                    point,
+                    pat,
+                    elf.function_names(),
+                    &format!("function of {}", path),
+                );
+            }
+        }
+        // A path pattern takes the files that have matching functions.
         if found.is_empty() {
-            return Err(crate::resolve::no_match(
-                point,
-                pat,
-                elf.function_names(),
-                &format!("function of {}", path),
-            ));
+            return Err(last_err);
         }
         Ok(found)
     }
@@ -238,6 +291,13 @@ mod tests {
         let want = sym.address() - text.address() + text_off;
         assert_eq!(elf.file_offset(elf.function("main").unwrap()), Some(want));
         assert!(elf.function_names().count() > 100);
+    }
+
+    #[test]
+    fn path_patterns_match_files() {
+        let sh = super::find_executables("/usr/bin/[d]as?");
+        assert_eq!(sh, vec![find_executable("dash")]);
+        assert!(super::find_executables("/no/such/dir*/x").is_empty());
     }
 
     #[test]
