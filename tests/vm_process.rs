@@ -9,23 +9,15 @@
 mod vmlib;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use vmlib::*;
 
 /// The test program, built static (the guest has no C library of its own) into `dir`.
 fn threads_program(dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/threads.c");
     let bin = dir.join("threads");
-    let cc = Command::new("cc")
-        .args(["-O2", "-static", "-pthread", "-Wall", "-Werror", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        cc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cc.stderr)
+    cc_program(
+        "tests/vm/proc/threads.c",
+        &bin,
+        &["-O2", "-static", "-pthread"],
     );
     bin
 }

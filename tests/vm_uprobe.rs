@@ -17,19 +17,8 @@ use vmlib::*;
 fn uprog() -> (PathBuf, String) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uprobe");
     std::fs::create_dir_all(&dir).unwrap();
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/uprog.c");
     let bin = dir.join("uprog");
-    let cc = Command::new("cc")
-        .args(["-O2", "-g", "-Wall", "-Werror", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        cc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
+    cc_program("tests/vm/proc/uprog.c", &bin, &["-O2", "-g"]);
     let ldd = Command::new("ldd").arg(&bin).output().unwrap();
     let libc = String::from_utf8_lossy(&ldd.stdout)
         .split_whitespace()
@@ -66,6 +55,16 @@ fn run(module: &str, script: &str, args: &str, then: &str) -> (String, String) {
     )
 }
 
+/// stpd's output without the program's own line, which goes out beside the probes' (which
+/// stpd streams), checking that it is there once.
+fn probe_lines(out: &str) -> String {
+    assert_eq!(out.lines().filter(|l| *l == "30 21").count(), 1, "{out}");
+    out.lines()
+        .filter(|l| *l != "30 21")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// Entry and return probes on the program's functions and on printf in the C library:
 /// the arguments (an int, a negative one, a long, a string read from the process), the
 /// return values, and the program's own output unchanged; after the session, the program
@@ -84,18 +83,12 @@ probe process("{libc}").function("printf") {{ if (pid() == target()) printf("pri
 "#
     );
     let (out, then) = run("uprobe_fn", &script, &format!("-c {p}"), &format!("{p}"));
-    // The program's own line goes out beside the probes' (which stpd streams).
-    let probes: String = out
-        .lines()
-        .filter(|l| *l != "30 21")
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let probes = probe_lines(&out);
     assert_eq!(
         probes,
         "add 0 -1\nadd returns 4294967295\nadd 1 9\nadd returns 10\nadd 2 19\nadd returns 21\n\
          scale 7 abc\nscale returns 21\nprintf %d %l\n"
     );
-    assert_eq!(out.lines().filter(|l| *l == "30 21").count(), 1, "{out}");
     assert_eq!(then, "30 21\n");
 }
 
@@ -260,11 +253,7 @@ probe process("{p}").function("scale") {{ printf("scale %d %s %s\n", $x, user_st
 "#
     );
     let (out, _) = run("uprobe_dwarf", &script, &format!("-c {p}"), "");
-    let probes: String = out
-        .lines()
-        .filter(|l| *l != "30 21")
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let probes = probe_lines(&out);
     assert_eq!(
         probes,
         format!(

@@ -141,37 +141,6 @@ static inline int stp_copy_user_nofault(void *dst, uint64_t addr, size_t size)
 	return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)addr, size) ? -1 : 0;
 }
 
-/*
- * A NUL-terminated string of at most max bytes of the probed process's memory
- * (strncpy_from_user_nofault is not exported): aligned 8-byte reads, which never cross
- * a page, else single bytes.
- */
-static inline long stp_copy_user_string_nofault(char *dst, uint64_t addr, size_t max)
-{
-	size_t i = 0, k;
-
-	while (i < max) {
-		const void __user *src = (const void __user *)(uintptr_t)(addr + i);
-
-		if (!((addr + i) & 7) && i + 8 <= max) {
-			if (copy_from_user_nofault(dst + i, src, 8))
-				return -EFAULT;
-			for (k = 0; k < 8; k++)
-				if (!dst[i + k])
-					return (long)(i + k);
-			i += 8;
-			continue;
-		}
-		if (copy_from_user_nofault(dst + i, src, 1))
-			return -EFAULT;
-		if (!dst[i])
-			return (long)i;
-		i++;
-	}
-	if (max)
-		dst[max - 1] = '\0';
-	return (long)max;
-}
 
 /*
  * set_kernel_long() and friends: kernel memory, written without faulting on a bad
@@ -233,17 +202,26 @@ static inline int stp_embedded_store(void *dst, const void *src, size_t size)
 	return stp_store_nofault((uint64_t)(uintptr_t)dst, src, size);
 }
 
+/* n bytes at addr, of the kernel or of the current process (user), without faulting. */
+static inline int stp_copy_nofault_from(void *dst, uint64_t addr, size_t n, int user)
+{
+	if (user)
+		return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)addr, n) ? -1 : 0;
+	return copy_from_kernel_nofault(dst, (const void *)(uintptr_t)addr, n) ? -1 : 0;
+}
+
 /*
- * A NUL-terminated string of at most max bytes (strncpy_from_kernel_nofault is not
- * exported): aligned 8-byte reads, which never cross a page, else single bytes.
+ * A NUL-terminated string of at most max bytes, of the kernel or of the current process
+ * (strncpy_from_{kernel,user}_nofault are not exported): aligned 8-byte reads, which
+ * never cross a page, else single bytes.
  */
-static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
+static inline long stp_copy_string_nofault_from(char *dst, uint64_t addr, size_t max, int user)
 {
 	size_t i = 0, k;
 
 	while (i < max) {
 		if (!((addr + i) & 7) && i + 8 <= max) {
-			if (copy_from_kernel_nofault(dst + i, (const void *)(uintptr_t)(addr + i), 8))
+			if (stp_copy_nofault_from(dst + i, addr + i, 8, user))
 				return -EFAULT;
 			for (k = 0; k < 8; k++)
 				if (!dst[i + k])
@@ -251,7 +229,7 @@ static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
 			i += 8;
 			continue;
 		}
-		if (copy_from_kernel_nofault(dst + i, (const void *)(uintptr_t)(addr + i), 1))
+		if (stp_copy_nofault_from(dst + i, addr + i, 1, user))
 			return -EFAULT;
 		if (!dst[i])
 			return (long)i;
@@ -260,6 +238,17 @@ static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
 	if (max)
 		dst[max - 1] = '\0';
 	return (long)max;
+}
+
+static inline long stp_copy_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	return stp_copy_string_nofault_from(dst, addr, max, 0);
+}
+
+/* A NUL-terminated string of at most max bytes of the probed process's memory. */
+static inline long stp_copy_user_string_nofault(char *dst, uint64_t addr, size_t max)
+{
+	return stp_copy_string_nofault_from(dst, addr, max, 1);
 }
 
 /* Busy-waits (probe handlers cannot sleep). */

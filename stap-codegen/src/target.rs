@@ -9,6 +9,18 @@ use stap_sema::ir::{
 };
 use stap_syntax::source::Span;
 
+/// The C type of a value's low `size` bytes.
+fn narrow_type(size: u8, signed: bool) -> &'static str {
+    match (size, signed) {
+        (1, true) => "int8_t",
+        (1, false) => "uint8_t",
+        (2, true) => "int16_t",
+        (2, false) => "uint16_t",
+        (4, true) => "int32_t",
+        _ => "uint32_t",
+    }
+}
+
 fn source(s: &TargetSource) -> String {
     match s {
         TargetSource::Param(n) | TargetSource::TracepointArg(n) => {
@@ -21,20 +33,12 @@ fn source(s: &TargetSource) -> String {
         TargetSource::ProcfsValue => "0".to_string(),
         TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
         TargetSource::Narrowed { src, size, signed } => {
-            let ty = match (size, signed) {
-                (1, true) => "int8_t",
-                (1, false) => "uint8_t",
-                (2, true) => "int16_t",
-                (2, false) => "uint16_t",
-                (4, true) => "int32_t",
-                _ => "uint32_t",
-            };
             let wide = if *signed {
                 "(uint64_t)(int64_t)"
             } else {
                 "(uint64_t)"
             };
-            format!("{}({}){}", wide, ty, source(src))
+            format!("{}({}){}", wide, narrow_type(*size, *signed), source(src))
         }
     }
 }
@@ -204,15 +208,10 @@ impl Gen<'_> {
         for op in ops {
             let line = match op {
                 TargetOp::Narrow { size, signed } => {
-                    let ty = match (size, signed) {
-                        (1, true) => "int8_t",
-                        (1, false) => "uint8_t",
-                        (2, true) => "int16_t",
-                        (2, false) => "uint16_t",
-                        (4, true) => "int32_t",
-                        _ => "uint32_t",
-                    };
-                    format!("{u} = (uint64_t)(int64_t)({}){u};", ty)
+                    format!(
+                        "{u} = (uint64_t)(int64_t)({}){u};",
+                        narrow_type(*size, *signed)
+                    )
                 }
                 TargetOp::Add(k) => format!("{u} += (uint64_t){}LL;", k),
                 TargetOp::Arith { op, k } => {

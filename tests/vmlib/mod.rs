@@ -258,3 +258,22 @@ pub fn image_address(sym: &str) -> u64 {
         })
         .unwrap_or_else(|| panic!("{sym} not in {image}"))
 }
+
+/// Builds the test program `src` (relative to the project) into `out` with `cc` and
+/// `flags`, failing the test with the compiler's errors.
+pub fn cc_program(src: &str, out: &std::path::Path, flags: &[&str]) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
+    let cc = Command::new("cc")
+        .args(flags)
+        .args(["-Wall", "-Werror", "-o"])
+        .arg(out)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "{}: {}",
+        src.display(),
+        String::from_utf8_lossy(&cc.stderr)
+    );
+}
