@@ -13,19 +13,25 @@ use std::process::Command;
 use vmlib::*;
 
 /// The test program, built (a dynamically linked PIE) at a path of its own, which the
-/// guest gets too; and the C library it uses.
+/// guest gets too; and the C library it uses.  Built once: the tests run at once and read
+/// it while others would be writing it.
 fn uprog() -> (PathBuf, String) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uprobe");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("uprog");
-    cc_program("tests/vm/proc/uprog.c", &bin, &["-O2", "-g"]);
-    let ldd = Command::new("ldd").arg(&bin).output().unwrap();
-    let libc = String::from_utf8_lossy(&ldd.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with('/') && w.contains("/libc.so"))
-        .unwrap_or_else(|| panic!("no libc in ldd's output"))
-        .to_string();
-    (bin, libc)
+    static BUILT: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uprobe");
+            std::fs::create_dir_all(&dir).unwrap();
+            let bin = dir.join("uprog");
+            cc_program("tests/vm/proc/uprog.c", &bin, &["-O2", "-g"]);
+            let ldd = Command::new("ldd").arg(&bin).output().unwrap();
+            let libc = String::from_utf8_lossy(&ldd.stdout)
+                .split_whitespace()
+                .find(|w| w.starts_with('/') && w.contains("/libc.so"))
+                .unwrap_or_else(|| panic!("no libc in ldd's output"))
+                .to_string();
+            (bin, libc)
+        })
+        .clone()
 }
 
 /// Runs `script` with stpd's `args` in a guest that has the program; `then` runs after
