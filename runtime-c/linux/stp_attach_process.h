@@ -177,20 +177,23 @@ static void stp_proc_fire(int event, struct task_struct *t, u64 mask)
 	}
 }
 
+/* A new (or, at the start, already running) task t: a process begins, or a thread. */
+static void stp_proc_task_begins(struct task_struct *t, u64 mask)
+{
+	if (t->pid == t->tgid) {
+		stp_proc_seen_put(t->tgid, mask);
+		stp_proc_fire(STP_PROC_BEGIN, t, mask);
+	} else {
+		stp_proc_fire(STP_PROC_THREAD_BEGIN, t, mask);
+	}
+}
+
 static void stp_proc_on_fork(void *data, struct task_struct *parent, struct task_struct *child)
 {
-	u64 mask;
-
 	if (child->flags & PF_KTHREAD)
 		return;
 	rcu_read_lock();
-	mask = stp_proc_exe_mask(child->mm);
-	if (child->pid == child->tgid) {
-		stp_proc_seen_put(child->tgid, mask);
-		stp_proc_fire(STP_PROC_BEGIN, child, mask);
-	} else {
-		stp_proc_fire(STP_PROC_THREAD_BEGIN, child, mask);
-	}
+	stp_proc_task_begins(child, stp_proc_exe_mask(child->mm));
 	rcu_read_unlock();
 }
 
@@ -241,13 +244,9 @@ static int stp_process_attach(struct stp_kslot *s)
 		return 0;
 	if (stp_proc_npaths >= STP_PROC_MAX_PATHS)
 		return -E2BIG;
-	rc = kern_path(s->p->symbol, LOOKUP_FOLLOW, &s->u.proc.path);
+	rc = stp_regular_file(s->p->symbol, &s->u.proc.path);
 	if (rc)
 		return rc;
-	if (!d_is_reg(s->u.proc.path.dentry)) {
-		path_put(&s->u.proc.path);
-		return -EINVAL;
-	}
 	s->u.proc.inode = d_inode(s->u.proc.path.dentry);
 	s->u.proc.bit = stp_proc_npaths++;
 	s->u.proc.held = 1;
@@ -281,12 +280,7 @@ static void stp_proc_existing(void)
 		mask = stp_proc_exe_mask(t->mm);
 		task_unlock(t);
 		preempt_disable();
-		if (t->pid == t->tgid) {
-			stp_proc_seen_put(t->tgid, mask);
-			stp_proc_fire(STP_PROC_BEGIN, t, mask);
-		} else {
-			stp_proc_fire(STP_PROC_THREAD_BEGIN, t, mask);
-		}
+		stp_proc_task_begins(t, mask);
 		preempt_enable();
 	}
 	rcu_read_unlock();

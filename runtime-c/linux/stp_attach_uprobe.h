@@ -54,13 +54,9 @@ static int stp_uprobe_attach(struct stp_kslot *s)
 	struct inode *inode;
 	int rc;
 
-	rc = kern_path(s->p->symbol, LOOKUP_FOLLOW, &s->u.up.path);
+	rc = stp_regular_file(s->p->symbol, &s->u.up.path);
 	if (rc)
 		return rc;
-	if (!d_is_reg(s->u.up.path.dentry)) {
-		path_put(&s->u.up.path);
-		return -EINVAL;
-	}
 	inode = d_real_inode(s->u.up.path.dentry);
 	if (s->p->kind == STP_PROBE_URETPROBE)
 		s->u.up.uc.ret_handler = stp_uretprobe_handler;

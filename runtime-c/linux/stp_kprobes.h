@@ -16,6 +16,7 @@
 #include <linux/perf_event.h>
 #include <linux/netfilter.h>
 #include <linux/path.h>
+#include <linux/namei.h>
 #include <linux/uprobes.h>
 
 struct stp_perf_deferred;
@@ -61,6 +62,20 @@ static void stp_kprobe_warn(const struct stp_probe *p, int rc)
 
 	snprintf(msg, sizeof(msg), "probe %s registration error (rc %d)", p->pp, rc);
 	stp_warn(msg);
+}
+
+/* Looks up a regular file (a probe's program, in process context) and holds it in *p. */
+static int stp_regular_file(const char *name, struct path *p)
+{
+	int rc = kern_path(name, LOOKUP_FOLLOW, p);
+
+	if (rc)
+		return rc;
+	if (!d_is_reg(p->dentry)) {
+		path_put(p);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 #include "stp_attach_kprobe.h"
