@@ -55,6 +55,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || need+=("qemu-system-x86 (the VM tier)")
 is_static_elf /bin/busybox || need+=("busybox-static (the guest's shell: a static busybox)")
 command -v cpio >/dev/null || need+=("cpio (packs the guest's initramfs)")
+[ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || need+=("systemtap-sdt-dev (sys/sdt.h: the SDT markers of the VM tier's test program)")
 # SystemTap 4.8 itself: the e2e table's expectations are its outputs, and tests/systemtap.rs
 # builds and runs a sample of the table with it again (its stap, staprun and stapio).
 [ -x /usr/bin/stap ] && [ -x /usr/bin/staprun ] || need+=("systemtap (SystemTap 4.8, the reference the table is checked against)")
@@ -106,7 +107,7 @@ for t in $KERNELS; do
             "${fidelity_skip[@]}"
     else
         stage "kernel tiers: $t ($k)"
-        STAP_TEST_KVER=$k within 30 cargo test --release --test e2e --test vm --test vm_dwarf --test vm_nfs --test vm_process --test vm_uprobe --test hostile -- \
+        STAP_TEST_KVER=$k within 30 cargo test --release --test e2e --test vm --test vm_dwarf --test vm_nfs --test vm_process --test vm_uprobe --test vm_sdt --test hostile -- \
             --skip e2e_table_user_runtime "${fidelity_skip[@]}"
     fi
 done

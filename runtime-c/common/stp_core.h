@@ -152,6 +152,7 @@ struct stp_probe {
 	int proc_event, proc_filter;	/* process probes (enum stp_proc_event, _filter) */
 	int64_t proc_pid;	/* process probes: the pid of STP_PROC_PID */
 	uint64_t file_offset;	/* uprobes: where in the file at symbol */
+	uint64_t semaphore;	/* SDT markers: their semaphore's offset in the file (0: none) */
 	const char *pp;		/* the probe point, for pp() */
 	const char *pn;		/* the point as the script wrote it, for pn() */
 	const char *location;	/* file:line:col of the probe */

@@ -10,6 +10,11 @@
  * is uprobe_unregister_nosync() for each probe, then one uprobe_unregister_sync() before
  * the consumers may go.  Before, uprobe_unregister() waited itself.
  *
+ * An SDT marker is a uprobe on its nop; a marker with a semaphore has the kernel count the
+ * probes on it (ref_ctr_offset: the semaphore's offset in the file) in each process that
+ * maps the file, now or later, so the program computes the marker's arguments only while
+ * it is probed.
+ *
  * Handlers run in the probed task, preemptible: the probe runs with preemption off, as
  * every other probe does.  The parameters are those of the x86-64 calling convention
  * (registers, then the user stack above the return address); a .return probe has the
@@ -63,13 +68,15 @@ static int stp_uprobe_attach(struct stp_kslot *s)
 	else
 		s->u.up.uc.handler = stp_uprobe_handler;
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-	s->u.up.uprobe = uprobe_register(inode, (loff_t)s->p->file_offset, 0, &s->u.up.uc);
+	s->u.up.uprobe = uprobe_register(inode, (loff_t)s->p->file_offset,
+					 (loff_t)s->p->semaphore, &s->u.up.uc);
 	if (IS_ERR(s->u.up.uprobe)) {
 		rc = (int)PTR_ERR(s->u.up.uprobe);
 		s->u.up.uprobe = NULL;
 	}
 #else
-	rc = uprobe_register(inode, (loff_t)s->p->file_offset, &s->u.up.uc);
+	rc = uprobe_register_refctr(inode, (loff_t)s->p->file_offset, (loff_t)s->p->semaphore,
+				    &s->u.up.uc);
 #endif
 	if (rc) {
 		path_put(&s->u.up.path);

@@ -136,15 +136,33 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
             }
             f
         }
-        ProbeKind::Uprobe { path, offset, ret } => vec![
-            kind(if *ret { "URETPROBE" } else { "UPROBE" }),
-            format!(".symbol = {},", c_str(path)),
-            format!(".file_offset = {:#x}ULL,", offset),
-        ],
+        ProbeKind::Uprobe { site, ret } => {
+            let mut f = vec![
+                kind(if *ret { "URETPROBE" } else { "UPROBE" }),
+                format!(".symbol = {},", c_str(&site.path)),
+                format!(".file_offset = {:#x}ULL,", site.offset),
+            ];
+            if site.semaphore != 0 {
+                f.push(format!(".semaphore = {:#x}ULL,", site.semaphore));
+            }
+            f
+        }
         // Points no runtime runs yet: sema refuses them before pass 4
         // (`stap_sema::unsupported`); -p3 still shows their entry.
         ProbeKind::Process { .. } => {
             vec![kind("OTHER")]
         }
+    }
+}
+
+/// What `pp()` says in a probe: its concrete point, except at an SDT marker, where
+/// SystemTap names the statement at the marker's address in its file.
+pub(crate) fn pp(p: &stap_sema::ir::Probe) -> String {
+    match &p.kind {
+        ProbeKind::Uprobe { site, .. } => match site.marker {
+            Some(addr) => format!("process(\"{}\").statement({:#x})", site.path, addr),
+            None => p.point.to_string(),
+        },
+        _ => p.point.to_string(),
     }
 }

@@ -31,7 +31,11 @@ fn source(s: &TargetSource) -> String {
         TargetSource::Const(v) => format!("(uint64_t){}", crate::body::c_long(*v)),
         TargetSource::Verdict => "stp_verdict(&c->rt)".to_string(),
         TargetSource::ProcfsValue => "0".to_string(),
-        TargetSource::Pairs(_) | TargetSource::Value => "0".to_string(),
+        // Strings and step-computed values: Gen::target and Gen::pairs emit these.
+        TargetSource::Pairs(_)
+        | TargetSource::Value
+        | TargetSource::Text(_)
+        | TargetSource::Operand { .. } => "0".to_string(),
         TargetSource::Narrowed { src, size, signed } => {
             let wide = if *signed {
                 "(uint64_t)(int64_t)"
@@ -58,7 +62,10 @@ impl Gen<'_> {
         }
         let near = self.near(span);
         if let TargetSource::Pairs(pairs) = &r.source {
-            return Ok(self.pairs(pairs));
+            return self.pairs(pairs, &near);
+        }
+        if let TargetSource::Text(text) = &r.source {
+            return Ok(crate::c_str(text));
         }
         let start = match (&r.source, &t.base) {
             (TargetSource::Value, TargetBase::Cast { expr, .. }) => {
@@ -68,7 +75,7 @@ impl Gen<'_> {
         };
         let u = self.decl_temp("uint64_t ", "u", "0");
         self.line(&format!("{} = {};", u, start));
-        self.target_ops(t, &r.ops, &u, &near)?;
+        self.target_ops(&t.components, &r.ops, &u, &near)?;
         if t.pretty > 0 {
             return self.pretty(t, r, &u, &near);
         }
@@ -88,16 +95,22 @@ impl Gen<'_> {
     }
 
     /// `$$parms` and friends: `name=0x...` pairs in a string temporary.
-    fn pairs(&mut self, pairs: &[(String, TargetSource)]) -> String {
+    fn pairs(&mut self, pairs: &[(String, TargetSource)], near: &str) -> R<String> {
         let buf = self.temp(Type::String);
         if pairs.is_empty() {
             self.line(&format!("{}[0] = '\\0';", buf));
-            return buf;
+            return Ok(buf);
         }
         let names = self.decl_array("const char *", "n", pairs.len());
         let vals = self.decl_array("uint64_t", "v", pairs.len());
         for (i, (n, src)) in pairs.iter().enumerate() {
             self.line(&format!("{}[{}] = {};", names, i, crate::c_str(n)));
+            if let TargetSource::Operand { src, ops } = src {
+                let u = format!("{}[{}]", vals, i);
+                self.line(&format!("{} = {};", u, source(src)));
+                self.target_ops(&[], ops, &u, near)?;
+                continue;
+            }
             self.line(&format!("{}[{}] = {};", vals, i, source(src)));
         }
         self.line(&format!(
@@ -107,7 +120,7 @@ impl Gen<'_> {
             vals,
             pairs.len()
         ));
-        buf
+        Ok(buf)
     }
 
     /// The string at address `u` (at most `max` bytes, 0: any) into `buf`.
@@ -164,7 +177,7 @@ impl Gen<'_> {
             }
             let m = self.decl_temp("uint64_t ", "u", "0");
             self.line(&format!("{} = {};", m, u));
-            self.target_ops(t, &f.ops, &m, near)?;
+            self.target_ops(&t.components, &f.ops, &m, near)?;
             match f.kind {
                 PrettyKind::Text => {}
                 PrettyKind::Number => {
@@ -204,7 +217,13 @@ impl Gen<'_> {
     }
 
     /// The statements applying `ops` to the `uint64_t` temporary `u`.
-    fn target_ops(&mut self, t: &TargetExpr, ops: &[TargetOp], u: &str, near: &str) -> R<()> {
+    fn target_ops(
+        &mut self,
+        components: &[TargetComponent],
+        ops: &[TargetOp],
+        u: &str,
+        near: &str,
+    ) -> R<()> {
         for op in ops {
             let line = match op {
                 TargetOp::Narrow { size, signed } => {
@@ -229,7 +248,7 @@ impl Gen<'_> {
                     }
                 }
                 TargetOp::AddIndex { component, scale } => {
-                    let idx = match t.components.get(*component) {
+                    let idx = match components.get(*component) {
                         Some(TargetComponent::Index(e)) => self.expr(e)?,
                         _ => "0".to_string(),
                     };
@@ -238,6 +257,9 @@ impl Gen<'_> {
                         crate::expr::paren(&idx),
                         scale
                     )
+                }
+                TargetOp::AddReg { reg, scale } => {
+                    format!("{u} += stp_dwarf_reg(&c->rt, {}) * {}ULL;", reg, scale)
                 }
                 TargetOp::Load { size, signed } => {
                     let l = self.err_label().to_string();
@@ -312,7 +334,7 @@ impl Gen<'_> {
         let near = self.near(span);
         let u = self.decl_temp("uint64_t ", "u", "0");
         self.line(&format!("{} = {};", u, source(&r.source)));
-        self.target_ops(t, &r.ops[..i], &u, &near)?;
+        self.target_ops(&t.components, &r.ops[..i], &u, &near)?;
         let l = self.err_label().to_string();
         self.line(&format!(
             "if (stp_kwrite(&c->rt, {}, {}, {}, {}))",

@@ -453,7 +453,7 @@ impl<'a> Writer<'a> {
                 self.o,
                 "\t\t.handler = stp_p_{i},\n\t\t.lock = stp_lock_{i},\n\t\t.unlock = stp_unlock_{i},"
             );
-            self.line(2, &format!(".pp = {},", c_str(&p.point.to_string())));
+            self.line(2, &format!(".pp = {},", c_str(&crate::table::pp(p))));
             self.line(2, &format!(".pn = {},", c_str(&p.written_point)));
             self.line(2, &format!(".location = {},", c_str(&loc(self.sm, p.span))));
             self.o.push_str("\t},\n");

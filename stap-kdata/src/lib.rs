@@ -19,6 +19,7 @@ mod modules;
 mod point_spec;
 mod pretty;
 mod resolve;
+pub mod sdt;
 mod source;
 pub mod syscalls;
 mod trace_systems;

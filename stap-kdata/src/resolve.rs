@@ -458,6 +458,10 @@ impl KernelResolver for BtfResolver {
                     None => Ok(vec![point.clone()]),
                 }
             }
+            // A file's SDT markers, from its .note.stapsdt.
+            (Family::Process, _) if crate::user::is_mark(point) => {
+                self.programs.resolve_marks(point)
+            }
             // A program's functions, from its symbol tables (uprobes).
             (Family::Process, ["process", "function", rest @ ..])
                 if rest.iter().all(|r| matches!(*r, "call" | "return"))
@@ -477,6 +481,9 @@ impl KernelResolver for BtfResolver {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
+        if family == Family::Process && crate::user::is_mark(point) {
+            return self.programs.mark_target(point, name, components);
+        }
         if family == Family::Process {
             return match self.programs.as_module_point(point) {
                 Some(m) => self.modules.target(&m, name, components),
@@ -549,12 +556,18 @@ impl KernelResolver for BtfResolver {
         }
         match (family, names(point).first()) {
             (Family::KernelDwarf, _) if dwarf_point(point) => self.modules.site(point),
-            (Family::Process, _) => self.programs.site(point),
             _ => None,
         }
     }
 
+    fn user_site(&self, point: &ProbePoint) -> Option<stap_sema::ir::UserSite> {
+        self.programs.user_site(point)
+    }
+
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
+        if family == Family::Process && crate::user::is_mark(point) {
+            return self.programs.mark_variables(point);
+        }
         if family == Family::Process {
             return self
                 .programs

@@ -2,8 +2,10 @@
 //! (from its symbol tables), and where each goes in the file (the offset a uprobe takes).
 
 use crate::glob;
-use object::{Object, ObjectSegment, ObjectSymbol, SegmentFlags, SymbolKind};
-use stap_sema::ir::{PointArg, ProbePoint};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SegmentFlags, SymbolKind};
+use stap_sema::ir::{
+    PointArg, ProbePoint, ResolvedTarget, TargetOp, TargetResult, TargetSource, UserSite,
+};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -107,6 +109,12 @@ pub struct UserElf {
     functions: BTreeMap<String, u64>,
     /// Executable `PT_LOAD` segments: address, size in memory, file offset.
     code: Vec<(u64, u64, u64)>,
+    /// Every `PT_LOAD` segment: address, size in the file, file offset.
+    loaded: Vec<(u64, u64, u64)>,
+    /// Every defined symbol (functions and data): name to address, for SDT operands.
+    symbols: HashMap<String, u64>,
+    /// The SDT markers (`.note.stapsdt`), in the notes' order.
+    markers: Vec<crate::sdt::Marker>,
 }
 
 /// ELF's `PF_X`: an executable segment.
@@ -119,7 +127,13 @@ impl UserElf {
         let file = object::File::parse(&*data)
             .map_err(|e| format!("'{}' is not an ELF program or library: {}", path, e))?;
         let mut functions = BTreeMap::new();
+        let mut symbols = HashMap::new();
         for sym in file.symbols().chain(file.dynamic_symbols()) {
+            if !sym.is_undefined() {
+                if let Ok(name) = sym.name() {
+                    symbols.entry(name.to_string()).or_insert(sym.address());
+                }
+            }
             if sym.kind() != SymbolKind::Text || sym.is_undefined() || sym.address() == 0 {
                 continue;
             }
@@ -135,7 +149,42 @@ impl UserElf {
             .filter(|s| matches!(s.flags(), SegmentFlags::Elf { p_flags } if p_flags & PF_X != 0))
             .map(|s| (s.address(), s.size(), s.file_range().0))
             .collect();
-        Ok(UserElf { functions, code })
+        let loaded = file
+            .segments()
+            .map(|s| (s.address(), s.file_range().1, s.file_range().0))
+            .collect();
+        let markers = match file.section_by_name(".note.stapsdt") {
+            Some(notes) => crate::sdt::parse_notes(
+                notes.data().unwrap_or(&[]),
+                file.section_by_name(".stapsdt.base").map(|b| b.address()),
+            ),
+            None => Vec::new(),
+        };
+        Ok(UserElf {
+            functions,
+            code,
+            loaded,
+            symbols,
+            markers,
+        })
+    }
+
+    /// The SDT markers.
+    pub fn markers(&self) -> &[crate::sdt::Marker] {
+        &self.markers
+    }
+
+    /// The address of symbol `name` (a function or data).
+    pub fn symbol(&self, name: &str) -> Option<u64> {
+        self.symbols.get(name).copied()
+    }
+
+    /// Where the bytes at `addr` are in the file (a marker's semaphore), if loaded from it.
+    pub fn data_offset(&self, addr: u64) -> Option<u64> {
+        self.loaded
+            .iter()
+            .find(|(start, size, _)| (*start..start + size).contains(&addr))
+            .map(|(start, _, off)| addr - start + off)
     }
 
     /// The functions' names, in order.
@@ -266,6 +315,222 @@ impl Programs {
         let elf = elf.as_ref().as_ref().ok()?;
         let off = elf.file_offset(elf.function(func)?)?;
         Some((path.to_string(), off))
+    }
+}
+
+/// A `process("PATH")[.provider("P")].mark("NAME")` point's parts: the file, the
+/// provider pattern and the name pattern.
+fn mark_parts(point: &ProbePoint) -> Option<(&str, Option<&str>, &str)> {
+    let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
+    match names.as_slice() {
+        ["process", "mark"] => Some((string_arg(point, 0)?, None, string_arg(point, 1)?)),
+        ["process", "provider", "mark"] => Some((
+            string_arg(point, 0)?,
+            Some(string_arg(point, 1)?),
+            string_arg(point, 2)?,
+        )),
+        _ => None,
+    }
+}
+
+/// Whether `point` is an SDT marker's.
+pub fn is_mark(point: &ProbePoint) -> bool {
+    mark_parts(point).is_some()
+}
+
+fn long_target(source: TargetSource, ops: Vec<TargetOp>, result: TargetResult) -> ResolvedTarget {
+    let c_type = match result {
+        TargetResult::Long => "long",
+        _ => "string",
+    };
+    ResolvedTarget {
+        source,
+        ops,
+        result,
+        c_type: c_type.into(),
+        pretty: Vec::new(),
+        pretty_deep: Vec::new(),
+    }
+}
+
+impl Programs {
+    /// Expands an SDT marker point into one point per marker of the file whose provider
+    /// and name match, in name order (a name used at several places has one point per
+    /// place, told apart by their `instance`).
+    pub fn resolve_marks(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
+        let (name, provider, pat) = mark_parts(point).ok_or("not a marker")?;
+        let mut found = Vec::new();
+        let mut last_err = format!("cannot resolve '{}': no file matches '{}'", point, name);
+        for path in find_executables(name) {
+            let elf = self.get(&path);
+            let elf = match &*elf {
+                Ok(e) => e,
+                Err(e) => {
+                    last_err = format!("cannot resolve '{}': {}", point, e);
+                    continue;
+                }
+            };
+            let mut marks: Vec<&crate::sdt::Marker> = elf
+                .markers()
+                .iter()
+                .filter(|m| provider.is_none_or(|p| glob(p, &m.provider)) && glob(pat, &m.name))
+                .collect();
+            marks.sort_by(|a, b| a.name.cmp(&b.name));
+            if marks.is_empty() {
+                last_err = crate::resolve::no_match(
+                    point,
+                    pat,
+                    elf.markers().iter().map(|m| m.name.as_str()),
+                    &format!("SDT marker of {}", path),
+                );
+            }
+            let mark_at = point.components.len() - 1;
+            let mut last: Option<&str> = None;
+            let mut instance = 0;
+            for m in marks {
+                instance = if last == Some(m.name.as_str()) {
+                    instance + 1
+                } else {
+                    0
+                };
+                last = Some(&m.name);
+                let mut p = point.clone();
+                p.components[0].arg = Some(PointArg::String(path.clone()));
+                p.components[mark_at].arg = Some(PointArg::String(m.name.clone()));
+                p.instance = instance;
+                found.push(p);
+            }
+        }
+        if found.is_empty() {
+            return Err(last_err);
+        }
+        Ok(found)
+    }
+
+    /// The marker a concrete marker point names, with its file.
+    fn marker(&self, point: &ProbePoint) -> Option<(Rc<Result<UserElf, String>>, usize)> {
+        let (path, provider, name) = mark_parts(point)?;
+        let elf = self.get(path);
+        let i = {
+            let e = elf.as_ref().as_ref().ok()?;
+            e.markers()
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| provider.is_none_or(|p| glob(p, &m.provider)) && m.name == name)
+                .nth(point.instance as usize)?
+                .0
+        };
+        Some((elf, i))
+    }
+
+    /// Where a concrete point's uprobe goes: a function's entry, or a marker (with its
+    /// semaphore).
+    pub fn user_site(&self, point: &ProbePoint) -> Option<UserSite> {
+        if !is_mark(point) {
+            let (path, offset) = self.site(point)?;
+            return Some(UserSite {
+                path,
+                offset,
+                semaphore: 0,
+                marker: None,
+            });
+        }
+        let (elf, i) = self.marker(point)?;
+        let e = elf.as_ref().as_ref().ok()?;
+        let m = &e.markers()[i];
+        let semaphore = match m.semaphore {
+            0 => 0,
+            a => e.data_offset(a)?,
+        };
+        Some(UserSite {
+            path: string_arg(point, 0)?.to_string(),
+            offset: e.file_offset(m.addr)?,
+            semaphore,
+            marker: Some(m.addr),
+        })
+    }
+
+    /// A marker's `$argN` (a long), `$$name`, `$$provider`, and `$$parms` or `$$vars`
+    /// (`$arg1=0x.. $arg2=0x..`).
+    pub fn mark_target(
+        &self,
+        point: &ProbePoint,
+        name: &str,
+        components: &[Option<&str>],
+    ) -> Result<ResolvedTarget, String> {
+        let (elf, i) = self
+            .marker(point)
+            .ok_or_else(|| format!("no SDT marker for '{}'", point))?;
+        let e = elf.as_ref().as_ref().map_err(|e| e.clone())?;
+        let m = &e.markers()[i];
+        let arg = |n: usize| crate::sdt::operand(&m.args[n], m.addr, &|s| e.symbol(s));
+        let text = |t: &str| {
+            long_target(
+                TargetSource::Text(t.into()),
+                Vec::new(),
+                TargetResult::String { max: 0 },
+            )
+        };
+        let target = match name {
+            "$$name" => text(&m.name),
+            "$$provider" => text(&m.provider),
+            "$$parms" | "$$vars" => {
+                let mut pairs = Vec::new();
+                for n in 0..m.args.len() {
+                    let (src, ops) = arg(n)?;
+                    let src = Box::new(src);
+                    pairs.push((format!("$arg{}", n + 1), TargetSource::Operand { src, ops }));
+                }
+                long_target(
+                    TargetSource::Pairs(pairs),
+                    Vec::new(),
+                    TargetResult::String { max: 0 },
+                )
+            }
+            "$$locals" => long_target(
+                TargetSource::Pairs(Vec::new()),
+                Vec::new(),
+                TargetResult::String { max: 0 },
+            ),
+            _ => {
+                let n = name
+                    .strip_prefix("$arg")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (1..=m.args.len()).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "unable to find '{}' at SDT marker {}.{}, which has {} argument{}",
+                            name,
+                            m.provider,
+                            m.name,
+                            m.args.len(),
+                            if m.args.len() == 1 { "" } else { "s" }
+                        )
+                    })?;
+                let (src, ops) = arg(n - 1)?;
+                long_target(src, ops, TargetResult::Long)
+            }
+        };
+        if !components.is_empty() {
+            return Err(format!(
+                "'{}' of an SDT marker is a {}: it has no fields or elements (use @cast)",
+                name, target.c_type
+            ));
+        }
+        Ok(target)
+    }
+
+    /// A marker's arguments, as `-L` lists them.
+    pub fn mark_variables(&self, point: &ProbePoint) -> Vec<(String, String)> {
+        let Some((elf, i)) = self.marker(point) else {
+            return Vec::new();
+        };
+        let Ok(e) = elf.as_ref() else {
+            return Vec::new();
+        };
+        (1..=e.markers()[i].args.len())
+            .map(|n| (format!("$arg{}", n), "long".to_string()))
+            .collect()
     }
 }
 

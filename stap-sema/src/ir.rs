@@ -419,6 +419,21 @@ pub struct PointComponent {
     pub arg: Option<PointArg>,
 }
 
+/// Where a uprobe goes in a program or library: a function's entry or an SDT marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSite {
+    /// The file's path (canonical).
+    pub path: String,
+    /// Where the probed instruction is in the file.
+    pub offset: u64,
+    /// Where a marker's semaphore is in the file (0: none): the kernel counts the
+    /// probes on it in each process that maps the file.
+    pub semaphore: u64,
+    /// A marker's address in the file's own numbering (SystemTap's `pp()` there names the
+    /// statement at that address); `None` for functions.
+    pub marker: Option<u64>,
+}
+
 /// A concrete probe point a derived probe is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbePoint {
@@ -638,10 +653,8 @@ pub enum ProbeKind {
     },
     /// A uprobe or uretprobe: `process("PATH").function("NAME")[.call|.return]`.
     Uprobe {
-        /// The program's path (canonical).
-        path: String,
-        /// Where the probed instruction is in the file.
-        offset: u64,
+        /// Where it goes.
+        site: UserSite,
         /// `.return`: a uretprobe.
         ret: bool,
     },
@@ -1007,6 +1020,16 @@ pub enum TargetSource {
     /// A procfs probe's `$value`: what a write probe received (read), or what a read probe
     /// returns (assigned, or appended to with `.=`).
     ProcfsValue,
+    /// A string known when translating (an SDT marker's `$$name` and `$$provider`).
+    Text(String),
+    /// A value computed by steps from a source: a `$$parms` entry of an SDT marker whose
+    /// argument is in memory.
+    Operand {
+        /// Where it starts.
+        src: Box<TargetSource>,
+        /// The steps (ending in a load or a narrowing).
+        ops: Vec<TargetOp>,
+    },
 }
 
 /// An arithmetic step of a DWARF location expression ([`TargetOp::Arith`]).
@@ -1065,6 +1088,13 @@ pub enum TargetOp {
         op: ArithOp,
         /// Its constant operand.
         k: i64,
+    },
+    /// Adds DWARF register `reg` times `scale` (an SDT operand's index register).
+    AddReg {
+        /// The register (x86-64 DWARF numbering).
+        reg: u16,
+        /// Its multiplier.
+        scale: u8,
     },
     /// Keeps bits `shift..shift+bits` of the value (a bitfield).
     Bits {

@@ -77,6 +77,11 @@ pub trait KernelResolver {
     fn site(&self, _point: &ProbePoint, _family: Family) -> Option<(String, u64)> {
         None
     }
+    /// Where a concrete point in a user program's code goes: a function's entry or an SDT
+    /// marker, as a uprobe.
+    fn user_site(&self, _point: &ProbePoint) -> Option<ir::UserSite> {
+        None
+    }
     /// Whether the type `ty` (from `module`) can be used for member and element access.
     fn cast_type(&self, ty: &str, module: Option<&str>) -> Result<(), String>;
     /// Resolves `@cast(address, ty, module)` followed by `components` (member names,

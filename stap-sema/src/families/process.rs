@@ -1,7 +1,8 @@
 //! `process[("PATH"|PID)].*`: process and thread lifecycle, system calls, and points in
 //! user code.  The kernel runtime runs the lifecycle probes (`.begin`, `.end`,
 //! `.thread.begin`, `.thread.end`) and, as uprobes, `process("PATH").function("NAME")`
-//! with `.call` and `.return` (functions from the program's symbol tables); the others
+//! with `.call` and `.return` (functions from the program's symbol tables) and SDT markers
+//! (`process("PATH")[.provider("P")].mark("NAME")`, from its `.note.stapsdt`); the others
 //! pass pass 2, checked as SystemTap does, and are refused before pass 4.
 
 use super::{has, BuildCx, ProbeFamily, Refusal};
@@ -65,14 +66,14 @@ impl ProbeFamily for Process {
     fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
         super::check_absolute(p, cx)?;
         let ret = has(p, "return");
-        // A function the resolver placed in its program's file: a uprobe.
-        if has(p, "function")
+        // A function or SDT marker the resolver placed in its file: a uprobe.
+        if (has(p, "function") || has(p, "mark"))
             && !["library", "inline", "exported", "label"]
                 .iter()
                 .any(|n| has(p, n))
         {
-            if let Some((path, offset)) = cx.resolver.site(p, Family::Process) {
-                return Ok(ProbeKind::Uprobe { path, offset, ret });
+            if let Some(site) = cx.resolver.user_site(p) {
+                return Ok(ProbeKind::Uprobe { site, ret });
             }
         }
         let event = if in_code(p) || has(p, "insn") || has(p, "data") {
