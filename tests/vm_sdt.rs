@@ -2,8 +2,9 @@
 //! `.provider("P").mark("NAME")` on a test program built here with `sys/sdt.h`
 //! (tests/vm/proc/sdtprog.c) and on its own shared library (tests/vm/proc/uwork.c):
 //! arguments in registers, in memory (`counter(%rip)`), as constants and as a pointer to
-//! a string; `$$name`, `$$provider`, `$$parms`; `pp()`; and a semaphore that the program
-//! sees set only while its marker is probed.  The expected lines are SystemTap 4.8's for
+//! a string; `$$name`, `$$provider`, `$$parms`; `pp()`; a semaphore that the program
+//! sees set only while its marker is probed; and `.plt("NAME")` and
+//! `.library("LIB").function/.mark` on the program's own library.  The expected lines are SystemTap 4.8's for
 //! the same script and programs (recorded by running it in this guest on 6.1).
 
 mod vmlib;
@@ -40,9 +41,26 @@ fn built() -> PathBuf {
                     &rpath,
                 ],
             );
+            // A second program of the same bytes (another file), which loads the library too.
+            std::fs::copy(dir.join("sdtprog"), dir.join("sdtprog2")).unwrap();
             dir
         })
         .clone()
+}
+
+/// The address of the PLT entry calling `func` in `file`, as objdump names it.
+fn plt_address(file: &str, func: &str) -> String {
+    let out = Command::new("objdump")
+        .args(["-d", "-j", ".plt", file])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.ends_with(&format!("<{func}@plt>:")))
+        .unwrap_or_else(|| panic!("no {func}@plt in {text}"));
+    let hex = line.split_whitespace().next().unwrap();
+    format!("{:#x}", u64::from_str_radix(hex, 16).unwrap())
 }
 
 /// The address of each marker of `file`, by name, as `readelf -n` shows its notes.
@@ -71,8 +89,9 @@ fn stap_list(point: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// `-L` lists the markers of the program and of its library with their arguments, as
-/// SystemTap 4.8 does.
+/// `-L` lists the markers of the program and of its library with their arguments, the
+/// program's PLT entries, and a function of its library found by a pattern, as SystemTap
+/// 4.8 does.
 #[test]
 fn listings_name_markers_as_systemtap_does() {
     let dir = built();
@@ -96,6 +115,21 @@ fn listings_name_markers_as_systemtap_does() {
     assert_eq!(
         stap_list(&format!("process(\"{l}\").mark(\"*\")")),
         format!("process(\"{l}\").mark(\"mixed\") $arg1:long $arg2:long\n")
+    );
+    let plt: String = ["access", "printf", "snprintf", "usleep", "uwork_mix"]
+        .iter()
+        .map(|f| format!("process(\"{p}\").plt(\"{f}\")\n"))
+        .collect();
+    assert_eq!(stap_list(&format!("process(\"{p}\").plt")), plt);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/uwork.c");
+    assert_eq!(
+        stap_list(&format!(
+            "process(\"{p}\").library(\"libuw*\").function(\"uwork_mix\")"
+        )),
+        format!(
+            "process(\"{p}\").library(\"{l}\").function(\"uwork_mix@{}:8\") $a:int $b:long int\n",
+            src.display()
+        )
     );
 }
 
@@ -181,4 +215,65 @@ probe process("{l}").mark("mixed") {{ printf("mixed %d %d %s\n", $arg1, $arg2, p
         part("--- probes\n", "--- end"),
         one_run("xyz") + &one_run("sdt")
     );
+}
+
+/// `.plt("uwork_mix")` fires where the program calls into its library, and
+/// `.library("libuwork.so")`'s function and marker fire in the library, with their
+/// arguments and `pp()` as SystemTap 4.8 prints them: a library probe fires in every
+/// process that maps the library (sdtprog2 too, as in 4.8), a PLT probe in the program's.
+#[test]
+fn plt_and_library_probes() {
+    let dir = built();
+    let p = dir.join("sdtprog").display().to_string();
+    let p2 = dir.join("sdtprog2").display().to_string();
+    let l = dir.join("libuwork.so").display().to_string();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/uwork.c");
+    let src = src.display();
+    let script = format!(
+        r#"
+probe process("{p}").plt("uwork_mix") {{ printf("plt %s %d %d %s\n", pp(), int_arg(1), long_arg(2), execname()) }}
+probe process("{p}").library("libuwork.so").function("uwork_mix") {{ printf("lib %s %d %d %s\n", pp(), $a, $b, execname()) }}
+probe process("{p}").library("libuwork.so").mark("mixed") {{ printf("libmark %s %d %d %s\n", pp(), $arg1, $arg2, execname()) }}
+"#
+    );
+    let sh = format!(
+        "stpd \"$1\" > /tmp/out 2>&1 &\n\
+         pid=$!\n\
+         while ! lsmod | grep -q '^sdt_lib '; do kill -0 $pid || break; sleep 1; done\n\
+         sleep 2\n\
+         {p2} / two > /dev/null\n\
+         {p} / one > /dev/null\n\
+         sleep 1\n\
+         kill -INT $pid\n\
+         wait $pid\n\
+         echo \"rc: $?\"\n\
+         echo '--- probes'; cat /tmp/out\n\
+         echo '--- end'\n"
+    );
+    let hostbin = format!("{p} {p2} {l}");
+    let log = scenario_env(
+        "sdt_lib",
+        &[],
+        &script,
+        &sh,
+        &[],
+        &[("VM_HOSTBIN", &hostbin)],
+    );
+    assert!(log.contains("rc: 0\n"), "{log}");
+    let a = log.find("--- probes\n").unwrap_or_else(|| panic!("{log}")) + 11;
+    let b = log.find("--- end").unwrap_or_else(|| panic!("{log}"));
+    let mixed = marker_address(&l, "mixed");
+    let plt = plt_address(&p, "uwork_mix");
+    let mut want = String::new();
+    for exe in ["sdtprog2", "sdtprog"] {
+        for (i, b, r) in [(0, 0, 0), (1, 0, 1000), (2, 1000, 3000)] {
+            if exe == "sdtprog" {
+                want += &format!("plt process(\"{p}\").statement({plt}) {i} {b} {exe}\n");
+            }
+            want +=
+                &format!("lib process(\"{l}\").function(\"uwork_mix@{src}:8\") {i} {b} {exe}\n");
+            want += &format!("libmark process(\"{l}\").statement({mixed}) {i} {r} {exe}\n");
+        }
+    }
+    assert_eq!(&log[a..b], want);
 }

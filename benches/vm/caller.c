@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The uprobe-overhead workload: N calls of a function the compiler may neither inline nor
- * specialise, timed with CLOCK_MONOTONIC.  Under QEMU's -icount shift=0 one guest
+ * specialise, each after an SDT marker (sys/sdt.h: a nop until probed), timed with
+ * CLOCK_MONOTONIC.  Under QEMU's -icount shift=0 one guest
  * nanosecond is one guest instruction, so the printed figure counts instructions.
  * Usage: caller [N]; prints "caller N NS".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/sdt.h>
 
 __attribute__((noinline, noipa)) long ovh_target(long i)
 {
@@ -29,8 +31,10 @@ int main(int argc, char **argv)
 	long i, sum = 0;
 
 	t0 = now_ns();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		STAP_PROBE1(ovh, hit, i);
 		sum += ovh_target(i);
+	}
 	t1 = now_ns();
 	printf("caller %ld %lld %ld\n", n, t1 - t0, sum);
 	return 0;

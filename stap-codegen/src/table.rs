@@ -155,14 +155,21 @@ pub(crate) fn probe_fields(k: &ProbeKind) -> Vec<String> {
     }
 }
 
-/// What `pp()` says in a probe: its concrete point, except at an SDT marker, where
-/// SystemTap names the statement at the marker's address in its file.
+/// What `pp()` says in a probe: its concrete point, except in user code, where SystemTap
+/// names the file the probe is in as the process (`process("LIB").function(..)` for
+/// `process("P").library("LIB").function(..)`), and an SDT marker or PLT entry as the
+/// statement at its address.
 pub(crate) fn pp(p: &stap_sema::ir::Probe) -> String {
-    match &p.kind {
-        ProbeKind::Uprobe { site, .. } => match site.marker {
-            Some(addr) => format!("process(\"{}\").statement({:#x})", site.path, addr),
-            None => p.point.to_string(),
-        },
-        _ => p.point.to_string(),
+    let ProbeKind::Uprobe { site, .. } = &p.kind else {
+        return p.point.to_string();
+    };
+    if let Some(addr) = site.statement {
+        return format!("process(\"{}\").statement({:#x})", site.path, addr);
     }
+    let mut point = p.point.clone();
+    if point.components.get(1).is_some_and(|c| c.name == "library") {
+        point.components.remove(1);
+        point.components[0].arg = Some(stap_sema::ir::PointArg::String(site.path.clone()));
+    }
+    point.to_string()
 }

@@ -24,6 +24,7 @@ mod source;
 pub mod syscalls;
 mod trace_systems;
 pub mod user;
+pub mod user_points;
 mod walk;
 
 pub use resolve::BtfResolver;

@@ -322,9 +322,10 @@ impl BtfResolver {
     /// A program's function point named as SystemTap names it when the program has DWARF:
     /// `NAME@FILE:LINE`, where it is declared.
     fn with_decl(&self, mut p: ProbePoint) -> ProbePoint {
+        let at = crate::user_points::function_at(&p);
         let decl = self.programs.as_module_point(&p).and_then(|m| {
             let md = self.modules.module(string_arg(&m.components[0])?).ok()?;
-            let name = string_arg(&p.components[1])?;
+            let name = string_arg(&p.components[at?])?;
             let f = md
                 .functions_named(name)
                 .iter()
@@ -332,8 +333,8 @@ impl BtfResolver {
                 .find(|f| f.inlined_at.is_none())?;
             Some(format!("{}@{}:{}", name, f.decl.0, f.decl.1))
         });
-        if let Some(d) = decl {
-            p.components[1].arg = Some(PointArg::String(d));
+        if let (Some(d), Some(at)) = (decl, at) {
+            p.components[at].arg = Some(PointArg::String(d));
         }
         p
     }
@@ -458,16 +459,10 @@ impl KernelResolver for BtfResolver {
                     None => Ok(vec![point.clone()]),
                 }
             }
-            // A file's SDT markers, from its .note.stapsdt.
-            (Family::Process, _) if crate::user::is_mark(point) => {
-                self.programs.resolve_marks(point)
-            }
-            // A program's functions, from its symbol tables (uprobes).
-            (Family::Process, ["process", "function", rest @ ..])
-                if rest.iter().all(|r| matches!(*r, "call" | "return"))
-                    && string_arg(&point.components[0]).is_some() =>
-            {
-                let found = self.programs.resolve_functions(point)?;
+            // A program's (or its library's) functions, SDT markers and PLT entries,
+            // from its symbol tables and notes (uprobes).
+            (Family::Process, _) if crate::user_points::is_code(point) => {
+                let found = self.programs.resolve_code(point)?;
                 Ok(found.into_iter().map(|p| self.with_decl(p)).collect())
             }
             _ => NoKernelData.resolve(point, family),
@@ -481,7 +476,7 @@ impl KernelResolver for BtfResolver {
         name: &str,
         components: &[Option<&str>],
     ) -> Result<ResolvedTarget, String> {
-        if family == Family::Process && crate::user::is_mark(point) {
+        if family == Family::Process && crate::user_points::is_mark(point) {
             return self.programs.mark_target(point, name, components);
         }
         if family == Family::Process {
@@ -565,7 +560,7 @@ impl KernelResolver for BtfResolver {
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {
-        if family == Family::Process && crate::user::is_mark(point) {
+        if family == Family::Process && crate::user_points::is_mark(point) {
             return self.programs.mark_variables(point);
         }
         if family == Family::Process {

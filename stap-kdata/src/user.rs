@@ -1,10 +1,10 @@
-//! User-space programs: where a `process("NAME")` point's executable is, its functions
-//! (from its symbol tables), and where each goes in the file (the offset a uprobe takes).
+//! User-space programs: where a `process("NAME")` point's executable is, and what its ELF
+//! file holds: functions (from its symbol tables), SDT markers, PLT entries, the libraries
+//! it needs, and where each address is in the file (the offset a uprobe takes).
 
 use crate::glob;
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SegmentFlags, SymbolKind};
-use stap_sema::ir::{
-    PointArg, ProbePoint, ResolvedTarget, TargetOp, TargetResult, TargetSource, UserSite,
+use object::{
+    Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SegmentFlags, SymbolKind,
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -115,6 +115,12 @@ pub struct UserElf {
     symbols: HashMap<String, u64>,
     /// The SDT markers (`.note.stapsdt`), in the notes' order.
     markers: Vec<crate::sdt::Marker>,
+    /// The PLT's entries: the function each calls, to the entry's address.
+    plt: BTreeMap<String, u64>,
+    /// The libraries it needs (`DT_NEEDED`), as named there.
+    needed: Vec<String>,
+    /// Where it has them looked for first (`DT_RUNPATH` or `DT_RPATH`, `$ORIGIN` replaced).
+    runpath: Vec<String>,
 }
 
 /// ELF's `PF_X`: an executable segment.
@@ -160,13 +166,27 @@ impl UserElf {
             ),
             None => Vec::new(),
         };
+        let (needed, runpath) = dynamic_strings(&data, path);
         Ok(UserElf {
             functions,
             code,
             loaded,
             symbols,
             markers,
+            plt: plt_entries(&file),
+            needed,
+            runpath,
         })
+    }
+
+    /// The PLT's entries, by the name of the function each calls.
+    pub fn plt(&self) -> &BTreeMap<String, u64> {
+        &self.plt
+    }
+
+    /// The libraries it needs, and where it has them looked for first.
+    pub fn needed(&self) -> (&[String], &[String]) {
+        (&self.needed, &self.runpath)
     }
 
     /// The SDT markers.
@@ -206,6 +226,89 @@ impl UserElf {
     }
 }
 
+/// The PLT entries of an x86-64 ELF file: its `.rela.plt` relocations name the functions
+/// in order, and entry `k` is 16 bytes long at `.plt.sec + 16k` (with IBT) or at
+/// `.plt + 16(k+1)` (after the resolver's entry), as the linker lays them out.
+fn plt_entries(file: &object::File) -> BTreeMap<String, u64> {
+    const RELA_SIZE: usize = 24;
+    const R_X86_64_JUMP_SLOT: u64 = 7;
+    let mut out = BTreeMap::new();
+    let (Some(rela), Some(dynsym)) = (
+        file.section_by_name(".rela.plt"),
+        file.dynamic_symbol_table(),
+    ) else {
+        return out;
+    };
+    let (base, first) = match file.section_by_name(".plt.sec") {
+        Some(sec) => (sec.address(), 0),
+        None => match file.section_by_name(".plt") {
+            Some(plt) => (plt.address(), 1),
+            None => return out,
+        },
+    };
+    let data = rela.data().unwrap_or(&[]);
+    for (k, r) in data.chunks_exact(RELA_SIZE).enumerate() {
+        let info = u64::from_le_bytes(r[8..16].try_into().unwrap_or_default());
+        if info & 0xffff_ffff != R_X86_64_JUMP_SLOT {
+            continue;
+        }
+        let sym = dynsym.symbol_by_index(object::SymbolIndex((info >> 32) as usize));
+        if let Some(name) = sym.ok().and_then(|s| s.name().ok().map(str::to_string)) {
+            out.entry(name).or_insert(base + 16 * (k as u64 + first));
+        }
+    }
+    out
+}
+
+/// An ELF file's `DT_NEEDED` names and its `DT_RUNPATH` (or else `DT_RPATH`) directories,
+/// `$ORIGIN` being the file's directory.
+fn dynamic_strings(data: &[u8], path: &str) -> (Vec<String>, Vec<String>) {
+    use object::elf;
+    use object::read::elf::{Dyn, ElfFile64};
+    let Ok(file) = ElfFile64::<object::Endianness>::parse(data) else {
+        return Default::default();
+    };
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    let Ok(Some((dyns, link))) = sections.dynamic(endian, data) else {
+        return Default::default();
+    };
+    let Ok(strings) = sections.strings(endian, data, link) else {
+        return Default::default();
+    };
+    let text = |d: &elf::Dyn64<object::Endianness>| {
+        strings
+            .get(d.d_val(endian) as u32)
+            .ok()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+    };
+    let origin = Path::new(path)
+        .parent()
+        .and_then(|p| p.to_str())
+        .unwrap_or("/")
+        .to_string();
+    let (mut needed, mut runpath, mut rpath) = (Vec::new(), Vec::new(), Vec::new());
+    for d in dyns {
+        let tag = d.d_tag(endian) as u32;
+        let dirs = |s: String| -> Vec<String> {
+            s.split(':')
+                .filter(|d| !d.is_empty())
+                .map(|d| d.replace("${ORIGIN}", &origin).replace("$ORIGIN", &origin))
+                .collect()
+        };
+        match (tag, text(d)) {
+            (elf::DT_NEEDED, Some(s)) => needed.push(s),
+            (elf::DT_RUNPATH, Some(s)) => runpath.extend(dirs(s)),
+            (elf::DT_RPATH, Some(s)) => rpath.extend(dirs(s)),
+            _ => {}
+        }
+    }
+    if runpath.is_empty() {
+        runpath = rpath;
+    }
+    (needed, runpath)
+}
+
 /// The programs a session's probe points name, each read once.
 #[derive(Default)]
 pub struct Programs {
@@ -214,38 +317,8 @@ pub struct Programs {
     debug: RefCell<HashMap<String, Option<String>>>,
 }
 
-fn string_arg(p: &ProbePoint, i: usize) -> Option<&str> {
-    match p.components.get(i).map(|c| &c.arg) {
-        Some(Some(PointArg::String(s))) => Some(s),
-        _ => None,
-    }
-}
-
 impl Programs {
-    /// A concrete `process("PATH").function("NAME")[.return]` point as the module point
-    /// `module("DWARF").function("NAME")[.return]`, DWARF being the program or its debug
-    /// file: a program's DWARF is read as a module's (its addresses are final), for its
-    /// functions' target variables.
-    pub fn as_module_point(&self, point: &ProbePoint) -> Option<ProbePoint> {
-        let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
-        if !matches!(names.as_slice(), ["process", "function", ..]) {
-            return None;
-        }
-        let path = string_arg(point, 0).filter(|p| p.starts_with('/'))?;
-        let dwarf = self
-            .debug
-            .borrow_mut()
-            .entry(path.to_string())
-            .or_insert_with(|| debug_file(path))
-            .clone()
-            .unwrap_or_else(|| path.to_string());
-        let mut m = point.clone();
-        m.components[0].name = "module".into();
-        m.components[0].arg = Some(PointArg::String(dwarf));
-        Some(m)
-    }
-
-    /// The program at `path` (canonical), read on first use.
+    /// The file at `path` (canonical), read on first use.
     pub fn get(&self, path: &str) -> Rc<Result<UserElf, String>> {
         self.read
             .borrow_mut()
@@ -254,283 +327,13 @@ impl Programs {
             .clone()
     }
 
-    /// Expands `process("PATH").function("PATTERN")[.call|.return]` into one point per
-    /// function of the program whose name matches, with the program's canonical path.
-    pub fn resolve_functions(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
-        let name = string_arg(point, 0).unwrap_or("");
-        let pat = string_arg(point, 1).unwrap_or("");
-        if pat.contains(['@', ':']) {
-            return Err(format!(
-                "cannot resolve '{}' yet: a function pattern with a source file needs the program's DWARF, which stap-rs does not read yet",
-                point
-            ));
-        }
-        let paths = find_executables(name);
-        let mut found: Vec<ProbePoint> = Vec::new();
-        let mut last_err = format!("cannot resolve '{}': no file matches '{}'", point, name);
-        for path in paths {
-            let elf = self.get(&path);
-            let elf = match &*elf {
-                Ok(e) => e,
-                Err(e) => {
-                    last_err = format!("cannot resolve '{}': {}", point, e);
-                    continue;
-                }
-            };
-            let before = found.len();
-            found.extend(
-                elf.function_names()
-                    .filter(|f| glob(pat, f))
-                    .filter(|f| elf.function(f).and_then(|a| elf.file_offset(a)).is_some())
-                    .map(|f| {
-                        let mut p = point.clone();
-                        p.components[0].arg = Some(PointArg::String(path.clone()));
-                        p.components[1].arg = Some(PointArg::String(f.to_string()));
-                        p
-                    }),
-            );
-            if found.len() == before {
-                last_err = crate::resolve::no_match(
-                    point,
-                    pat,
-                    elf.function_names(),
-                    &format!("function of {}", path),
-                );
-            }
-        }
-        // A path pattern takes the files that have matching functions.
-        if found.is_empty() {
-            return Err(last_err);
-        }
-        Ok(found)
-    }
-
-    /// Where a concrete `process("PATH").function("NAME")` point's uprobe goes: the
-    /// program's path and the function's offset in it.
-    pub fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
-        let path = string_arg(point, 0)?;
-        let func = string_arg(point, 1)?;
-        let func = func.split('@').next().unwrap_or(func);
-        let elf = self.get(path);
-        let elf = elf.as_ref().as_ref().ok()?;
-        let off = elf.file_offset(elf.function(func)?)?;
-        Some((path.to_string(), off))
-    }
-}
-
-/// A `process("PATH")[.provider("P")].mark("NAME")` point's parts: the file, the
-/// provider pattern and the name pattern.
-fn mark_parts(point: &ProbePoint) -> Option<(&str, Option<&str>, &str)> {
-    let names: Vec<&str> = point.components.iter().map(|c| c.name.as_str()).collect();
-    match names.as_slice() {
-        ["process", "mark"] => Some((string_arg(point, 0)?, None, string_arg(point, 1)?)),
-        ["process", "provider", "mark"] => Some((
-            string_arg(point, 0)?,
-            Some(string_arg(point, 1)?),
-            string_arg(point, 2)?,
-        )),
-        _ => None,
-    }
-}
-
-/// Whether `point` is an SDT marker's.
-pub fn is_mark(point: &ProbePoint) -> bool {
-    mark_parts(point).is_some()
-}
-
-fn long_target(source: TargetSource, ops: Vec<TargetOp>, result: TargetResult) -> ResolvedTarget {
-    let c_type = match result {
-        TargetResult::Long => "long",
-        _ => "string",
-    };
-    ResolvedTarget {
-        source,
-        ops,
-        result,
-        c_type: c_type.into(),
-        pretty: Vec::new(),
-        pretty_deep: Vec::new(),
-    }
-}
-
-impl Programs {
-    /// Expands an SDT marker point into one point per marker of the file whose provider
-    /// and name match, in name order (a name used at several places has one point per
-    /// place, told apart by their `instance`).
-    pub fn resolve_marks(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
-        let (name, provider, pat) = mark_parts(point).ok_or("not a marker")?;
-        let mut found = Vec::new();
-        let mut last_err = format!("cannot resolve '{}': no file matches '{}'", point, name);
-        for path in find_executables(name) {
-            let elf = self.get(&path);
-            let elf = match &*elf {
-                Ok(e) => e,
-                Err(e) => {
-                    last_err = format!("cannot resolve '{}': {}", point, e);
-                    continue;
-                }
-            };
-            let mut marks: Vec<&crate::sdt::Marker> = elf
-                .markers()
-                .iter()
-                .filter(|m| provider.is_none_or(|p| glob(p, &m.provider)) && glob(pat, &m.name))
-                .collect();
-            marks.sort_by(|a, b| a.name.cmp(&b.name));
-            if marks.is_empty() {
-                last_err = crate::resolve::no_match(
-                    point,
-                    pat,
-                    elf.markers().iter().map(|m| m.name.as_str()),
-                    &format!("SDT marker of {}", path),
-                );
-            }
-            let mark_at = point.components.len() - 1;
-            let mut last: Option<&str> = None;
-            let mut instance = 0;
-            for m in marks {
-                instance = if last == Some(m.name.as_str()) {
-                    instance + 1
-                } else {
-                    0
-                };
-                last = Some(&m.name);
-                let mut p = point.clone();
-                p.components[0].arg = Some(PointArg::String(path.clone()));
-                p.components[mark_at].arg = Some(PointArg::String(m.name.clone()));
-                p.instance = instance;
-                found.push(p);
-            }
-        }
-        if found.is_empty() {
-            return Err(last_err);
-        }
-        Ok(found)
-    }
-
-    /// The marker a concrete marker point names, with its file.
-    fn marker(&self, point: &ProbePoint) -> Option<(Rc<Result<UserElf, String>>, usize)> {
-        let (path, provider, name) = mark_parts(point)?;
-        let elf = self.get(path);
-        let i = {
-            let e = elf.as_ref().as_ref().ok()?;
-            e.markers()
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| provider.is_none_or(|p| glob(p, &m.provider)) && m.name == name)
-                .nth(point.instance as usize)?
-                .0
-        };
-        Some((elf, i))
-    }
-
-    /// Where a concrete point's uprobe goes: a function's entry, or a marker (with its
-    /// semaphore).
-    pub fn user_site(&self, point: &ProbePoint) -> Option<UserSite> {
-        if !is_mark(point) {
-            let (path, offset) = self.site(point)?;
-            return Some(UserSite {
-                path,
-                offset,
-                semaphore: 0,
-                marker: None,
-            });
-        }
-        let (elf, i) = self.marker(point)?;
-        let e = elf.as_ref().as_ref().ok()?;
-        let m = &e.markers()[i];
-        let semaphore = match m.semaphore {
-            0 => 0,
-            a => e.data_offset(a)?,
-        };
-        Some(UserSite {
-            path: string_arg(point, 0)?.to_string(),
-            offset: e.file_offset(m.addr)?,
-            semaphore,
-            marker: Some(m.addr),
-        })
-    }
-
-    /// A marker's `$argN` (a long), `$$name`, `$$provider`, and `$$parms` or `$$vars`
-    /// (`$arg1=0x.. $arg2=0x..`).
-    pub fn mark_target(
-        &self,
-        point: &ProbePoint,
-        name: &str,
-        components: &[Option<&str>],
-    ) -> Result<ResolvedTarget, String> {
-        let (elf, i) = self
-            .marker(point)
-            .ok_or_else(|| format!("no SDT marker for '{}'", point))?;
-        let e = elf.as_ref().as_ref().map_err(|e| e.clone())?;
-        let m = &e.markers()[i];
-        let arg = |n: usize| crate::sdt::operand(&m.args[n], m.addr, &|s| e.symbol(s));
-        let text = |t: &str| {
-            long_target(
-                TargetSource::Text(t.into()),
-                Vec::new(),
-                TargetResult::String { max: 0 },
-            )
-        };
-        let target = match name {
-            "$$name" => text(&m.name),
-            "$$provider" => text(&m.provider),
-            "$$parms" | "$$vars" => {
-                let mut pairs = Vec::new();
-                for n in 0..m.args.len() {
-                    let (src, ops) = arg(n)?;
-                    let src = Box::new(src);
-                    pairs.push((format!("$arg{}", n + 1), TargetSource::Operand { src, ops }));
-                }
-                long_target(
-                    TargetSource::Pairs(pairs),
-                    Vec::new(),
-                    TargetResult::String { max: 0 },
-                )
-            }
-            "$$locals" => long_target(
-                TargetSource::Pairs(Vec::new()),
-                Vec::new(),
-                TargetResult::String { max: 0 },
-            ),
-            _ => {
-                let n = name
-                    .strip_prefix("$arg")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|n| (1..=m.args.len()).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "unable to find '{}' at SDT marker {}.{}, which has {} argument{}",
-                            name,
-                            m.provider,
-                            m.name,
-                            m.args.len(),
-                            if m.args.len() == 1 { "" } else { "s" }
-                        )
-                    })?;
-                let (src, ops) = arg(n - 1)?;
-                long_target(src, ops, TargetResult::Long)
-            }
-        };
-        if !components.is_empty() {
-            return Err(format!(
-                "'{}' of an SDT marker is a {}: it has no fields or elements (use @cast)",
-                name, target.c_type
-            ));
-        }
-        Ok(target)
-    }
-
-    /// A marker's arguments, as `-L` lists them.
-    pub fn mark_variables(&self, point: &ProbePoint) -> Vec<(String, String)> {
-        let Some((elf, i)) = self.marker(point) else {
-            return Vec::new();
-        };
-        let Ok(e) = elf.as_ref() else {
-            return Vec::new();
-        };
-        (1..=e.markers()[i].args.len())
-            .map(|n| (format!("$arg{}", n), "long".to_string()))
-            .collect()
+    /// The DWARF file of the file at `path` ([`debug_file`]), looked up once.
+    pub fn debug_file_of(&self, path: &str) -> Option<String> {
+        self.debug
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_insert_with(|| debug_file(path))
+            .clone()
     }
 }
 

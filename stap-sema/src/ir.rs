@@ -429,9 +429,9 @@ pub struct UserSite {
     /// Where a marker's semaphore is in the file (0: none): the kernel counts the
     /// probes on it in each process that maps the file.
     pub semaphore: u64,
-    /// A marker's address in the file's own numbering (SystemTap's `pp()` there names the
-    /// statement at that address); `None` for functions.
-    pub marker: Option<u64>,
+    /// A marker's or PLT entry's address in the file's own numbering (SystemTap's `pp()`
+    /// there names the statement at that address); `None` for functions.
+    pub statement: Option<u64>,
 }
 
 /// A concrete probe point a derived probe is attached to.

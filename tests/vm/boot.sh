@@ -13,6 +13,7 @@
 # VM_BIN lists more (static) programs to put in the guest's /bin; VM_QEMU_ARGS adds QEMU
 # options (shell words), e.g. "-icount shift=0" for the benchmarks.
 # VM_TCG_THREAD=single runs every vCPU on one host thread (see tests/hostile.rs).
+# VM_MEM sets the guest's memory in MiB (512 unless given).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log=$1
@@ -71,7 +72,7 @@ done
 # deschedules a vCPU; the clocksource watchdog then marks it unstable and flips the
 # sched_clock static key by live text patching, which under TCG has oopsed on a stale int3
 # (sched_clock_cpu, at boot, before any module was loaded).
-timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -accel "tcg${VM_TCG_THREAD:+,thread=$VM_TCG_THREAD}" -m 512 -smp "${VM_SMP:-1}" \
+timeout --foreground "${VM_TIMEOUT:-600}" qemu-system-x86_64 -accel "tcg${VM_TCG_THREAD:+,thread=$VM_TCG_THREAD}" -m "${VM_MEM:-512}" -smp "${VM_SMP:-1}" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1 tsc=reliable ${VM_APPEND:-}" \
 	-nographic -no-reboot -serial "file:$log" -monitor none -display none ${VM_QEMU_ARGS:-}

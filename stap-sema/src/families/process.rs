@@ -1,8 +1,9 @@
 //! `process[("PATH"|PID)].*`: process and thread lifecycle, system calls, and points in
 //! user code.  The kernel runtime runs the lifecycle probes (`.begin`, `.end`,
 //! `.thread.begin`, `.thread.end`) and, as uprobes, `process("PATH").function("NAME")`
-//! with `.call` and `.return` (functions from the program's symbol tables) and SDT markers
-//! (`process("PATH")[.provider("P")].mark("NAME")`, from its `.note.stapsdt`); the others
+//! with `.call` and `.return` (functions from the program's symbol tables), SDT markers
+//! (`process("PATH")[.provider("P")].mark("NAME")`, from its `.note.stapsdt`) and PLT
+//! entries (`.plt("NAME")`), each also in a library (`.library("LIB")`); the others
 //! pass pass 2, checked as SystemTap does, and are refused before pass 4.
 
 use super::{has, BuildCx, ProbeFamily, Refusal};
@@ -66,11 +67,9 @@ impl ProbeFamily for Process {
     fn build(&self, p: &ProbePoint, cx: &BuildCx) -> Result<ProbeKind, Refusal> {
         super::check_absolute(p, cx)?;
         let ret = has(p, "return");
-        // A function or SDT marker the resolver placed in its file: a uprobe.
-        if (has(p, "function") || has(p, "mark"))
-            && !["library", "inline", "exported", "label"]
-                .iter()
-                .any(|n| has(p, n))
+        // A function, SDT marker or PLT entry the resolver placed in its file: a uprobe.
+        if ["function", "mark", "plt"].iter().any(|n| has(p, n))
+            && !["inline", "exported", "label"].iter().any(|n| has(p, n))
         {
             if let Some(site) = cx.resolver.user_site(p) {
                 return Ok(ProbeKind::Uprobe { site, ret });
