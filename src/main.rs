@@ -228,7 +228,8 @@ fn run() -> i32 {
     };
     let env = session::pp_env(&cli, &kernel, positional);
     describe_kernel(&kernel, &env.arch, wants_config, cli.verbose);
-    let btf = stap_kdata::BtfResolver::new(&kernel.release, userbuild::cache_root());
+    let btf = stap_kdata::BtfResolver::new(&kernel.release, userbuild::cache_root())
+        .with_target_program(session::target_program(&cli));
     if wants_syscalls(&cli, &scripts, &cli.positional) {
         match tapsets::syscalls(&kernel, &btf, &tapset_files) {
             Ok(t) => {

@@ -198,3 +198,17 @@ mod tests {
         assert_eq!(stap_arch("x86_64"), "x86_64");
     }
 }
+
+/// The target process's program: `-c CMD`'s first word, found in `$PATH` as SystemTap
+/// finds it, or `-x PID`'s executable (`/proc/PID/exe`); `None` without a target.
+pub fn target_program(cli: &Cli) -> Option<String> {
+    if let Some(cmd) = &cli.command {
+        let first = cmd.split_whitespace().next()?;
+        let first = first.trim_matches(|c| c == '\'' || c == '"');
+        return Some(stap_kdata::user::find_executable(first));
+    }
+    let pid = cli.target_pid?;
+    std::fs::read_link(format!("/proc/{}/exe", pid))
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+}

@@ -277,3 +277,55 @@ probe process("{p}").library("libuwork.so").mark("mixed") {{ printf("libmark %s 
     }
     assert_eq!(&log[a..b], want);
 }
+
+/// Without a program named, `process.mark(..)`, `process.function(..)` and `process.plt(..)`
+/// probe the target's: `-c CMD`'s program (its first word), or `-x PID`'s executable.
+#[test]
+fn points_without_a_program_probe_the_targets() {
+    let dir = built();
+    let p = dir.join("sdtprog").display().to_string();
+    // -x: a running copy of the program, waiting for a file that never comes.
+    let mut waiting = Command::new(&p).arg(dir.join("never")).spawn().unwrap();
+    let listed = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .args(["-r", &kver(), "-L", "process.mark(\"t*\")", "-x"])
+        .arg(waiting.id().to_string())
+        .output()
+        .unwrap();
+    waiting.kill().unwrap();
+    waiting.wait().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        format!("process(\"{p}\").mark(\"tick\") $arg1:long $arg2:long\n"),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    // -c, in the VM.
+    let script = r#"
+probe process.mark("tick") { printf("tick %d %d\n", $arg1, $arg2) }
+probe process.function("main") { printf("main %d\n", int_arg(1)) }
+probe process.plt("uwork_mix") { printf("plt %s %d\n", $$name, int_arg(1)) }
+"#;
+    let cmd = format!("{p} / one");
+    let sh = format!("stpd -c '{cmd}' \"$1\" > /tmp/out 2>&1\necho \"rc: $?\"\ncat /tmp/out\n");
+    let hostbin = format!("{p} {}", dir.join("libuwork.so").display());
+    let log = scenario_env(
+        "sdt_target",
+        &["-c", &cmd],
+        script,
+        &sh,
+        &[],
+        &[("VM_HOSTBIN", &hostbin)],
+    );
+    assert!(log.contains("rc: 0\n"), "{log}");
+    let mut want = "main 3\n".to_string();
+    for i in 0..3 {
+        want += &format!("tick {i} {}\nplt uwork_mix {i}\n", -100 * i);
+    }
+    let got: String = log
+        .lines()
+        .filter(|l| ["tick ", "main ", "plt "].iter().any(|s| l.starts_with(s)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(got, want, "{log}");
+    assert!(log.contains("total 4000 counted 0\n"), "{log}");
+}

@@ -63,6 +63,9 @@ pub struct BtfResolver {
     modules: crate::modules::Modules,
     /// The user-space programs process points name.
     programs: crate::user::Programs,
+    /// The `-c` command's or `-x` process's program, for points in code that name none
+    /// (`process.function("F")`).
+    target_program: Option<String>,
 }
 
 impl BtfResolver {
@@ -76,7 +79,15 @@ impl BtfResolver {
             notes: RefCell::new(Vec::new()),
             modules: crate::modules::Modules::new(release, &cache),
             programs: crate::user::Programs::default(),
+            target_program: None,
         }
+    }
+
+    /// Sets the target process's program (`-c CMD`: the command's, `-x PID`: the
+    /// process's executable): `process.function("F")` and the like probe it.
+    pub fn with_target_program(mut self, program: Option<String>) -> BtfResolver {
+        self.target_program = program;
+        self
     }
 
     /// The kernel's data, loaded on first use.
@@ -459,6 +470,29 @@ impl KernelResolver for BtfResolver {
                     None => Ok(vec![point.clone()]),
                 }
             }
+            // A point in code of the target's program (-c, -x), which it does not name.
+            (Family::Process, ["process", next, ..])
+                if point.components[0].arg.is_none()
+                    && [
+                        "function",
+                        "mark",
+                        "provider",
+                        "plt",
+                        "library",
+                        "statement",
+                    ]
+                    .contains(next) =>
+            {
+                let Some(program) = &self.target_program else {
+                    return Err(format!(
+                        "cannot resolve '{}': it names no program, and there is no target process (-c CMD or -x PID) to take it from",
+                        point
+                    ));
+                };
+                let mut named = point.clone();
+                named.components[0].arg = Some(PointArg::String(program.clone()));
+                self.resolve(&named, family)
+            }
             // A program's (or its library's) functions, SDT markers and PLT entries,
             // from its symbol tables and notes (uprobes).
             (Family::Process, _) if crate::user_points::is_code(point) => {
@@ -478,6 +512,9 @@ impl KernelResolver for BtfResolver {
     ) -> Result<ResolvedTarget, String> {
         if family == Family::Process && crate::user_points::is_mark(point) {
             return self.programs.mark_target(point, name, components);
+        }
+        if family == Family::Process && crate::user_points::is_plt(point) {
+            return self.programs.plt_target(point, name);
         }
         if family == Family::Process {
             return match self.programs.as_module_point(point) {

@@ -12,17 +12,20 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// The executable `name` names, as SystemTap finds it: a name without a `/` is looked up
-/// in `$PATH`; a name that exists becomes its canonical absolute path (symbolic links
+/// in `$PATH`, then in the current directory; a name that exists becomes its canonical absolute path (symbolic links
 /// resolved); one that does not is kept as written.
 pub fn find_executable(name: &str) -> String {
     let found: Option<PathBuf> = if name.contains('/') {
         Some(PathBuf::from(name))
     } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| is_executable(p))
-        })
+        std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|p| is_executable(p))
+            })
+            // Not in $PATH: a file of that name in the current directory.
+            .or_else(|| Some(PathBuf::from(name)).filter(|p| p.is_file()))
     };
     found
         .and_then(|p| std::fs::canonicalize(p).ok())

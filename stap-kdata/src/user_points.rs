@@ -104,6 +104,11 @@ pub fn is_mark(point: &ProbePoint) -> bool {
     matches!(code_point(point), Some(c) if matches!(c.code, Code::Mark { .. }))
 }
 
+/// Whether `point` is a PLT entry's.
+pub fn is_plt(point: &ProbePoint) -> bool {
+    matches!(code_point(point), Some(c) if matches!(c.code, Code::Plt(_)))
+}
+
 /// The component naming a function point's function.
 pub fn function_at(point: &ProbePoint) -> Option<usize> {
     code_point(point)
@@ -384,6 +389,21 @@ impl Programs {
             semaphore,
             statement,
         })
+    }
+
+    /// A PLT entry's `$$name`: the function it calls.
+    pub fn plt_target(&self, point: &ProbePoint, name: &str) -> Result<ResolvedTarget, String> {
+        match code_point(point).map(|c| c.code) {
+            Some(Code::Plt(f)) if name == "$$name" => Ok(long_target(
+                TargetSource::Text(f.to_string()),
+                Vec::new(),
+                TargetResult::String { max: 0 },
+            )),
+            _ => Err(format!(
+                "'{}' is not available at a PLT entry: it has $$name only",
+                name
+            )),
+        }
     }
 
     /// A marker's `$argN` (a long), `$$name`, `$$provider`, and `$$parms` or `$$vars`
