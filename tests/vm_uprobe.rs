@@ -271,3 +271,55 @@ probe process("{p}").function("scale") {{ printf("scale %d %s %s\n", $x, user_st
         )
     );
 }
+
+/// A program's inlined copies, a GCC clone and a line, from its DWARF
+/// (tests/vm/proc/inlprog.c, -O2): `square` is inlined twice, `scaled` is only its clone
+/// `scaled.constprop.0` (its `$k` a constant of the DWARF), and line 30 has the loop's
+/// locals.  The values are SystemTap 4.8's for the same script and program on 6.1; 4.8
+/// names both inlined copies `square@/PATH/inlprog.c:9` (the declaration), stap-rs by their
+/// call sites as it names a module's (`square@inlprog.c:28` in main, `:18` in scaled), and
+/// runs the copy at :28 first where 4.8 runs the line first.
+#[test]
+fn inlined_copies_clones_and_lines() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uprobe-inl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("inlprog");
+    cc_program("tests/vm/proc/inlprog.c", &bin, &["-O2", "-g"]);
+    let p = bin.display().to_string();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/inlprog.c");
+    let src = src.display();
+    assert_eq!(
+        stap_list(&["-l", &format!("process(\"{p}\").function(\"s*\")")], &[]),
+        format!(
+            "process(\"{p}\").function(\"scaled@{src}:16\")\n\
+             process(\"{p}\").function(\"square@inlprog.c:18\").inline\n\
+             process(\"{p}\").function(\"square@inlprog.c:28\").inline\n"
+        )
+    );
+    let script = format!(
+        r#"
+probe process("{p}").function("square").inline {{ printf("square %s\n", pp()) }}
+probe process("{p}").function("scaled") {{ printf("scaled %d %d\n", $x, $k) }}
+probe process("{p}").statement("main@inlprog.c:30") {{ printf("line30 i=%d acc=%d\n", $i, $acc) }}
+"#
+    );
+    let sh = format!("stpd -c '{p} a' \"$1\" > /tmp/out 2>&1\necho \"rc: $?\"\ncat /tmp/out\n");
+    let log = scenario_env("uprobe_inl", &[], &script, &sh, &[], &[("VM_HOSTBIN", &p)]);
+    assert!(log.contains("rc: 0\n"), "{log}");
+    assert!(log.contains("acc 95\n"), "{log}");
+    let kind = |k: &str| -> String {
+        log.lines()
+            .filter(|l| l.starts_with(k))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_eq!(
+        kind("line30 "),
+        "line30 i=1 acc=0\nline30 i=2 acc=13\nline30 i=3 acc=42\n"
+    );
+    assert_eq!(kind("scaled "), "scaled 1 3\nscaled 2 3\nscaled 3 3\n");
+    let copy = |line: u32| {
+        format!("square process(\"{p}\").function(\"square@inlprog.c:{line}\").inline\n")
+    };
+    assert_eq!(kind("square "), [copy(28), copy(18)].concat().repeat(3));
+}

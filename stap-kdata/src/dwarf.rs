@@ -650,7 +650,7 @@ fn read_functions<'a>(
                         }
                         _ => Loc::Missing,
                     },
-                    None => Loc::Missing,
+                    None => const_value(e).map_or(Loc::Missing, Loc::Expr),
                 };
                 let scope = blocks.last().map(|(_, r)| r.clone()).unwrap_or_default();
                 out[fi].vars.push(Var {
@@ -812,4 +812,31 @@ impl Var {
             Loc::Missing => false,
         }
     }
+}
+
+/// A variable GCC made a constant (`DW_AT_const_value`, as a clone's parameter that is
+/// always 3) as the location expression `DW_OP_consts K; DW_OP_stack_value`.
+fn const_value<R: gimli::Reader>(e: &gimli::DebuggingInformationEntry<R>) -> Option<Vec<u8>> {
+    let k: i64 = match e.attr_value(gimli::DW_AT_const_value).ok()?? {
+        AttributeValue::Sdata(v) => v,
+        AttributeValue::Udata(v) => v as i64,
+        AttributeValue::Data1(v) => v as i64,
+        AttributeValue::Data2(v) => v as i64,
+        AttributeValue::Data4(v) => v as i64,
+        AttributeValue::Data8(v) => v as i64,
+        _ => return None,
+    };
+    let mut out = vec![gimli::DW_OP_consts.0];
+    let mut v = k;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
+        out.push(if done { byte } else { byte | 0x80 });
+        if done {
+            break;
+        }
+    }
+    out.push(gimli::DW_OP_stack_value.0);
+    Some(out)
 }

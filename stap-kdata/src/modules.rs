@@ -522,6 +522,11 @@ impl Modules {
         Ok(out)
     }
 
+    /// The address of a concrete point's code (in a user program's DWARF: final).
+    pub(crate) fn address(&self, point: &ProbePoint) -> Option<u64> {
+        self.locate(point).ok().map(|(_, _, pc)| pc)
+    }
+
     /// The kprobe's `[MODULE:]SYMBOL` and offset for a concrete point.
     pub(crate) fn site(&self, point: &ProbePoint) -> Option<(String, u64)> {
         let (m, _, pc) = self.locate(point).ok()?;

@@ -496,7 +496,9 @@ impl KernelResolver for BtfResolver {
             // A program's (or its library's) functions, SDT markers and PLT entries,
             // from its symbol tables and notes (uprobes).
             (Family::Process, _) if crate::user_points::is_code(point) => {
-                let found = self.programs.resolve_code(point)?;
+                let entry_only = names(point).iter().any(|r| matches!(*r, "call" | "return"));
+                let dwarf = |m: &ProbePoint| self.modules.resolve(m, !entry_only);
+                let found = self.programs.resolve_code(point, &dwarf)?;
                 Ok(found.into_iter().map(|p| self.with_decl(p)).collect())
             }
             _ => NoKernelData.resolve(point, family),
@@ -593,7 +595,21 @@ impl KernelResolver for BtfResolver {
     }
 
     fn user_site(&self, point: &ProbePoint) -> Option<stap_sema::ir::UserSite> {
-        self.programs.user_site(point)
+        if !crate::user_points::needs_dwarf(point) {
+            return self.programs.user_site(point);
+        }
+        // Statements, inlined copies and functions named with their file: where the
+        // DWARF places them.
+        let pc = self
+            .modules
+            .address(&self.programs.as_module_point(point)?)?;
+        let path = self.programs.file_of(point)?;
+        Some(stap_sema::ir::UserSite {
+            path: path.to_string(),
+            offset: self.programs.offset_in(path, pc)?,
+            semaphore: 0,
+            statement: None,
+        })
     }
 
     fn variables(&self, point: &ProbePoint, family: Family) -> Vec<(String, String)> {

@@ -24,6 +24,8 @@ enum Code<'a> {
     },
     /// A PLT entry, by the function it calls.
     Plt(&'a str),
+    /// A statement (`FUNCTION@FILE:LINE`), from the DWARF.
+    Statement(&'a str),
 }
 
 /// A point in user code, taken apart.
@@ -65,9 +67,14 @@ fn code_point(point: &ProbePoint) -> Option<CodePoint<'_>> {
     };
     let arg = |k: usize| string_arg(point, k);
     let (code, name_at) = match &names[i..] {
-        ["function", rest @ ..] if rest.iter().all(|r| matches!(*r, "call" | "return")) => {
+        ["function", rest @ ..]
+            if rest
+                .iter()
+                .all(|r| matches!(*r, "call" | "return" | "inline")) =>
+        {
             (Code::Function(arg(i)?), i)
         }
+        ["statement"] => (Code::Statement(arg(i)?), i),
         ["mark"] => (
             Code::Mark {
                 provider: None,
@@ -219,6 +226,7 @@ impl Programs {
                 .filter(|(f, _)| glob(pat, f))
                 .map(|(f, a)| (f.clone(), *a))
                 .collect(),
+            Code::Statement(_) => Vec::new(),
             Code::Mark { provider, name } => {
                 let mut m: Vec<(String, u64)> = elf
                     .markers()
@@ -238,19 +246,23 @@ impl Programs {
     /// that matches, in each program (and library) that matches, named by canonical
     /// paths. A marker name used at several places has one point per place, told apart
     /// by their `instance`.
-    pub fn resolve_code(&self, point: &ProbePoint) -> Result<Vec<ProbePoint>, String> {
+    ///
+    /// Functions and statements of a file with DWARF come from it (`dwarf` resolves the
+    /// module point of the same code in the DWARF file): named as there (a GCC clone by
+    /// its function's name), with inlined copies and lines; the symbol tables add the
+    /// functions the DWARF does not describe.
+    pub fn resolve_code(
+        &self,
+        point: &ProbePoint,
+        dwarf: &dyn Fn(&ProbePoint) -> Result<Vec<ProbePoint>, String>,
+    ) -> Result<Vec<ProbePoint>, String> {
         let cp = code_point(point).ok_or("not a point in user code")?;
         let (pat, what) = match cp.code {
             Code::Function(p) => (p, "function"),
             Code::Mark { name, .. } => (name, "SDT marker"),
             Code::Plt(p) => (p, "PLT entry"),
+            Code::Statement(p) => (p, "statement"),
         };
-        if matches!(cp.code, Code::Function(_)) && pat.contains(['@', ':']) {
-            return Err(format!(
-                "cannot resolve '{}' yet: a function pattern with a source file needs the program's DWARF, which stap-rs does not read yet",
-                point
-            ));
-        }
         let mut found = Vec::new();
         let mut last_err = format!(
             "cannot resolve '{}': no file matches '{}'",
@@ -279,11 +291,28 @@ impl Programs {
                         continue;
                     }
                 };
+                let mut named = point.clone();
+                named.components[0].arg = Some(PointArg::String(program.clone()));
+                if cp.library.is_some() {
+                    named.components[1].arg = Some(PointArg::String(file.clone()));
+                }
+                let covered =
+                    self.from_dwarf(&named, &file, cp.name_at, dwarf, &mut found, &mut last_err);
+                if needs_dwarf(point) {
+                    continue;
+                }
+                // The symbol tables: what the DWARF did not name (a GCC clone `f.isra.0`
+                // is its function f).
                 let hits: Vec<(String, u64)> = Self::matches(elf, cp.code)
                     .into_iter()
                     .filter(|(_, a)| elf.file_offset(*a).is_some())
+                    .filter(|(n, _)| {
+                        !covered
+                            .iter()
+                            .any(|c| c == n.split('.').next().unwrap_or(n))
+                    })
                     .collect();
-                if hits.is_empty() {
+                if hits.is_empty() && covered.is_empty() {
                     let names: Vec<String> = Self::matches(elf, wildcard(cp.code))
                         .into_iter()
                         .map(|(n, _)| n)
@@ -321,12 +350,56 @@ impl Programs {
         Ok(found)
     }
 
+    /// The points of `named` (a code point in `file`, of the concrete program) that the
+    /// file's DWARF resolves, into `found`; the functions they name.
+    fn from_dwarf(
+        &self,
+        named: &ProbePoint,
+        file: &str,
+        name_at: usize,
+        dwarf: &dyn Fn(&ProbePoint) -> Result<Vec<ProbePoint>, String>,
+        found: &mut Vec<ProbePoint>,
+        last_err: &mut String,
+    ) -> Vec<String> {
+        let mut covered = Vec::new();
+        let module = match self.as_module_point(named) {
+            Some(m) if self.debug_file_of(file).is_some() => m,
+            _ => {
+                if needs_dwarf(named) {
+                    *last_err = format!(
+                        "cannot resolve '{}': {} has no DWARF (in itself or in a debug file found by build ID)",
+                        named, file
+                    );
+                }
+                return covered;
+            }
+        };
+        match dwarf(&module) {
+            Ok(points) => {
+                for m in points {
+                    if let Some(Some(PointArg::String(f))) = m.components.get(1).map(|c| &c.arg) {
+                        covered.push(f.split('@').next().unwrap_or(f).to_string());
+                    }
+                    let mut p = ProbePoint {
+                        components: named.components[..name_at].to_vec(),
+                        instance: m.instance,
+                    };
+                    p.components.extend(m.components[1..].iter().cloned());
+                    found.push(p);
+                }
+            }
+            Err(e) => *last_err = e,
+        }
+        covered
+    }
+
     /// A concrete function point as the module point `module("DWARF").function("NAME")
     /// [.return]`, DWARF being its file or that file's debug file: a program's DWARF is
     /// read as a module's (its addresses are final), for its functions' target variables.
     pub fn as_module_point(&self, point: &ProbePoint) -> Option<ProbePoint> {
         let cp = code_point(point)?;
-        if !matches!(cp.code, Code::Function(_)) || !cp.file().starts_with('/') {
+        if !matches!(cp.code, Code::Function(_) | Code::Statement(_)) || !cp.file().starts_with('/')
+        {
             return None;
         }
         let dwarf = self
@@ -360,6 +433,16 @@ impl Programs {
         Some((elf, i))
     }
 
+    /// Where the code at `addr` of the file at `path` is in the file.
+    pub fn offset_in(&self, path: &str, addr: u64) -> Option<u64> {
+        self.get(path).as_ref().as_ref().ok()?.file_offset(addr)
+    }
+
+    /// The file a point in code is in (its library's, else its program's).
+    pub fn file_of<'p>(&self, point: &'p ProbePoint) -> Option<&'p str> {
+        code_point(point).map(|c| c.library.unwrap_or(c.program))
+    }
+
     /// Where a concrete point's uprobe goes: a function's entry, a PLT entry, or a marker
     /// (with its semaphore).  A probe in a library fires in every process that maps it,
     /// the program's or not, as in SystemTap 4.8.
@@ -369,6 +452,7 @@ impl Programs {
         let e = elf.as_ref().as_ref().ok()?;
         let (addr, semaphore, statement) = match cp.code {
             Code::Function(name) => (e.function(name.split('@').next()?)?, 0, None),
+            Code::Statement(_) => return None,
             Code::Plt(name) => {
                 let a = *e.plt().get(name)?;
                 (a, 0, Some(a))
@@ -485,5 +569,18 @@ fn wildcard(code: Code) -> Code {
             provider,
             name: "*",
         },
+        Code::Statement(_) => Code::Statement("*"),
+    }
+}
+
+/// Whether a point needs its file's DWARF to be placed: a statement, an inlined copy, or a
+/// function named with its file (`F@FILE[:LINE]`).
+pub fn needs_dwarf(point: &ProbePoint) -> bool {
+    match code_point(point).map(|c| c.code) {
+        Some(Code::Statement(_)) => true,
+        Some(Code::Function(f)) => {
+            f.contains('@') || point.components.iter().any(|x| x.name == "inline")
+        }
+        _ => false,
     }
 }

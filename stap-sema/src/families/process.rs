@@ -68,8 +68,10 @@ impl ProbeFamily for Process {
         super::check_absolute(p, cx)?;
         let ret = has(p, "return");
         // A function, SDT marker or PLT entry the resolver placed in its file: a uprobe.
-        if ["function", "mark", "plt"].iter().any(|n| has(p, n))
-            && !["inline", "exported", "label"].iter().any(|n| has(p, n))
+        if ["function", "mark", "plt", "statement"]
+            .iter()
+            .any(|n| has(p, n))
+            && !["exported", "label"].iter().any(|n| has(p, n))
         {
             if let Some(site) = cx.resolver.user_site(p) {
                 return Ok(ProbeKind::Uprobe { site, ret });
