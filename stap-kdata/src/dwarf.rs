@@ -261,7 +261,7 @@ pub(crate) fn text_symbols(file: &object::File, rebase: bool) -> Vec<Symbol> {
 impl ModuleDwarf {
     /// Reads the DWARF of the module at `path`.
     pub fn load(path: &Path) -> Result<ModuleDwarf, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {}", path.display(), e))?;
+        let bytes = crate::read_regular(path).map_err(|e| format!("{}: {}", path.display(), e))?;
         let file =
             object::File::parse(&*bytes).map_err(|e| format!("{}: {}", path.display(), e))?;
         let secs = sections(&file)?;

@@ -19,6 +19,19 @@ mod modules;
 mod point_spec;
 mod pretty;
 mod resolve;
+
+/// Reads a whole file that a script names (a program, a library, a module's DWARF): only
+/// a regular file, so that a device or a FIFO (`process("/dev/zero")`) is an error, not a
+/// read that never ends.
+pub(crate) fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    std::fs::read(path)
+}
 pub mod sdt;
 mod source;
 pub mod syscalls;

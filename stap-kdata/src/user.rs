@@ -85,7 +85,7 @@ fn is_executable(p: &Path) -> bool {
 /// file (`objcopy --only-keep-debug`) found by build ID as `.build-id/XX/REST.debug` under
 /// each directory of `$SYSTEMTAP_DEBUGINFO_PATH` and `/usr/lib/debug`; `None` without.
 pub fn debug_file(path: &str) -> Option<String> {
-    let data = std::fs::read(path).ok()?;
+    let data = crate::read_regular(Path::new(path)).ok()?;
     let file = object::File::parse(&*data).ok()?;
     if file.section_by_name(".debug_info").is_some() {
         return Some(path.to_string());
@@ -132,7 +132,8 @@ const PF_X: u32 = 1;
 impl UserElf {
     /// Reads the ELF file at `path`.
     pub fn read(path: &str) -> Result<UserElf, String> {
-        let data = std::fs::read(path).map_err(|e| format!("cannot read '{}': {}", path, e))?;
+        let data = crate::read_regular(Path::new(path))
+            .map_err(|e| format!("cannot read '{}': {}", path, e))?;
         let file = object::File::parse(&*data)
             .map_err(|e| format!("'{}' is not an ELF program or library: {}", path, e))?;
         let mut functions = BTreeMap::new();
@@ -362,6 +363,14 @@ mod tests {
         let want = sym.address() - text.address() + text_off;
         assert_eq!(elf.file_offset(elf.function("main").unwrap()), Some(want));
         assert!(elf.function_names().count() > 100);
+    }
+
+    /// A device or a FIFO is refused at once, not read for ever.
+    #[test]
+    fn only_regular_files_are_read() {
+        let e = UserElf::read("/dev/zero").err().unwrap();
+        assert!(e.contains("not a regular file"), "{}", e);
+        assert!(super::debug_file("/dev/zero").is_none());
     }
 
     #[test]
