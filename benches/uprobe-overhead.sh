@@ -17,7 +17,8 @@
 #              uprobe:caller:ovh_target { @n++ }, { @c[comm]++ }, usdt:caller:ovh:hit
 #              { @n++ } (its libraries make the guest's initramfs about 200 MB larger,
 #              so this boot gets 1536 MiB)
-# Usage: benches/uprobe-overhead.sh [N] (default 100000); RUNS=k repeats each timing
+# Usage: [STAP_TEST_KVER=K] benches/uprobe-overhead.sh [N] (default 100000; the newest
+# kernel unless STAP_TEST_KVER names one: SystemTap 4.8 builds for 6.1); RUNS=k repeats each timing
 # (median).  The program's path is the same on the host and in the guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
