@@ -76,17 +76,9 @@ fn marker_address(file: &str, name: &str) -> String {
     format!("{:#x}", u64::from_str_radix(&hex[2..], 16).unwrap())
 }
 
-fn stap_list(point: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .args(["-r", &kver(), "-L", point])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+/// `-L POINT`'s output.
+fn list_vars(point: &str) -> String {
+    stap_list(&["-L", point], &[])
 }
 
 /// `-L` lists the markers of the program and of its library with their arguments, the
@@ -98,7 +90,7 @@ fn listings_name_markers_as_systemtap_does() {
     let p = dir.join("sdtprog").display().to_string();
     let l = dir.join("libuwork.so").display().to_string();
     assert_eq!(
-        stap_list(&format!("process(\"{p}\").mark(\"*\")")),
+        list_vars(&format!("process(\"{p}\").mark(\"*\")")),
         format!(
             "process(\"{p}\").mark(\"counted\") $arg1:long\n\
              process(\"{p}\").mark(\"konst\") $arg1:long $arg2:long $arg3:long\n\
@@ -107,23 +99,23 @@ fn listings_name_markers_as_systemtap_does() {
         )
     );
     assert_eq!(
-        stap_list(&format!(
+        list_vars(&format!(
             "process(\"{p}\").provider(\"sdtprog\").mark(\"t*\")"
         )),
         format!("process(\"{p}\").provider(\"sdtprog\").mark(\"tick\") $arg1:long $arg2:long\n")
     );
     assert_eq!(
-        stap_list(&format!("process(\"{l}\").mark(\"*\")")),
+        list_vars(&format!("process(\"{l}\").mark(\"*\")")),
         format!("process(\"{l}\").mark(\"mixed\") $arg1:long $arg2:long\n")
     );
     let plt: String = ["access", "printf", "snprintf", "usleep", "uwork_mix"]
         .iter()
         .map(|f| format!("process(\"{p}\").plt(\"{f}\")\n"))
         .collect();
-    assert_eq!(stap_list(&format!("process(\"{p}\").plt")), plt);
+    assert_eq!(list_vars(&format!("process(\"{p}\").plt")), plt);
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/proc/uwork.c");
     assert_eq!(
-        stap_list(&format!(
+        list_vars(&format!(
             "process(\"{p}\").library(\"libuw*\").function(\"uwork_mix\")"
         )),
         format!(

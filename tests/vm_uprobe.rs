@@ -98,21 +98,6 @@ probe process("{libc}").function("printf") {{ if (pid() == target()) printf("pri
     assert_eq!(then, "30 21\n");
 }
 
-fn stap_list(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .envs(env.iter().copied())
-        .args(["-r", &kver()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// `-l` and `-L` name a program's functions as SystemTap 4.8 does (`NAME@FILE:LINE`, and
 /// the parameters typed, `char const*`), from a wildcard over its symbol table: with the
 /// DWARF in the program, in a separate debug file found by build ID

@@ -277,3 +277,20 @@ pub fn cc_program(src: &str, out: &std::path::Path, flags: &[&str]) {
         String::from_utf8_lossy(&cc.stderr)
     );
 }
+
+/// stap's output for a listing (`-l`/`-L` and the points, with more environment for
+/// stap), which must succeed.
+pub fn stap_list(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
+        .envs(env.iter().copied())
+        .args(["-r", &kver()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
