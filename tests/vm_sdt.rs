@@ -271,7 +271,8 @@ probe process("{p}").library("libuwork.so").mark("mixed") {{ printf("libmark %s 
 }
 
 /// Without a program named, `process.mark(..)`, `process.function(..)` and `process.plt(..)`
-/// probe the target's: `-c CMD`'s program (its first word), or `-x PID`'s executable.
+/// probe the target's: `-c CMD`'s program (its first word), or `-x PID`'s executable; and
+/// `process(PID).mark(..)` that process's executable.
 #[test]
 fn points_without_a_program_probe_the_targets() {
     let dir = built();
@@ -283,8 +284,17 @@ fn points_without_a_program_probe_the_targets() {
         .arg(waiting.id().to_string())
         .output()
         .unwrap();
+    // process(PID): that process's executable, as SystemTap 4.8 takes it.
+    let by_pid = stap_list(
+        &["-L", &format!("process({}).mark(\"t*\")", waiting.id())],
+        &[],
+    );
     waiting.kill().unwrap();
     waiting.wait().unwrap();
+    assert_eq!(
+        by_pid,
+        format!("process(\"{p}\").mark(\"tick\") $arg1:long $arg2:long\n")
+    );
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout),
         format!("process(\"{p}\").mark(\"tick\") $arg1:long $arg2:long\n"),

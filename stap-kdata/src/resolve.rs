@@ -470,9 +470,10 @@ impl KernelResolver for BtfResolver {
                     None => Ok(vec![point.clone()]),
                 }
             }
-            // A point in code of the target's program (-c, -x), which it does not name.
+            // A point in code of the target's program (-c, -x), which it does not name, or
+            // of a process's (`process(PID)`: its executable, as SystemTap 4.8 takes it).
             (Family::Process, ["process", next, ..])
-                if point.components[0].arg.is_none()
+                if !matches!(point.components[0].arg, Some(PointArg::String(_)))
                     && [
                         "function",
                         "mark",
@@ -483,11 +484,19 @@ impl KernelResolver for BtfResolver {
                     ]
                     .contains(next) =>
             {
-                let Some(program) = &self.target_program else {
-                    return Err(format!(
-                        "cannot resolve '{}': it names no program, and there is no target process (-c CMD or -x PID) to take it from",
-                        point
-                    ));
+                let program = match &point.components[0].arg {
+                    Some(PointArg::Number(pid)) => executable_of(*pid).ok_or_else(|| {
+                        format!(
+                            "cannot resolve '{}': no process {} is running here",
+                            point, pid
+                        )
+                    })?,
+                    _ => self.target_program.clone().ok_or_else(|| {
+                        format!(
+                            "cannot resolve '{}': it names no program, and there is no target process (-c CMD or -x PID) to take it from",
+                            point
+                        )
+                    })?,
                 };
                 let mut named = point.clone();
                 named.components[0].arg = Some(PointArg::String(program.clone()));
@@ -723,4 +732,11 @@ pub(crate) fn no_match<'a>(
         m.push_str(&format!(" (did you mean: {}?)", near.join(", ")));
     }
     m
+}
+
+/// The executable of process `pid` (`/proc/PID/exe`).
+pub(crate) fn executable_of(pid: i64) -> Option<String> {
+    std::fs::read_link(format!("/proc/{}/exe", pid))
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
 }
