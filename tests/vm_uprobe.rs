@@ -308,3 +308,41 @@ probe process("{p}").statement("main@inlprog.c:30") {{ printf("line30 i=%d acc=%
     };
     assert_eq!(kind("square "), [copy(28), copy(18)].concat().repeat(3));
 }
+
+/// The same program built without optimization (-O0): its parameters live in frame slots
+/// that its prologue fills, so an entry probe goes past the prologue (SystemTap's "auto"
+/// prologue searching, at the same address as 4.8's), where `$a`, `$b`, `$$parms` and a
+/// string parameter read their values through the frame pointer.  The lines are SystemTap
+/// 4.8's for the same script and program on 6.1.
+#[test]
+fn unoptimized_programs_are_probed_past_their_prologue() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uprobe-o0");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("uprog0");
+    cc_program("tests/vm/proc/uprog.c", &bin, &["-O0", "-g"]);
+    let p = bin.display().to_string();
+    let script = format!(
+        r#"
+probe process("{p}").function("add") {{ printf("add %d %d [%s]\n", $a, $b, $$parms) }}
+probe process("{p}").function("scale") {{ printf("scale %d %s\n", $x, user_string($tag)) }}
+probe process("{p}").function("main") {{ printf("main %d\n", $argc) }}
+"#
+    );
+    let sh = format!("stpd -c '{p}' \"$1\" > /tmp/out 2>&1\necho \"rc: $?\"\ncat /tmp/out\n");
+    let log = scenario_env("uprobe_o0", &[], &script, &sh, &[], &[("VM_HOSTBIN", &p)]);
+    assert!(log.contains("rc: 0\n"), "{log}");
+    let got: String = log
+        .lines()
+        .filter(|l| ["main ", "add ", "scale "].iter().any(|k| l.starts_with(k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        got,
+        "main 1\n\
+         add 0 -1 [a=0x0 b=0xffffffffffffffff]\n\
+         add 1 9 [a=0x1 b=0x9]\n\
+         add 2 19 [a=0x2 b=0x13]\n\
+         scale 7 abc\n",
+        "{log}"
+    );
+}

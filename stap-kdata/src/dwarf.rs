@@ -55,6 +55,14 @@ enum Loc {
     Missing,
 }
 
+impl Var {
+    /// Whether it lives in a slot of its function's frame for the whole function (one
+    /// `DW_OP_fbreg` location: unoptimized code).
+    fn in_frame_slot(&self) -> bool {
+        matches!(&self.loc, Loc::Expr(e) if e.first() == Some(&gimli::DW_OP_fbreg.0))
+    }
+}
+
 /// A parameter or local of a function.
 #[derive(Clone, Debug)]
 pub struct Var {
@@ -337,6 +345,25 @@ impl ModuleDwarf {
         &self.lines[a..b.max(a)]
     }
 
+    /// Where a function's probe goes: its first instruction, or, for a function compiled
+    /// without optimization (every variable in a slot of its frame, `DW_OP_fbreg`), the
+    /// first instruction of its body, past the prologue that stores the parameters there
+    /// (SystemTap's "auto" prologue searching): the first line row after the entry's for
+    /// another line.
+    pub fn probe_address(&self, f: &Func) -> u64 {
+        let unoptimized = !f.vars.is_empty() && f.vars.iter().all(Var::in_frame_slot);
+        if !unoptimized || f.inlined_at.is_some() {
+            return f.low;
+        }
+        let rows = self.lines_in(f.low, f.high);
+        let Some(first) = rows.first().filter(|r| r.addr == f.low) else {
+            return f.low;
+        };
+        rows.iter()
+            .find(|r| r.addr > f.low && r.line != first.line)
+            .map_or(f.low, |r| r.addr)
+    }
+
     /// The indices of the functions (and inlined copies) named `name`.
     pub fn functions_named(&self, name: &str) -> &[usize] {
         let index = self.by_name.get_or_init(|| {
@@ -394,14 +421,16 @@ impl ModuleDwarf {
                 (Base::Const(*value), Vec::new(), rest)
             }
             [gimli::Operation::FrameOffset { offset }, rest @ ..] if f.frame_cfa => {
+                // The CFA is a register plus an offset there: the stack pointer, or in
+                // unoptimized code past its prologue the frame pointer.
                 let (reg, cfa) = self.cfa_at(pc)?;
-                if reg != 7 {
+                if reg > 16 {
                     return Err(format!(
                         "'{}' is on a frame addressed from DWARF register {}, not supported",
                         v.name, reg
                     ));
                 }
-                (Base::Reg(7), vec![TargetOp::Add(cfa + offset)], rest)
+                (Base::Reg(reg), vec![TargetOp::Add(cfa + offset)], rest)
             }
             [gimli::Operation::EntryValue { .. }, ..] => {
                 return Err(format!(

@@ -298,9 +298,13 @@ impl Modules {
                 .map(|(i, f)| (i, f.low))
                 .collect(),
             ("function", _) if is_inline(point) => Vec::new(),
+            // A return probe takes the return address where the call left it: at entry.
             ("function", _) => fs
                 .filter(|(_, f)| f.inlined_at.is_none() && declared(f, &spec) && allowed(f))
-                .map(|(i, f)| (i, f.low))
+                .map(|(i, f)| match is_return(point) {
+                    true => (i, f.low),
+                    false => (i, m.probe_address(f)),
+                })
                 .collect(),
             ("statement", Lines::Exact(line)) => {
                 let Some(file) = spec.file else {
@@ -588,7 +592,26 @@ impl Modules {
                             v.name.clone(),
                             crate::walk::narrowed(&m.types, v.ty, TargetSource::DwarfReg(r)),
                         )),
-                        _ => None,
+                        // In memory (a frame slot of unoptimized code) or computed: its
+                        // value read or worked out, when it is a number.
+                        Ok(VarLoc::Computed {
+                            base,
+                            mut ops,
+                            memory,
+                        }) => {
+                            let (size, signed) = crate::walk::scalar(&m.types, v.ty)?;
+                            if memory {
+                                ops.push(TargetOp::Load { size, signed });
+                            } else if size < 8 {
+                                ops.push(TargetOp::Narrow { size, signed });
+                            }
+                            let src = Box::new(match base {
+                                crate::dwarf::Base::Reg(r) => TargetSource::DwarfReg(r),
+                                crate::dwarf::Base::Const(k) => TargetSource::Const(k),
+                            });
+                            Some((v.name.clone(), TargetSource::Operand { src, ops }))
+                        }
+                        Err(_) => None,
                     })
                     .collect();
                 return Ok(ResolvedTarget {
@@ -724,6 +747,10 @@ fn is_absolute(point: &ProbePoint) -> bool {
 }
 
 /// A `.inline` point (inlined copies of a function).
+fn is_return(point: &ProbePoint) -> bool {
+    point.components.iter().any(|c| c.name == "return")
+}
+
 fn is_inline(point: &ProbePoint) -> bool {
     point.components.iter().any(|c| c.name == "inline")
 }
