@@ -174,20 +174,16 @@ pub fn scenario_env(
 ) -> String {
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let stage = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .env_remove("SYSTEMTAP_TAPSET")
-        .env("SYSTEMTAP_DIR", &cache)
-        .args(["-p4", "-r", &kver(), "-m", module])
-        .args(stap_args)
-        .args(["-e", script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ko = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let ko = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_stap"))
+            .env_remove("SYSTEMTAP_TAPSET")
+            .env("SYSTEMTAP_DIR", &cache)
+            .args(["-p4", "-r", &kver(), "-m", module])
+            .args(stap_args)
+            .args(["-e", script]),
+    )
+    .trim()
+    .to_string();
     let staged = stage.path().join(format!("{}.ko", module));
     std::fs::copy(&ko, &staged).unwrap();
     std::fs::write(stage.path().join(format!("{}.sh", module)), sh).unwrap();
@@ -281,12 +277,17 @@ pub fn cc_program(src: &str, out: &std::path::Path, flags: &[&str]) {
 /// stap's output for a listing (`-l`/`-L` and the points, with more environment for
 /// stap), which must succeed.
 pub fn stap_list(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stap"))
-        .envs(env.iter().copied())
-        .args(["-r", &kver()])
-        .args(args)
-        .output()
-        .unwrap();
+    stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_stap"))
+            .envs(env.iter().copied())
+            .args(["-r", &kver()])
+            .args(args),
+    )
+}
+
+/// What a command that must succeed printed (its stderr shown when it fails).
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
