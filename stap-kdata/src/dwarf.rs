@@ -137,6 +137,32 @@ fn base_of(index: usize) -> u64 {
     (index as u64) << 32
 }
 
+/// A section's bytes, decompressed when the file keeps it compressed (`SHF_COMPRESSED`,
+/// zlib or zstd: Debian's debug files, such as libc's, do).
+fn section_bytes(sec: &object::Section) -> Result<Vec<u8>, String> {
+    use object::CompressionFormat;
+    use std::io::Read;
+    let c = sec.compressed_data().map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(c.uncompressed_size as usize);
+    let read = match c.format {
+        CompressionFormat::None => return Ok(c.data.to_vec()),
+        CompressionFormat::Zlib => flate2::read::ZlibDecoder::new(c.data).read_to_end(&mut out),
+        CompressionFormat::Zstandard => ruzstd::decoding::StreamingDecoder::new(c.data)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|mut d| d.read_to_end(&mut out)),
+        _ => return Err("compressed in a format stap-rs does not read".into()),
+    };
+    read.map_err(|e| e.to_string())?;
+    if out.len() as u64 != c.uncompressed_size {
+        return Err(format!(
+            "decompressed to {} bytes where {} were announced",
+            out.len(),
+            c.uncompressed_size
+        ));
+    }
+    Ok(out)
+}
+
 /// The debug sections of `file`, relocated.
 fn sections(file: &object::File) -> Result<HashMap<String, Vec<u8>>, String> {
     let mut out = HashMap::new();
@@ -145,10 +171,7 @@ fn sections(file: &object::File) -> Result<HashMap<String, Vec<u8>>, String> {
         if !name.starts_with(".debug_") {
             continue;
         }
-        let mut data = sec
-            .uncompressed_data()
-            .map_err(|e| format!("{}: {}", name, e))?
-            .into_owned();
+        let mut data = section_bytes(&sec).map_err(|e| format!("{}: {}", name, e))?;
         for (off, rel) in sec.relocations() {
             let RelocationTarget::Symbol(si) = rel.target() else {
                 continue;
