@@ -55,6 +55,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || need+=("qemu-system-x86 (the VM tier)")
 is_static_elf /bin/busybox || need+=("busybox-static (the guest's shell: a static busybox)")
 command -v cpio >/dev/null || need+=("cpio (packs the guest's initramfs)")
+installed libc6-dbg || need+=("libc6-dbg (the C library's DWARF, for the VM tier's probes in libc)")
 [ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || need+=("systemtap-sdt-dev (sys/sdt.h: the SDT markers of the VM tier's test program)")
 # SystemTap 4.8 itself: the e2e table's expectations are its outputs, and tests/systemtap.rs
 # builds and runs a sample of the table with it again (its stap, staprun and stapio).

@@ -309,6 +309,26 @@ probe process("{p}").statement("main@inlprog.c:30") {{ printf("line30 i=%d acc=%
     assert_eq!(kind("square "), [copy(28), copy(18)].concat().repeat(3));
 }
 
+/// A function of the C library found by its symbol (`printf`, an alias of `__printf`) is
+/// named by its DWARF, from libc6-dbg's debug file (found by build ID, its sections
+/// compressed), with its parameters, as SystemTap 4.8 lists it.
+#[test]
+fn library_aliases_are_named_by_their_dwarf() {
+    let (_, libc) = uprog();
+    let canonical = std::fs::canonicalize(&libc).unwrap();
+    let canonical = canonical.display();
+    assert_eq!(
+        stap_list(
+            &["-L", &format!("process(\"{libc}\").function(\"printf\")")],
+            &[]
+        ),
+        format!(
+            "process(\"{canonical}\").function(\"__printf@./stdio-common/printf.c:27\") \
+             $format:char const* $arg:va_list\n"
+        )
+    );
+}
+
 /// The same program built without optimization (-O0): its parameters live in frame slots
 /// that its prologue fills, so an entry probe goes past the prologue (SystemTap's "auto"
 /// prologue searching, at the same address as 4.8's), where `$a`, `$b`, `$$parms` and a

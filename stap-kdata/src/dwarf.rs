@@ -807,7 +807,16 @@ fn file_path<'a>(
             .and_then(|s| s.to_string().ok().map(|s| s.to_string()))
     };
     let name = string(file.path_name())?;
-    if name.starts_with('/') || file.directory_index() == 0 {
+    // Directory 0 is the compilation directory: an absolute one (the kernel's build tree)
+    // is left out, so files are named from the tree's top (`fs/read_write.c`); a relative
+    // one (`./stdio-common`, in a Debian package built with its prefix mapped) stays, as
+    // SystemTap shows it (`./stdio-common/printf.c`).
+    let dir0_absolute = || {
+        file.directory(header)
+            .and_then(string)
+            .is_none_or(|d| d.starts_with('/'))
+    };
+    if name.starts_with('/') || (file.directory_index() == 0 && dir0_absolute()) {
         return Some(name);
     }
     match file.directory(header).and_then(string) {

@@ -69,6 +69,7 @@ pub(crate) fn parse_spec(s: &str) -> Result<Spec<'_>, String> {
 /// directory (an implicit `*/`), or the base name.
 pub(crate) fn file_matches(path: &str, pat: &str) -> bool {
     let path = path.trim_start_matches("./");
+    let pat = pat.trim_start_matches("./");
     if !pat.contains(['*', '?', '[']) {
         return path == pat
             || (path.ends_with(pat) && path[..path.len() - pat.len()].ends_with('/'))

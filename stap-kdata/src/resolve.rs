@@ -330,6 +330,44 @@ fn names(point: &ProbePoint) -> Vec<&str> {
 }
 
 impl BtfResolver {
+    /// Points of functions found by symbol (`printf`) whose code the DWARF describes under
+    /// another name (`__printf`, of which `printf` is an alias) renamed as SystemTap names
+    /// them, `__printf@FILE:LINE`, once however many aliases matched.
+    fn named_by_dwarf(&self, points: Vec<ProbePoint>) -> Vec<ProbePoint> {
+        let mut out: Vec<ProbePoint> = Vec::new();
+        for mut p in points {
+            if let Some(d) = self.dwarf_name(&p) {
+                let at = crate::user_points::function_at(&p).unwrap_or(1);
+                p.components[at].arg = Some(PointArg::String(d));
+            }
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// The DWARF function (`NAME@FILE:LINE`) whose code starts at a symbol-found
+    /// function point's address.
+    fn dwarf_name(&self, p: &ProbePoint) -> Option<String> {
+        let at = crate::user_points::function_at(p)?;
+        let name = string_arg(&p.components[at])?;
+        if name.contains('@') || crate::user_points::needs_dwarf(p) {
+            return None;
+        }
+        let file = self.programs.file_of(p)?;
+        let addr = self.programs.symbol_address(file, name)?;
+        let md = self
+            .modules
+            .module(&self.programs.debug_file_of(file)?)
+            .ok()?;
+        let f = md
+            .functions
+            .iter()
+            .find(|f| f.inlined_at.is_none() && f.low == addr && f.name != name)?;
+        Some(format!("{}@{}:{}", f.name, f.decl.0, f.decl.1))
+    }
+
     /// A program's function point named as SystemTap names it when the program has DWARF:
     /// `NAME@FILE:LINE`, where it is declared.
     fn with_decl(&self, mut p: ProbePoint) -> ProbePoint {
@@ -508,7 +546,11 @@ impl KernelResolver for BtfResolver {
                 let entry_only = names(point).iter().any(|r| matches!(*r, "call" | "return"));
                 let dwarf = |m: &ProbePoint| self.modules.resolve(m, !entry_only);
                 let found = self.programs.resolve_code(point, &dwarf)?;
-                Ok(found.into_iter().map(|p| self.with_decl(p)).collect())
+                Ok(self
+                    .named_by_dwarf(found)
+                    .into_iter()
+                    .map(|p| self.with_decl(p))
+                    .collect())
             }
             _ => NoKernelData.resolve(point, family),
         }

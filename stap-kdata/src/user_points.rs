@@ -433,6 +433,11 @@ impl Programs {
         Some((elf, i))
     }
 
+    /// The address of function symbol `name` in the file at `path`.
+    pub fn symbol_address(&self, path: &str, name: &str) -> Option<u64> {
+        self.get(path).as_ref().as_ref().ok()?.function(name)
+    }
+
     /// Where the code at `addr` of the file at `path` is in the file.
     pub fn offset_in(&self, path: &str, addr: u64) -> Option<u64> {
         self.get(path).as_ref().as_ref().ok()?.file_offset(addr)
