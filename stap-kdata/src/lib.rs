@@ -12,6 +12,7 @@
 pub mod btf;
 pub mod bzimage;
 pub mod dwarf;
+mod dwarf_sections;
 mod dwarf_types;
 mod kdwarf;
 pub mod kindex;
