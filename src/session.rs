@@ -207,8 +207,5 @@ pub fn target_program(cli: &Cli) -> Option<String> {
         let first = first.trim_matches(|c| c == '\'' || c == '"');
         return Some(stap_kdata::user::find_executable(first));
     }
-    let pid = cli.target_pid?;
-    std::fs::read_link(format!("/proc/{}/exe", pid))
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
+    stap_kdata::user::executable_of(cli.target_pid?)
 }

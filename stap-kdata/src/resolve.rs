@@ -523,7 +523,7 @@ impl KernelResolver for BtfResolver {
                     .contains(next) =>
             {
                 let program = match &point.components[0].arg {
-                    Some(PointArg::Number(pid)) => executable_of(*pid).ok_or_else(|| {
+                    Some(PointArg::Number(pid)) => crate::user::executable_of(*pid).ok_or_else(|| {
                         format!(
                             "cannot resolve '{}': no process {} is running here",
                             point, pid
@@ -774,11 +774,4 @@ pub(crate) fn no_match<'a>(
         m.push_str(&format!(" (did you mean: {}?)", near.join(", ")));
     }
     m
-}
-
-/// The executable of process `pid` (`/proc/PID/exe`).
-pub(crate) fn executable_of(pid: i64) -> Option<String> {
-    std::fs::read_link(format!("/proc/{}/exe", pid))
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
 }

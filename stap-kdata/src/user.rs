@@ -74,6 +74,14 @@ pub fn find_executables(name: &str) -> Vec<String> {
     out
 }
 
+/// The executable of process `pid` (`/proc/PID/exe`): what `process(PID)` and `-x PID`
+/// name.
+pub fn executable_of(pid: i64) -> Option<String> {
+    std::fs::read_link(format!("/proc/{}/exe", pid))
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
