@@ -3,7 +3,8 @@
 //! `.thread.begin`, `.thread.end`) and, as uprobes, `process("PATH").function("NAME")`
 //! with `.call` and `.return` (functions from the program's symbol tables), SDT markers
 //! (`process("PATH")[.provider("P")].mark("NAME")`, from its `.note.stapsdt`) and PLT
-//! entries (`.plt("NAME")`), each also in a library (`.library("LIB")`); the others
+//! entries (`.plt("NAME")`), each also in a library (`.library("LIB")`), and, from the
+//! program's DWARF, `.function("F").inline` and `.statement("F@FILE:LINE")`; the others
 //! pass pass 2, checked as SystemTap does, and are refused before pass 4.
 
 use super::{has, BuildCx, ProbeFamily, Refusal};
