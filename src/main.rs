@@ -14,6 +14,7 @@ mod syscall_tapset;
 mod tapset_index;
 mod tapset_scan;
 mod tapsets;
+mod user_files;
 mod userbuild;
 mod vm;
 mod vm_setup;
@@ -374,6 +375,13 @@ fn pass3(
             .first()
             .map(|f| f.name.clone())
             .unwrap_or_default(),
+        user_modules: if backend == stap_codegen::Backend::Kernel
+            && stap_codegen::needs_user_frames(program)
+        {
+            user_files::user_modules(cli, program)
+        } else {
+            Vec::new()
+        },
     };
     match stap_codegen::generate(program, &parsed.sm, &cg) {
         Ok(c) => {

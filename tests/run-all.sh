@@ -108,7 +108,7 @@ for t in $KERNELS; do
             "${fidelity_skip[@]}"
     else
         stage "kernel tiers: $t ($k)"
-        STAP_TEST_KVER=$k within 30 cargo test --release --test e2e --test vm --test vm_dwarf --test vm_nfs --test vm_process --test vm_uprobe --test vm_sdt --test hostile -- \
+        STAP_TEST_KVER=$k within 30 cargo test --release --test e2e --test vm --test vm_dwarf --test vm_nfs --test vm_process --test vm_uprobe --test vm_sdt --test vm_ustack --test hostile -- \
             --skip e2e_table_user_runtime "${fidelity_skip[@]}"
     fi
 done

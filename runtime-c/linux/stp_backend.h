@@ -417,6 +417,9 @@ static void stp_teardown(void)
 	stp_free(stp_pbufs);
 	stp_free(stp_out_ring.buf);
 	stp_free(stp_err_ring.buf);
+#ifdef STAP_NEED_USTACK
+	stp_umods_exit();
+#endif
 }
 
 static int __init stp_module_init(void)
@@ -453,6 +456,9 @@ static int __init stp_module_init(void)
 		stp_teardown();
 		return -ENOMEM;
 	}
+#ifdef STAP_NEED_USTACK
+	stp_umods_init(stp_umods, STP_NUM_UMODS);
+#endif
 	stp_service_start();
 	stp_atomic_set(&stp_session.state, STP_STARTING);
 	stp_perfmon_open();

@@ -17,6 +17,7 @@ mod locks;
 mod names;
 mod table;
 mod target;
+mod user_frames;
 mod writer;
 
 use stap_sema::ir::*;
@@ -43,6 +44,17 @@ pub struct Options {
     pub defines: Vec<String>,
     /// Name of the script, for the header comment.
     pub script_name: String,
+    /// The user-space files user backtraces know (kernel backend, when the program uses
+    /// a user-stack function).
+    pub user_modules: Vec<stap_sema::user_frames::UserModule>,
+}
+
+/// Whether the program uses a function that needs the user-space files' tables (its
+/// embedded C says `/* pragma:ustack */`).
+pub fn needs_user_frames(prog: &Program) -> bool {
+    prog.functions.iter().any(|f| {
+        matches!(&f.body, Body::Embedded { pragmas, .. } if pragmas.iter().any(|p| p == "pragma:ustack"))
+    })
 }
 
 /// A C string literal for arbitrary text.

@@ -132,6 +132,9 @@ impl<'a> Writer<'a> {
         }
         self.o
             .push_str("#include \"stp_platform.h\"\n#include \"stp_runtime.h\"\n\n");
+        if self.opts.backend == Backend::Kernel && crate::needs_user_frames(self.prog) {
+            crate::user_frames::write(&mut self.o, &self.opts.user_modules);
+        }
         // The script's own values: a comparison of a variable with itself or of a
         // boolean with 12345 is what the script says, not a mistake in this C.  The
         // runtime above keeps every warning.

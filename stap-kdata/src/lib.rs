@@ -38,6 +38,7 @@ mod source;
 pub mod syscalls;
 mod trace_systems;
 pub mod user;
+pub mod user_frames;
 pub mod user_points;
 mod walk;
 

@@ -176,7 +176,7 @@ fn system_lib_dirs() -> Vec<String> {
 impl Programs {
     /// The libraries `program` loads (what it needs, and what those need, found as the
     /// dynamic linker finds them), canonical, whose file name or path matches `pat`.
-    fn libraries(&self, program: &str, pat: &str) -> Vec<String> {
+    pub fn libraries(&self, program: &str, pat: &str) -> Vec<String> {
         if pat.starts_with('/') {
             return find_executables(pat);
         }

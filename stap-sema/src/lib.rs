@@ -27,6 +27,7 @@ pub mod print;
 mod regex;
 pub mod registry;
 mod set_globals;
+pub mod user_frames;
 pub mod visit;
 
 use ir::{Family, PointArg, ProbePoint};
