@@ -224,25 +224,37 @@ static const struct stp_usym *stp_usym_at(const struct stp_umod *m, unsigned lon
 	return &m->syms[lo - 1];
 }
 
-/* A file's path in buf, or NULL (in an NMI, d_path() could wait on a lock). */
-static const char *stp_upath(struct file *f, char *buf, size_t size)
+/*
+ * A file's path in buf, or NULL when paths may not be looked up here: d_path() waits out a
+ * rename in progress, so only a probe that interrupted user space (its CPU holds no lock
+ * of the kernel's) looks one up.
+ */
+static const char *stp_upath(struct file *f, char *buf, size_t size, int paths)
 {
 	char *p;
 
-	if (in_nmi())
+	if (!paths || in_nmi())
 		return NULL;
 	p = d_path(&f->f_path, buf, (int)size);
 	return IS_ERR(p) ? NULL : p;
 }
 
+/* Whether the probe interrupted user space: where stp_upath() may look paths up. */
+static int stp_upaths_ok(const struct stp_ctx *c)
+{
+	return c->args && c->args->regs && user_mode(c->args->regs);
+}
+
 /* "Missing unwind data" for a file, once. */
-static void stp_umod_missing(struct vm_area_struct *vma)
+static void stp_umod_missing(struct vm_area_struct *vma, int paths)
 {
 	struct inode *ino = file_inode(vma->vm_file);
 	char buf[256], msg[320];
 	const char *path;
 	unsigned int i;
 
+	if (!paths)
+		return;
 	for (i = 0; i < ARRAY_SIZE(stp_umod_warned); i++) {
 		struct inode *w = READ_ONCE(stp_umod_warned[i]);
 
@@ -253,7 +265,7 @@ static void stp_umod_missing(struct vm_area_struct *vma)
 	}
 	if (i == ARRAY_SIZE(stp_umod_warned))
 		return;
-	path = stp_upath(vma->vm_file, buf, sizeof(buf));
+	path = stp_upath(vma->vm_file, buf, sizeof(buf), paths);
 	if (!path)
 		return;
 	snprintf(msg, sizeof(msg), "Missing unwind data for a module, rerun with 'stap -d %s'",
@@ -276,9 +288,11 @@ static struct pt_regs *stp_ustack_regs(const struct stp_ctx *c)
 
 /*
  * The user stack of the current task from regs (user registers), innermost first: pc,
- * then each caller's return address, at most max.
+ * then each caller's return address, at most max.  A file without tables ends it, with a
+ * warning where paths may be looked up.
  */
-static unsigned int stp_ustack_pcs(struct pt_regs *regs, unsigned long *pcs, unsigned int max)
+static unsigned int stp_ustack_pcs(struct pt_regs *regs, unsigned long *pcs, unsigned int max,
+				   int paths)
 {
 	struct mm_struct *mm = current->mm;
 	unsigned long pc, sp, bp;
@@ -304,7 +318,7 @@ static unsigned int stp_ustack_pcs(struct pt_regs *regs, unsigned long *pcs, uns
 		m = stp_umod_of(vma, pc, &addr);
 		if (!m) {
 			if (vma->vm_file)
-				stp_umod_missing(vma);
+				stp_umod_missing(vma, paths);
 			break;
 		}
 		/* A return address is just past its call: the call's row is the one before. */
@@ -376,8 +390,9 @@ static const char *stp_ubase(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* pc, an address of the current task, named as style says, into out. */
-static void stp_uname(unsigned long pc, int style, char *out, size_t size)
+/* pc, an address of the current task, named as style says, into out; a file without
+ * tables by its path only where paths may be looked up. */
+static void stp_uname(unsigned long pc, int style, char *out, size_t size, int paths)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -393,7 +408,7 @@ static void stp_uname(unsigned long pc, int style, char *out, size_t size)
 	if (vma && vma->vm_start <= pc && vma->vm_file) {
 		m = stp_umod_of(vma, pc, &addr);
 		sym = m ? stp_usym_at(m, addr) : NULL;
-		path = m ? m->path : stp_upath(vma->vm_file, buf, sizeof(buf));
+		path = m ? m->path : stp_upath(vma->vm_file, buf, sizeof(buf), paths);
 		if (!sym)
 			stp_uextent(vma, &start, &end);
 	}
