@@ -41,6 +41,7 @@ struct stp_useg {
 	uint64_t off, addr, size;
 };
 
+/* Symbols and rows start with their address: stp_ubelow() searches both. */
 struct stp_usym {
 	uint64_t addr, size;
 	const char *name;
@@ -58,7 +59,6 @@ struct stp_ucfi {
 
 struct stp_umod {
 	const char *path;
-	const char *name;	/* the file name, without the directories */
 	const struct stp_useg *segs;
 	unsigned int nsegs;
 	const struct stp_usym *syms;
@@ -190,38 +190,42 @@ static const struct stp_umod *stp_umod_of(struct vm_area_struct *vma, unsigned l
 	return NULL;
 }
 
-/* The row in force at addr, or NULL. */
-static const struct stp_ucfi *stp_ucfi_at(const struct stp_umod *m, unsigned long addr)
+/*
+ * How many of the n entries at base (each size bytes, sorted by the address each starts
+ * with) start at or below addr: the one holding addr is the one before.
+ */
+static unsigned int stp_ubelow(const void *base, unsigned int n, size_t size, unsigned long addr)
 {
-	unsigned int lo = 0, hi = m->ncfi;
+	unsigned int lo = 0, hi = n;
 
 	while (lo < hi) {
 		unsigned int mid = lo + (hi - lo) / 2;
+		const uint64_t *start = (const uint64_t *)((const char *)base + (size_t)mid * size);
 
-		if (m->cfi[mid].start <= addr)
+		if (*start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo ? &m->cfi[lo - 1] : NULL;
+	return lo;
+}
+
+/* The row in force at addr, or NULL. */
+static const struct stp_ucfi *stp_ucfi_at(const struct stp_umod *m, unsigned long addr)
+{
+	unsigned int i = stp_ubelow(m->cfi, m->ncfi, sizeof(*m->cfi), addr);
+
+	return i ? &m->cfi[i - 1] : NULL;
 }
 
 /* The symbol holding addr, or NULL. */
 static const struct stp_usym *stp_usym_at(const struct stp_umod *m, unsigned long addr)
 {
-	unsigned int lo = 0, hi = m->nsyms;
+	unsigned int i = stp_ubelow(m->syms, m->nsyms, sizeof(*m->syms), addr);
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-
-		if (m->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || addr - m->syms[lo - 1].addr >= m->syms[lo - 1].size)
+	if (!i || addr - m->syms[i - 1].addr >= m->syms[i - 1].size)
 		return NULL;
-	return &m->syms[lo - 1];
+	return &m->syms[i - 1];
 }
 
 /*

@@ -58,7 +58,6 @@ pub(crate) fn write(o: &mut String, mods: &[UserModule]) {
         mods.len().max(1)
     );
     for (i, m) in mods.iter().enumerate() {
-        let name = m.path.rsplit('/').next().unwrap_or(&m.path);
         let arr = |kind: &str, n: usize| {
             if n == 0 {
                 "NULL, 0".to_string()
@@ -68,9 +67,8 @@ pub(crate) fn write(o: &mut String, mods: &[UserModule]) {
         };
         let _ = writeln!(
             o,
-            "\t{{ {}, {}, {}, {}, {} }},",
+            "\t{{ {}, {}, {}, {} }},",
             c_str(&m.path),
-            c_str(name),
             arr("stp_useg", m.segments.len()),
             arr("stp_usym", m.symbols.len()),
             arr("stp_ucfi", m.frames.len())
@@ -87,4 +85,61 @@ fn table(o: &mut String, kind: &str, i: usize, n: usize, rows: impl FnOnce(&mut 
     let _ = writeln!(o, "static const struct {} {}_{}[] = {{", kind, kind, i);
     rows(o);
     o.push_str("};\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stap_sema::user_frames::FrameRow;
+
+    #[test]
+    fn a_file_becomes_its_three_tables_and_an_entry() {
+        let m = UserModule {
+            path: "/opt/a \"b\"".into(),
+            segments: vec![(0, 0, 0x650)],
+            symbols: vec![(0x1190, 0x10, "leaf".into())],
+            frames: vec![
+                FrameRow {
+                    start: 0x1190,
+                    cfa: Cfa::Rsp(8),
+                    rbp_at: None,
+                },
+                FrameRow {
+                    start: 0x11a0,
+                    cfa: Cfa::Rbp(16),
+                    rbp_at: Some(-16),
+                },
+                FrameRow {
+                    start: 0x11b0,
+                    cfa: Cfa::Unknown,
+                    rbp_at: None,
+                },
+            ],
+        };
+        let mut o = String::new();
+        write(&mut o, &[m]);
+        assert_eq!(
+            o,
+            "#include \"stp_ustack.h\"\n\n\
+             /* user file 0 */\n\
+             static const struct stp_useg stp_useg_0[] = {\n\t{ 0x0ULL, 0x0ULL, 0x650ULL },\n};\n\
+             static const struct stp_usym stp_usym_0[] = {\n\t{ 0x1190ULL, 0x10ULL, \"leaf\" },\n};\n\
+             static const struct stp_ucfi stp_ucfi_0[] = {\n\
+             \t{ 0x1190ULL, 8, 0, STP_CFA_RSP, 0 },\n\
+             \t{ 0x11a0ULL, 16, -16, STP_CFA_RBP, 1 },\n\
+             \t{ 0x11b0ULL, 0, 0, STP_CFA_UNKNOWN, 0 },\n};\n\
+             static struct stp_umod stp_umods[1] = {\n\
+             \t{ \"/opt/a \\\"b\\\"\", stp_useg_0, 1, stp_usym_0, 1, stp_ucfi_0, 3 },\n};\n\
+             #define STP_NUM_UMODS 1\n\n"
+        );
+    }
+
+    #[test]
+    fn no_files_is_an_empty_list() {
+        let mut o = String::new();
+        write(&mut o, &[]);
+        assert!(
+            o.ends_with("static struct stp_umod stp_umods[1] = {\n};\n#define STP_NUM_UMODS 0\n\n")
+        );
+    }
 }
