@@ -15,7 +15,8 @@ trap 'rm -rf "$W"' EXIT
 SCRIPT='global n probe timer.ms(10) { n++ } probe timer.s(1) { printf("%d\n", n); exit() }'
 printf '%s\n' "$SCRIPT" > "$W/small.stp"
 
-# The floor: an empty module.
+# The floor: an empty module, built with the flags stap-rs builds modules with (no debug
+# information, src/kbuild.rs).
 mkdir -p "$W/empty-src"
 cat > "$W/empty-src/empty.c" <<'EOF'
 #include <linux/module.h>
@@ -33,7 +34,7 @@ sed -i 's/typedef typeof(&task_work_cancel) task_work_cancel_fn;/typedef typeof(
 	"$W/st-runtime/stp_task_work.c"
 ST="/usr/bin/stap -R $W/st-runtime -r $KVER -p4 $W/small.stp"
 cmds=(
-	"rm -rf $W/empty && cp -r $W/empty-src $W/empty && make -s -C /usr/lib/modules/$KVER/build M=$W/empty modules"
+	"rm -rf $W/empty && cp -r $W/empty-src $W/empty && make -s -C /usr/lib/modules/$KVER/build M=$W/empty KCFLAGS=-g0 CONFIG_DEBUG_INFO_BTF_MODULES= modules"
 	"rm -rf $W/rs-cold && SYSTEMTAP_DIR=$W/rs-cold target/release/stap -r $KVER -p4 $W/small.stp"
 	"SYSTEMTAP_DIR=$W/rs-warm target/release/stap -r $KVER -p4 $W/small.stp"
 )

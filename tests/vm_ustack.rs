@@ -317,3 +317,43 @@ probe process("{bin}").function("leaf") {{
         "{log}"
     );
 }
+
+/// A file that is not the one the translator read (here: longer) names no frame: the
+/// session says so at load, and its frames are printed as a file without tables.
+#[test]
+fn a_file_changed_since_translation_names_no_frame() {
+    let bin = ustack();
+    let script =
+        format!(r#"probe process("{bin}").function("leaf") {{ print(sprint_ubacktrace()) }}"#);
+    let sh = format!(
+        "echo >> {bin}\n\
+         stpd \"$1\" > /tmp/out 2>&1 &\n\
+         pid=$!\n\
+         while ! lsmod | grep -q '^ustack_changed '; do kill -0 $pid 2>/dev/null || break; sleep 1; done\n\
+         sleep 1\n\
+         {bin} 2\n\
+         sleep 1\n\
+         kill -INT $pid\n\
+         wait $pid\n\
+         echo \"rc: $?\"\n\
+         cat /tmp/out\n"
+    );
+    let log = scenario_env(
+        "ustack_changed",
+        &[],
+        &script,
+        &sh,
+        &[],
+        &[("VM_HOSTBIN", &bin)],
+    );
+    assert!(log.contains("rc: 0\n"), "{log}");
+    let warning = format!("WARNING: {bin} changed since translation: its frames are not named");
+    assert_eq!(log.matches(&warning).count(), 1, "{log}");
+    let name = bin.rsplit('/').next().unwrap();
+    let frame = log
+        .lines()
+        .find(|l| l.contains(&format!(" [{name}+0x")))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(frame.starts_with("0x"), "{log}");
+    assert!(!log.contains("leaf+0x"), "{log}");
+}

@@ -178,6 +178,15 @@ struct stp_ctx {
 	int tok_pos;
 	/* =~ and !~: the NFA's work lists. */
 	struct stp_re_lists re;
+#ifdef STAP_NEED_USTACK
+	/* User stacks (linux/stp_ustack.h): the frames, a line, a path and a warning, here
+	   rather than on a probe's small stack. */
+#define STP_USTACK_MAX 32
+	unsigned long ustack_pcs[STP_USTACK_MAX];
+	char ustack_line[MAXSTRINGLEN];
+	char ustack_path[256];
+	char ustack_msg[320];
+#endif
 };
 
 static inline struct stp_ctx *stp_context_of(int cpu);

@@ -59,6 +59,7 @@ struct stp_ucfi {
 
 struct stp_umod {
 	const char *path;
+	uint64_t size;		/* the file's size when the translator read it */
 	const struct stp_useg *segs;
 	unsigned int nsegs;
 	const struct stp_usym *syms;
@@ -69,8 +70,6 @@ struct stp_umod {
 	struct inode *inode, *real;
 	int held;
 };
-
-#define STP_USTACK_MAX 32
 
 static struct stp_umod *stp_umod_list;
 static unsigned int stp_umod_count;
@@ -91,7 +90,10 @@ static void stp_uunlock_fn(struct irq_work *w)
 	mmap_read_unlock_non_owner(u->mm);
 }
 
-/* At load: each file looked up and held (a missing one names no frame). */
+/*
+ * At load: each file looked up and held (a missing one, or one whose size is not what the
+ * translator read, names no frame).  A path on a slow file system can make the load wait.
+ */
 static void stp_umods_init(struct stp_umod *mods, unsigned int n)
 {
 	unsigned int i;
@@ -102,6 +104,16 @@ static void stp_umods_init(struct stp_umod *mods, unsigned int n)
 	for (i = 0; i < n; i++) {
 		if (kern_path(mods[i].path, LOOKUP_FOLLOW, &mods[i].p))
 			continue;
+		if (!d_is_reg(mods[i].p.dentry) ||
+		    i_size_read(d_inode(mods[i].p.dentry)) != (loff_t)mods[i].size) {
+			char msg[320];
+
+			snprintf(msg, sizeof(msg),
+				 "%s changed since translation: its frames are not named", mods[i].path);
+			stp_warn(msg);
+			path_put(&mods[i].p);
+			continue;
+		}
 		mods[i].inode = d_inode(mods[i].p.dentry);
 		mods[i].real = d_real_inode(mods[i].p.dentry);
 		mods[i].held = 1;
@@ -157,9 +169,12 @@ static void stp_uunlock_mm(struct mm_struct *mm, int how)
 	if (how == 0) {
 		mmap_read_unlock(mm);
 	} else if (how == 1) {
+		/* Queued only when not pending (stp_ulock), and no other probe runs on this
+		   CPU before this one ends (the context is claimed): it cannot fail. */
 		u = this_cpu_ptr(&stp_uunlock);
 		WRITE_ONCE(u->mm, mm);
-		irq_work_queue(&u->work);
+		rwsem_release(&mm->mmap_lock.dep_map, _RET_IP_);
+		WARN_ON_ONCE(!irq_work_queue(&u->work));
 	}
 }
 
@@ -235,12 +250,18 @@ static const struct stp_usym *stp_usym_at(const struct stp_umod *m, unsigned lon
  */
 static const char *stp_upath(struct file *f, char *buf, size_t size, int paths)
 {
-	char *p;
+	char *p, *q;
 
 	if (!paths || in_nmi())
 		return NULL;
 	p = d_path(&f->f_path, buf, (int)size);
-	return IS_ERR(p) ? NULL : p;
+	if (IS_ERR(p))
+		return NULL;
+	/* The user names files: no control character may start a line of our own. */
+	for (q = p; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			*q = '?';
+	return p;
 }
 
 /* Whether the probe interrupted user space: where stp_upath() may look paths up. */
@@ -249,15 +270,15 @@ static int stp_upaths_ok(const struct stp_ctx *c)
 	return c->args && c->args->regs && user_mode(c->args->regs);
 }
 
-/* "Missing unwind data" for a file, once. */
-static void stp_umod_missing(struct vm_area_struct *vma, int paths)
+/* "Missing unwind data" for a file, once (for the first eight such files). */
+static void stp_umod_missing(struct stp_ctx *c, struct vm_area_struct *vma)
 {
 	struct inode *ino = file_inode(vma->vm_file);
-	char buf[256], msg[320];
-	const char *path;
+	const char *path = stp_upath(vma->vm_file, c->ustack_path, sizeof(c->ustack_path),
+				     stp_upaths_ok(c));
 	unsigned int i;
 
-	if (!paths)
+	if (!path)
 		return;
 	for (i = 0; i < ARRAY_SIZE(stp_umod_warned); i++) {
 		struct inode *w = READ_ONCE(stp_umod_warned[i]);
@@ -269,12 +290,9 @@ static void stp_umod_missing(struct vm_area_struct *vma, int paths)
 	}
 	if (i == ARRAY_SIZE(stp_umod_warned))
 		return;
-	path = stp_upath(vma->vm_file, buf, sizeof(buf), paths);
-	if (!path)
-		return;
-	snprintf(msg, sizeof(msg), "Missing unwind data for a module, rerun with 'stap -d %s'",
-		 path);
-	stp_warn(msg);
+	snprintf(c->ustack_msg, sizeof(c->ustack_msg),
+		 "Missing unwind data for a module, rerun with 'stap -d %s'", path);
+	stp_warn(c->ustack_msg);
 }
 
 /*
@@ -291,13 +309,13 @@ static struct pt_regs *stp_ustack_regs(const struct stp_ctx *c)
 }
 
 /*
- * The user stack of the current task from regs (user registers), innermost first: pc,
+ * The user stack of the current task (from its user registers), innermost first: pc,
  * then each caller's return address, at most max.  A file without tables ends it, with a
  * warning where paths may be looked up.
  */
-static unsigned int stp_ustack_pcs(struct pt_regs *regs, unsigned long *pcs, unsigned int max,
-				   int paths)
+static unsigned int stp_ustack_pcs(struct stp_ctx *c, unsigned long *pcs, unsigned int max)
 {
+	struct pt_regs *regs = stp_ustack_regs(c);
 	struct mm_struct *mm = current->mm;
 	unsigned long pc, sp, bp;
 	unsigned int n = 0;
@@ -322,7 +340,7 @@ static unsigned int stp_ustack_pcs(struct pt_regs *regs, unsigned long *pcs, uns
 		m = stp_umod_of(vma, pc, &addr);
 		if (!m) {
 			if (vma->vm_file)
-				stp_umod_missing(vma, paths);
+				stp_umod_missing(c, vma);
 			break;
 		}
 		/* A return address is just past its call: the call's row is the one before. */
@@ -396,14 +414,13 @@ static const char *stp_ubase(const char *path)
 
 /* pc, an address of the current task, named as style says, into out; a file without
  * tables by its path only where paths may be looked up. */
-static void stp_uname(unsigned long pc, int style, char *out, size_t size, int paths)
+static void stp_uname(struct stp_ctx *c, unsigned long pc, int style, char *out, size_t size)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 	const struct stp_umod *m = NULL;
 	const struct stp_usym *sym = NULL;
 	const char *path = NULL;
-	char buf[256];
 	unsigned long addr = 0, start = 0, end = 0;
 	int deferred = 0, locked;
 
@@ -412,7 +429,8 @@ static void stp_uname(unsigned long pc, int style, char *out, size_t size, int p
 	if (vma && vma->vm_start <= pc && vma->vm_file) {
 		m = stp_umod_of(vma, pc, &addr);
 		sym = m ? stp_usym_at(m, addr) : NULL;
-		path = m ? m->path : stp_upath(vma->vm_file, buf, sizeof(buf), paths);
+		path = m ? m->path : stp_upath(vma->vm_file, c->ustack_path, sizeof(c->ustack_path),
+						 stp_upaths_ok(c));
 		if (!sym)
 			stp_uextent(vma, &start, &end);
 	}

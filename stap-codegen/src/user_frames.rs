@@ -67,8 +67,9 @@ pub(crate) fn write(o: &mut String, mods: &[UserModule]) {
         };
         let _ = writeln!(
             o,
-            "\t{{ {}, {}, {}, {} }},",
+            "\t{{ {}, 0x{:x}ULL, {}, {}, {} }},",
             c_str(&m.path),
+            m.size,
             arr("stp_useg", m.segments.len()),
             arr("stp_usym", m.symbols.len()),
             arr("stp_ucfi", m.frames.len())
@@ -96,6 +97,7 @@ mod tests {
     fn a_file_becomes_its_three_tables_and_an_entry() {
         let m = UserModule {
             path: "/opt/a \"b\"".into(),
+            size: 0x3a98,
             segments: vec![(0, 0, 0x650)],
             symbols: vec![(0x1190, 0x10, "leaf".into())],
             frames: vec![
@@ -129,7 +131,7 @@ mod tests {
              \t{ 0x11a0ULL, 16, -16, STP_CFA_RBP, 1 },\n\
              \t{ 0x11b0ULL, 0, 0, STP_CFA_UNKNOWN, 0 },\n};\n\
              static struct stp_umod stp_umods[1] = {\n\
-             \t{ \"/opt/a \\\"b\\\"\", stp_useg_0, 1, stp_usym_0, 1, stp_ucfi_0, 3 },\n};\n\
+             \t{ \"/opt/a \\\"b\\\"\", 0x3a98ULL, stp_useg_0, 1, stp_usym_0, 1, stp_ucfi_0, 3 },\n};\n\
              #define STP_NUM_UMODS 1\n\n"
         );
     }

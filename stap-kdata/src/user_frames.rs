@@ -54,6 +54,7 @@ pub fn read_user_module(path: &str) -> Result<UserModule, String> {
     }
     Ok(UserModule {
         path: path.to_string(),
+        size: data.len() as u64,
         segments,
         symbols,
         frames: compact(frames),

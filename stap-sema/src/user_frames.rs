@@ -8,6 +8,8 @@
 pub struct UserModule {
     /// Its canonical path: how the runtime finds it (by inode) and how frames name it.
     pub path: String,
+    /// Its size when it was read: the runtime checks the file it finds is still that long.
+    pub size: u64,
     /// The `PT_LOAD` segments: file offset, address, size in the file.
     pub segments: Vec<(u64, u64, u64)>,
     /// Function symbols by address, one name an address: address, size (to the next
