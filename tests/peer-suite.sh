@@ -13,11 +13,11 @@ fi
 declare -A MIN=(
     [parseok]=${MIN_PARSEOK:-52}
     [parseko]=${MIN_PARSEKO:-150}
-    [semok]=${MIN_SEMOK:-82}
+    [semok]=${MIN_SEMOK:-83}
     [semko]=${MIN_SEMKO:-177}
     [transok]=${MIN_TRANSOK:-15}
     [transko]=${MIN_TRANSKO:-3}
-    [buildok]=${MIN_BUILDOK:-185}
+    [buildok]=${MIN_BUILDOK:-187}
     [buildko]=${MIN_BUILDKO:-5}
 )
 

@@ -109,11 +109,12 @@ fn section<'a>(log: &'a str, name: &str) -> Vec<&'a str> {
     log[a..b].lines().collect()
 }
 
-/// Runs `script` with stap's `args` while the program runs once (`ustack 2`).
-fn run(module: &str, args: &[&str], script: &str) -> String {
-    let bin = ustack();
-    let sh = format!(
-        "stpd \"$1\" > /tmp/out 2>&1 &\n\
+/// The guest's part: `pre`, then stpd with the module while the program runs once
+/// (`ustack 2`), then stpd's status and output.
+fn guest_sh(module: &str, bin: &str, pre: &str) -> String {
+    format!(
+        "{pre}\n\
+         stpd \"$1\" > /tmp/out 2>&1 &\n\
          pid=$!\n\
          while ! lsmod | grep -q '^{module} '; do kill -0 $pid 2>/dev/null || break; sleep 1; done\n\
          sleep 1\n\
@@ -124,10 +125,22 @@ fn run(module: &str, args: &[&str], script: &str) -> String {
          echo \"rc: $?\"\n\
          cat /tmp/out\n\
          echo '--- done'\n"
-    );
+    )
+}
+
+/// Runs `script` with stap's `args` while the program runs once, after the guest command
+/// `pre`; stpd must end well.
+fn run_after(module: &str, args: &[&str], script: &str, pre: &str) -> String {
+    let bin = ustack();
+    let sh = guest_sh(module, &bin, pre);
     let log = scenario_env(module, args, script, &sh, &[], &[("VM_HOSTBIN", &bin)]);
     assert!(log.contains("rc: 0\n"), "{log}");
     log
+}
+
+/// Runs `script` with stap's `args` while the program runs once.
+fn run(module: &str, args: &[&str], script: &str) -> String {
+    run_after(module, args, script, "")
 }
 
 /// With --ldd: the five program frames, main, the C library's two and _start, named and
@@ -325,28 +338,7 @@ fn a_file_changed_since_translation_names_no_frame() {
     let bin = ustack();
     let script =
         format!(r#"probe process("{bin}").function("leaf") {{ print(sprint_ubacktrace()) }}"#);
-    let sh = format!(
-        "echo >> {bin}\n\
-         stpd \"$1\" > /tmp/out 2>&1 &\n\
-         pid=$!\n\
-         while ! lsmod | grep -q '^ustack_changed '; do kill -0 $pid 2>/dev/null || break; sleep 1; done\n\
-         sleep 1\n\
-         {bin} 2\n\
-         sleep 1\n\
-         kill -INT $pid\n\
-         wait $pid\n\
-         echo \"rc: $?\"\n\
-         cat /tmp/out\n"
-    );
-    let log = scenario_env(
-        "ustack_changed",
-        &[],
-        &script,
-        &sh,
-        &[],
-        &[("VM_HOSTBIN", &bin)],
-    );
-    assert!(log.contains("rc: 0\n"), "{log}");
+    let log = run_after("ustack_changed", &[], &script, &format!("echo >> {bin}"));
     let warning = format!("WARNING: {bin} changed since translation: its frames are not named");
     assert_eq!(log.matches(&warning).count(), 1, "{log}");
     let name = bin.rsplit('/').next().unwrap();
