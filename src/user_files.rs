@@ -1,10 +1,10 @@
 //! The user-space files a session's user backtraces and user symbols know (SystemTap's
-//! rule): the programs and libraries its probes are in, `-c`'s program, each `-d` object
-//! that is a file, and with `--ldd` the libraries all of them load.  Each is read for its
-//! segments, symbols and call frame rows (stap-kdata) and handed to pass 3.
+//! rule): the programs and libraries its probes are in, the target's program (`-c`, `-x`),
+//! each `-d` object that is a file, and with `--ldd` the libraries all of them load.  Each
+//! is read for its segments, symbols and call frame rows (stap-kdata) and handed to pass 3.
 
 use crate::cli::Cli;
-use stap_kdata::user::{find_executable, Programs};
+use stap_kdata::user::Programs;
 use stap_sema::ir::{ProbeKind, ProcessFilter, Program};
 use stap_sema::user_frames::UserModule;
 
@@ -22,11 +22,7 @@ pub fn user_modules(cli: &Cli, program: &Program) -> Vec<UserModule> {
             _ => {}
         }
     }
-    if let Some(cmd) = &cli.command {
-        if let Some(word) = cmd.split_whitespace().next() {
-            paths.push(find_executable(word));
-        }
-    }
+    paths.extend(crate::session::target_program(cli));
     for d in &cli.debug_objects {
         // A -d that is no file names a kernel module: kernel symbols come from the kernel.
         if std::path::Path::new(d).is_file() {
